@@ -1,0 +1,150 @@
+// The compiled, immutable routing snapshot: data only. The primary builds it from Istio YAML
+// (config/compile.ts), fills in balancer tables (primary/build.task.ts) and sends it to every
+// worker with structured clone ('advanced' serialization), so typed arrays cross IPC as-is.
+// Nothing here may hold functions, class instances, RegExp objects or Maps.
+
+/** A string matcher as Istio's StringMatch; regex is an RE2-style source compiled once per snapshot. */
+export interface StringMatch {
+  readonly kind: 'exact' | 'prefix' | 'regex';
+  readonly value: string;
+}
+
+export interface HeaderMatch {
+  /** lower-case header name */
+  readonly name: string;
+  readonly match: StringMatch;
+}
+
+export interface QueryParamMatch {
+  readonly name: string;
+  readonly match: StringMatch;
+}
+
+/** One entry of VirtualService http[].match[]; every present field must match (AND). */
+export interface RouteMatch {
+  readonly uri: StringMatch | null;
+  readonly method: StringMatch | null;
+  readonly authority: StringMatch | null;
+  readonly headers: readonly HeaderMatch[];
+  readonly queryParams: readonly QueryParamMatch[];
+}
+
+export interface RouteDestination {
+  /** index into Snapshot.subsets */
+  readonly subset: number;
+  /** Istio weight; 0 means this destination takes no traffic */
+  readonly weight: number;
+}
+
+export interface Route {
+  /** "<namespace-less VirtualService name>/http[<i>]" or the route's own name: used in logs */
+  readonly name: string;
+  /** http[] entries OR their match[] entries: empty means match everything */
+  readonly matches: readonly RouteMatch[];
+  readonly destinations: readonly RouteDestination[];
+  /** sum of destination weights; > 0 (a route whose weights are all 0 is a config error) */
+  readonly totalWeight: number;
+  /** VirtualService http[].timeout in ms; null = none */
+  readonly timeoutMs: number | null;
+}
+
+/** The routes of one VirtualService, reachable on a listener through `hosts`. */
+export interface VirtualHost {
+  readonly name: string;
+  /** lower-case; "*" , "*.example.com" or exact "demo.example.com" (no port) */
+  readonly hosts: readonly string[];
+  readonly routes: readonly Route[];
+}
+
+/** One Gateway server port. Host selection: exact host first, then the longest wildcard suffix, then "*". */
+export interface Listener {
+  /** Gateway server port.number */
+  readonly port: number;
+  /** Gateway server hosts (lower-case, Istio "ns/host" prefixes removed); a request whose host matches none gets 404 */
+  readonly gatewayHosts: readonly string[];
+  readonly virtualHosts: readonly VirtualHost[];
+}
+
+export interface Endpoint {
+  /** canonical "address:port" ([v6]:port for IPv6), unique within a subset; also the hash identity */
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  /** >= 1 */
+  readonly weight: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export type HashKey =
+  /** ttlSec null: never mint (requests without the cookie are balanced as if no hash applied);
+   *  0: mint a session cookie with no Max-Age; > 0: mint with Max-Age */
+  | { readonly kind: 'cookie'; readonly name: string; readonly path: string; readonly ttlSec: number | null }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'sourceIp' }
+  | { readonly kind: 'query'; readonly name: string };
+
+export type LbPolicy =
+  | { readonly kind: 'roundRobin' }
+  | { readonly kind: 'leastRequest' }
+  | { readonly kind: 'random' }
+  | {
+      readonly kind: 'hash';
+      readonly key: HashKey;
+      readonly table: 'ring' | 'maglev';
+      /** ringHash.minimumRingSize, null when unset */
+      readonly minimumRingSize: number | null;
+      /** maglev.tableSize (prime), null when unset */
+      readonly maglevTableSize: number | null;
+    };
+
+/** Sorted points: hashes ascending, endpoints[i] = index into Subset.endpoints of point i. */
+export interface RingTable {
+  readonly kind: 'ring';
+  readonly hashes: Uint32Array;
+  readonly endpoints: Uint32Array;
+}
+
+/** Maglev lookup table: slot -> index into Subset.endpoints; slot = hash % table.length. */
+export interface MaglevTable {
+  readonly kind: 'maglev';
+  readonly table: Uint32Array;
+}
+
+export type BalancerTable = RingTable | MaglevTable;
+
+export interface Subset {
+  /** index in Snapshot.subsets */
+  readonly id: number;
+  /** "<host>/<subset>" or "<host>" for a destination without subset: used in logs, status, metrics */
+  readonly name: string;
+  readonly host: string;
+  readonly subsetName: string | null;
+  /** destination port.number (service port) */
+  readonly port: number;
+  /** sorted by id, deduplicated; never empty */
+  readonly endpoints: readonly Endpoint[];
+  readonly policy: LbPolicy;
+  /** filled by the builder for policy.kind === 'hash'; null otherwise and before the build */
+  readonly table: BalancerTable | null;
+}
+
+export interface ProxySettings {
+  /** lru session cache entries per worker */
+  readonly sessionCacheSize: number;
+  /** bytes; a hash key (cookie/header/query value) longer than this is treated as absent */
+  readonly maxKeyLength: number;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+}
+
+export interface Snapshot {
+  /** generation: monotonic per primary, 1 for the first config */
+  readonly epoch: number;
+  /** sha256 (hex) of the config files' bytes, in path order */
+  readonly configHash: string;
+  readonly configPath: string;
+  readonly listeners: readonly Listener[];
+  readonly subsets: readonly Subset[];
+  readonly settings: ProxySettings;
+}
