@@ -1,0 +1,79 @@
+// Gateways + VirtualServices -> Listeners: one per Gateway port, serving the union of its servers'
+// hosts, with the VirtualServices bound to those Gateways whose hosts intersect them. Virtual hosts
+// are in VirtualService name order, so file and document order never change the snapshot.
+import type { Listener, Route, VirtualHost } from '../../snapshot/types.js';
+import { at, type IssueSink } from '../issues.js';
+import { intersectHosts } from '../hosts.js';
+import type { GatewayRes, Resources, VirtualServiceRes } from '../resources.js';
+import { compareStrings } from './order.js';
+
+interface PortState {
+  readonly hosts: Set<string>;
+  /** VirtualService name -> hosts it serves on this port */
+  readonly bound: Map<string, string[]>;
+}
+
+export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes) => Route[]): Listener[] {
+  const gateways = new Map(res.gateways.map((g) => [g.name, g]));
+  const ports = new Map<number, PortState>();
+  for (const g of res.gateways) {
+    for (const s of g.servers) {
+      const state = ports.get(s.port) ?? { hosts: new Set<string>(), bound: new Map<string, string[]>() };
+      s.hosts.forEach((h) => state.hosts.add(h));
+      ports.set(s.port, state);
+    }
+  }
+  const used = new Set<string>();
+  const byName = [...res.virtualServices].sort((a, b) => compareStrings(a.name, b.name));
+  for (const vs of byName) bindVirtualService(sink, vs, gateways, ports, used);
+  for (const g of res.gateways) {
+    if (!used.has(g.name) && g.servers.length > 0) sink.warn(g.place, `no VirtualService binds this Gateway: port ${g.servers.map((s) => s.port).join(', ')} will answer 404`);
+  }
+  const vsByName = new Map(res.virtualServices.map((vs) => [vs.name, vs]));
+  return [...ports.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([port, state]) => {
+      const virtualHosts = [...state.bound.entries()].map(([name, hosts]): VirtualHost => ({ name, hosts, routes: routesOf(vsByName.get(name) as VirtualServiceRes) }));
+      warnSharedHosts(sink, port, virtualHosts, vsByName);
+      return { port, gatewayHosts: [...state.hosts].sort(compareStrings), virtualHosts };
+    });
+}
+
+function bindVirtualService(sink: IssueSink, vs: VirtualServiceRes, gateways: Map<string, GatewayRes>, ports: Map<number, PortState>, used: Set<string>): void {
+  for (const ref of vs.gateways) {
+    const g = gateways.get(ref.name);
+    if (g === undefined) {
+      sink.error(ref.place, `unknown Gateway "${ref.name}"`);
+      continue;
+    }
+    used.add(g.name);
+    let served = false;
+    for (const server of g.servers) {
+      const state = ports.get(server.port) as PortState;
+      const hosts = state.bound.get(vs.name) ?? [];
+      for (const vh of vs.hosts) {
+        for (const gh of server.hosts) {
+          const h = intersectHosts(vh, gh);
+          if (h === null) continue;
+          served = true;
+          if (!hosts.includes(h)) hosts.push(h);
+        }
+      }
+      if (hosts.length > 0) state.bound.set(vs.name, hosts);
+    }
+    if (!served && g.servers.length > 0) sink.warn(ref.place, `no host of this VirtualService matches the hosts of Gateway "${g.name}": nothing is served through it`);
+  }
+}
+
+/** Istio merges VirtualServices sharing a gateway host; stickyd does not, so say so. */
+function warnSharedHosts(sink: IssueSink, port: number, vhs: readonly VirtualHost[], vsByName: Map<string, VirtualServiceRes>): void {
+  const owner = new Map<string, string>();
+  for (const vh of vhs) {
+    for (const h of vh.hosts) {
+      const first = owner.get(h);
+      const vs = vsByName.get(vh.name) as VirtualServiceRes;
+      if (first === undefined) owner.set(h, vh.name);
+      else sink.warn(at(vs.place, 'spec', 'hosts'), `host "${h}" on port ${port} is also served by VirtualService/${first}, which comes first by name: stickyd does not merge VirtualServices, so these routes may never be reached`);
+    }
+  }
+}

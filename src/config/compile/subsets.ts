@@ -1,0 +1,116 @@
+// Route destinations -> Subsets: one per distinct (host, subset, port), with the ServiceEntry
+// endpoints its DestinationRule labels select and the policy that applies. Ids follow (name,
+// port) order, so every instance numbers the same config the same way whatever the file order.
+import type { Endpoint, LbPolicy, Subset } from '../../snapshot/types.js';
+import { at, describePlace, type IssueSink } from '../issues.js';
+import { covers, isWildcard } from '../hosts.js';
+import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, ServicePort } from '../resources.js';
+import { buildPortEndpoints, labelsMatch, selectSpecs } from './endpoints.js';
+import { compareStrings } from './order.js';
+
+const DEFAULT_POLICY: LbPolicy = { kind: 'leastRequest' }; // Istio's default simple policy since 1.14
+
+/** Builds subsets as destinations are resolved; `resolve` returns a key, `finish` assigns ids. */
+export class SubsetCollector {
+  readonly #sink: IssueSink;
+  readonly #res: Resources;
+  readonly #byHost = new Map<string, ServiceEntryRes>();
+  readonly #rules: DestinationRuleRes[] = [];
+  readonly #endpoints = new Map<string, Endpoint[]>();
+  readonly #subsets = new Map<string, Omit<Subset, 'id'>>();
+  readonly #failed = new Set<string>();
+
+  constructor(sink: IssueSink, res: Resources) {
+    this.#sink = sink;
+    this.#res = res;
+    this.#indexServiceEntries();
+    this.#indexRules();
+  }
+
+  /** the subset key of a destination, or null when it cannot be resolved (error reported) */
+  resolve(d: DestinationRef): string | null {
+    const se = this.#byHost.get(d.host);
+    if (se === undefined) {
+      this.#sink.error(at(d.place, 'host'), `no ServiceEntry defines host "${d.host}"`);
+      return null;
+    }
+    const port = this.#pickPort(d, se);
+    const dr = findRule(this.#rules, d.host);
+    const sub = d.subset === null ? null : dr?.subsets.find((s) => s.name === d.subset);
+    if (d.subset !== null && sub === undefined) {
+      const why = dr === null ? `no DestinationRule is defined for host "${d.host}"` : `DestinationRule/${dr.name} defines ${dr.subsets.length === 0 ? 'no subsets' : `subsets ${dr.subsets.map((s) => s.name).join(', ')}`}`;
+      this.#sink.error(at(d.place, 'subset'), `unknown subset "${d.subset}": ${why}`);
+      return null;
+    }
+    if (port === null) return null;
+    const name = d.subset === null ? d.host : `${d.host}/${d.subset}`;
+    const key = `${name}\n${port.number}`;
+    if (this.#failed.has(key)) return null;
+    if (this.#subsets.has(key)) return key;
+    const selector = sub?.labels ?? {};
+    const endpoints = this.#portEndpoints(se, port).filter((e) => labelsMatch(selector, e.labels));
+    if (endpoints.length === 0) {
+      const labels = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') || '(none)';
+      this.#sink.error(d.place, `${name} port ${port.number} has no endpoints: none of ServiceEntry/${se.name} carries labels ${labels}`);
+      this.#failed.add(key);
+      return null;
+    }
+    const policy = sub?.policy ?? dr?.policy ?? DEFAULT_POLICY;
+    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null });
+    return key;
+  }
+
+  /** the subsets in (name, port) order with their ids, and key -> id */
+  finish(): { subsets: Subset[]; ids: Map<string, number> } {
+    const sorted = [...this.#subsets.entries()].sort(([, a], [, b]) => compareStrings(a.name, b.name) || a.port - b.port);
+    const ids = new Map(sorted.map(([key], id) => [key, id]));
+    return { subsets: sorted.map(([, s], id) => ({ id, ...s })), ids };
+  }
+
+  #indexServiceEntries(): void {
+    for (const se of this.#res.serviceEntries) {
+      for (const host of se.hosts) {
+        const other = this.#byHost.get(host);
+        if (other === undefined) this.#byHost.set(host, se);
+        else this.#sink.error(at(se.place, 'spec', 'hosts'), `host "${host}" is also defined by ServiceEntry/${other.name} at ${describePlace(at(other.place, 'spec', 'hosts'))}`);
+      }
+    }
+  }
+
+  #indexRules(): void {
+    for (const dr of this.#res.destinationRules) {
+      const other = this.#rules.find((r) => r.host === dr.host);
+      if (other === undefined) this.#rules.push(dr);
+      else this.#sink.error(at(dr.place, 'spec', 'host'), `host "${dr.host}" already has DestinationRule/${other.name} at ${describePlace(at(other.place, 'spec', 'host'))}`);
+    }
+  }
+
+  #pickPort(d: DestinationRef, se: ServiceEntryRes): ServicePort | null {
+    if (d.port === null) {
+      if (se.ports.length === 1) return se.ports[0] as ServicePort;
+      this.#sink.error(at(d.place, 'port'), `required: ServiceEntry/${se.name} has ports ${se.ports.map((p) => p.number).join(', ') || '(none)'}`);
+      return null;
+    }
+    const port = se.ports.find((p) => p.number === d.port);
+    if (port === undefined) this.#sink.error(at(d.place, 'port', 'number'), `ServiceEntry/${se.name} has no port ${d.port}`);
+    return port ?? null;
+  }
+
+  #portEndpoints(se: ServiceEntryRes, port: ServicePort): Endpoint[] {
+    const key = `${se.name}\n${port.number}`;
+    let list = this.#endpoints.get(key);
+    if (list === undefined) {
+      list = buildPortEndpoints(this.#sink, se, port, selectSpecs(se, this.#res.workloadEntries));
+      this.#endpoints.set(key, list);
+    }
+    return list;
+  }
+}
+
+/** The DestinationRule for a host: exact host first, then the longest wildcard covering it. */
+function findRule(rules: readonly DestinationRuleRes[], host: string): DestinationRuleRes | null {
+  const exact = rules.find((r) => r.host === host);
+  if (exact !== undefined) return exact;
+  const wild = rules.filter((r) => isWildcard(r.host) && covers(r.host, host)).sort((a, b) => b.host.length - a.host.length || compareStrings(a.host, b.host));
+  return wild[0] ?? null;
+}

@@ -1,0 +1,103 @@
+// The validated Istio resources, between validation and compilation. Values here are already
+// checked and normalised (lower-cased hosts, namespace prefixes dropped, durations in ms); each
+// keeps the Place it came from so compilation errors can point back at the YAML.
+import type { LbPolicy, RouteMatch } from '../snapshot/types.js';
+import type { Place } from './issues.js';
+
+export interface Origin {
+  readonly name: string;
+  /** the resource's document (path [] = the whole document) */
+  readonly place: Place;
+}
+
+export interface GatewayServer {
+  readonly port: number;
+  readonly hosts: readonly string[];
+  readonly place: Place;
+}
+
+export interface GatewayRes extends Origin {
+  /** HTTP servers only; other protocols were reported as errors */
+  readonly servers: readonly GatewayServer[];
+}
+
+export interface DestinationRef {
+  readonly host: string;
+  readonly subset: string | null;
+  /** destination port.number; null when omitted */
+  readonly port: number | null;
+  readonly weight: number;
+  /** the route[i].destination place */
+  readonly place: Place;
+}
+
+export interface HttpRouteRes {
+  readonly name: string;
+  readonly matches: readonly RouteMatch[];
+  readonly destinations: readonly DestinationRef[];
+  readonly timeoutMs: number | null;
+}
+
+export interface GatewayRef {
+  readonly name: string;
+  readonly place: Place;
+}
+
+export interface VirtualServiceRes extends Origin {
+  readonly hosts: readonly string[];
+  /** gateway names without namespace; "mesh" already removed */
+  readonly gateways: readonly GatewayRef[];
+  readonly http: readonly HttpRouteRes[];
+}
+
+export interface SubsetRes {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** the subset's own loadBalancer, null when it sets none */
+  readonly policy: LbPolicy | null;
+}
+
+export interface DestinationRuleRes extends Origin {
+  readonly host: string;
+  /** trafficPolicy.loadBalancer, null when unset */
+  readonly policy: LbPolicy | null;
+  readonly subsets: readonly SubsetRes[];
+}
+
+/** A ServiceEntry endpoint or a WorkloadEntry spec. */
+export interface EndpointSpec {
+  readonly address: string;
+  /** service port name -> target port */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** >= 0; 0 = takes no traffic */
+  readonly weight: number;
+  readonly place: Place;
+}
+
+export interface ServicePort {
+  readonly number: number;
+  readonly name: string;
+  readonly targetPort: number | null;
+}
+
+export interface ServiceEntryRes extends Origin {
+  readonly hosts: readonly string[];
+  readonly ports: readonly ServicePort[];
+  /** inline endpoints, or null when the entry selects WorkloadEntries */
+  readonly endpoints: readonly EndpointSpec[] | null;
+  /** workloadSelector.labels, or null for inline endpoints */
+  readonly selector: Readonly<Record<string, string>> | null;
+}
+
+export interface WorkloadEntryRes extends Origin {
+  readonly endpoint: EndpointSpec;
+}
+
+export interface Resources {
+  readonly gateways: readonly GatewayRes[];
+  readonly virtualServices: readonly VirtualServiceRes[];
+  readonly destinationRules: readonly DestinationRuleRes[];
+  readonly serviceEntries: readonly ServiceEntryRes[];
+  readonly workloadEntries: readonly WorkloadEntryRes[];
+}

@@ -1,0 +1,36 @@
+// The WorkloadEntry spec, used inline as ServiceEntry endpoints[] and as WorkloadEntry.spec.
+import { isIP } from 'node:net';
+import { at, type IssueSink, type Place } from '../issues.js';
+import { isAbsent, readInt, readObject, readPortMap, readStringMap, requireString } from '../fields.js';
+import type { EndpointSpec } from '../resources.js';
+
+const FIELDS = {
+  known: ['address', 'ports', 'labels', 'weight'],
+  ignored: {
+    network: 'ignored: stickyd reaches every endpoint directly',
+    locality: 'not implemented by stickyd (no locality load balancing); ignored',
+    serviceAccount: 'ignored: applies to mesh identity only',
+  },
+};
+
+const DEFAULT_WEIGHT = 1; // Istio WorkloadEntry: an unset weight is 1
+const MAX_WEIGHT = 4_294_967_295; // uint32 in the Istio API
+
+export function readEndpointSpec(sink: IssueSink, place: Place, value: unknown): EndpointSpec | null {
+  const e = readObject(sink, place, value, FIELDS);
+  if (e === null) {
+    if (isAbsent(value)) sink.error(place, 'empty endpoint');
+    return null;
+  }
+  const address = requireString(sink, at(place, 'address'), e.address);
+  if (address !== null && isIP(address) === 0) {
+    sink.error(at(place, 'address'), `"${address}" is not an IP address: resolution STATIC needs IPs (DNS resolution is not implemented)`);
+  }
+  const ports = readPortMap(sink, at(place, 'ports'), e.ports) ?? {};
+  const labels = readStringMap(sink, at(place, 'labels'), e.labels) ?? {};
+  const weight = readInt(sink, at(place, 'weight'), e.weight, 0, MAX_WEIGHT) ?? DEFAULT_WEIGHT;
+  if (weight === 0) sink.warn(at(place, 'weight'), 'weight 0: this endpoint takes no traffic and is left out');
+  if (address === null || isIP(address) === 0) return null;
+  // lower-case so an IPv6 address spelled in capitals still gets one canonical endpoint id
+  return { address: address.toLowerCase(), ports, labels, weight, place };
+}

@@ -1,0 +1,149 @@
+// DestinationRule trafficPolicy (and subsets[].trafficPolicy): only loadBalancer is implemented.
+import type { HashKey, LbPolicy } from '../../snapshot/types.js';
+import { at, type IssueSink, type Place } from '../issues.js';
+import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readObject, readString, requireString } from '../fields.js';
+import { readDurationMs } from '../duration.js';
+
+const TRAFFIC_POLICY_FIELDS = {
+  known: ['loadBalancer'],
+  ignored: Object.fromEntries(
+    ['connectionPool', 'outlierDetection', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
+  ),
+};
+
+const LB_FIELDS = {
+  known: ['simple', 'consistentHash'],
+  ignored: { localityLbSetting: NOT_IMPLEMENTED, warmupDurationSecs: NOT_IMPLEMENTED, warmup: NOT_IMPLEMENTED },
+};
+
+const HASH_KEYS = ['httpCookie', 'httpHeaderName', 'useSourceIp', 'httpQueryParameterName'] as const;
+
+const HASH_FIELDS = { known: [...HASH_KEYS, 'ringHash', 'maglev', 'minimumRingSize'] };
+
+// Without a Path attribute a browser scopes the cookie to the request's directory (RFC 6265
+// §5.1.4), splitting one visitor into several sessions; "/" keeps one session per site.
+const COOKIE_PATH_DEFAULT = '/';
+// Envoy MaglevLbConfig.table_size: "must be prime number limited to 5000011"
+const MAGLEV_MAX_TABLE_SIZE = 5_000_011;
+// Envoy RingHashLbConfig.maximum_ring_size default 8M: a larger minimum could never be met
+const MAX_MINIMUM_RING_SIZE = 8_388_608;
+
+/** trafficPolicy -> its loadBalancer as an LbPolicy; null when absent or invalid. */
+export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
+  const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
+  if (tp === null) return null;
+  return readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer);
+}
+
+function readLoadBalancer(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
+  const lb = readObject(sink, place, value, LB_FIELDS);
+  if (lb === null) return null;
+  const hasSimple = !isAbsent(lb.simple);
+  const hasHash = !isAbsent(lb.consistentHash);
+  if (hasSimple && hasHash) {
+    sink.error(place, 'set only one of simple or consistentHash');
+    return null;
+  }
+  if (hasHash) return readConsistentHash(sink, at(place, 'consistentHash'), lb.consistentHash);
+  if (hasSimple) return readSimple(sink, at(place, 'simple'), lb.simple);
+  return null;
+}
+
+function readSimple(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
+  const simple = readString(sink, place, value);
+  switch (simple) {
+    case null:
+      return null;
+    case 'ROUND_ROBIN':
+      return { kind: 'roundRobin' };
+    case 'LEAST_REQUEST':
+    case 'UNSPECIFIED': // Istio: "the default", which is LEAST_REQUEST
+      return { kind: 'leastRequest' };
+    case 'LEAST_CONN':
+      sink.warn(place, 'LEAST_CONN is a deprecated alias of LEAST_REQUEST');
+      return { kind: 'leastRequest' };
+    case 'RANDOM':
+      return { kind: 'random' };
+    case 'PASSTHROUGH':
+      sink.error(place, 'PASSTHROUGH is not implemented: stickyd always picks an endpoint itself');
+      return null;
+    default:
+      sink.error(place, `unknown load balancer "${simple}": use ROUND_ROBIN, LEAST_REQUEST or RANDOM, or consistentHash`);
+      return null;
+  }
+}
+
+function readConsistentHash(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
+  const ch = readObject(sink, place, value, HASH_FIELDS);
+  if (ch === null) return null;
+  const set = HASH_KEYS.filter((k) => !isAbsent(ch[k]) && ch[k] !== false);
+  if (set.length !== 1) {
+    sink.error(place, set.length === 0 ? `must set one of ${HASH_KEYS.join(', ')}` : `must set only one of ${HASH_KEYS.join(', ')}, got ${set.join(', ')}`);
+    return null;
+  }
+  const key = readHashKey(sink, place, ch, set[0] as (typeof HASH_KEYS)[number]);
+  const table = readTable(sink, place, ch);
+  if (key === null || table === null) return null;
+  return { kind: 'hash', key, ...table };
+}
+
+function readHashKey(sink: IssueSink, place: Place, ch: Record<string, unknown>, which: (typeof HASH_KEYS)[number]): HashKey | null {
+  const p = at(place, which);
+  switch (which) {
+    case 'httpCookie':
+      return readCookie(sink, p, ch.httpCookie);
+    case 'httpHeaderName': {
+      const name = requireString(sink, p, ch.httpHeaderName);
+      return name === null ? null : { kind: 'header', name: name.toLowerCase() };
+    }
+    case 'useSourceIp':
+      return readBool(sink, p, ch.useSourceIp) === true ? { kind: 'sourceIp' } : null;
+    case 'httpQueryParameterName': {
+      const name = requireString(sink, p, ch.httpQueryParameterName);
+      return name === null ? null : { kind: 'query', name };
+    }
+  }
+}
+
+function readCookie(sink: IssueSink, place: Place, value: unknown): HashKey | null {
+  const c = readObject(sink, place, value, { known: ['name', 'path', 'ttl'], ignored: { attributes: NOT_IMPLEMENTED } });
+  if (c === null) return null;
+  const name = requireString(sink, at(place, 'name'), c.name);
+  const path = readString(sink, at(place, 'path'), c.path) ?? COOKIE_PATH_DEFAULT;
+  const ttlMs = readDurationMs(sink, at(place, 'ttl'), c.ttl);
+  if (name === null || (ttlMs === null && !isAbsent(c.ttl))) return null;
+  // Max-Age counts whole seconds; round a fractional ttl up so it never becomes a session cookie.
+  const ttlSec = ttlMs === null ? null : Math.ceil(ttlMs / 1000);
+  if (ttlMs !== null && ttlSec !== ttlMs / 1000) sink.warn(at(place, 'ttl'), `rounded up to ${ttlSec}s: cookie lifetimes are whole seconds`);
+  return { kind: 'cookie', name, path, ttlSec };
+}
+
+type Table = { table: 'ring' | 'maglev'; minimumRingSize: number | null; maglevTableSize: number | null };
+
+function readTable(sink: IssueSink, place: Place, ch: Record<string, unknown>): Table | null {
+  const ring = readObject(sink, at(place, 'ringHash'), ch.ringHash, { known: ['minimumRingSize'] });
+  const maglev = readObject(sink, at(place, 'maglev'), ch.maglev, { known: ['tableSize'] });
+  const legacy = readInt(sink, at(place, 'minimumRingSize'), ch.minimumRingSize, 1, MAX_MINIMUM_RING_SIZE);
+  const chosen = [ring && 'ringHash', maglev && 'maglev', legacy !== null && 'minimumRingSize'].filter(Boolean);
+  if (chosen.length > 1) {
+    sink.error(place, `set only one of ringHash, maglev or minimumRingSize, got ${chosen.join(', ')}`);
+    return null;
+  }
+  if (maglev !== null) {
+    const size = readInt(sink, at(place, 'maglev', 'tableSize'), maglev.tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
+    if (size !== null && !isPrime(size)) {
+      sink.error(at(place, 'maglev', 'tableSize'), `${size} is not a prime: a Maglev table size must be prime`);
+      return null;
+    }
+    if (size === null && !isAbsent(maglev.tableSize)) return null;
+    return { table: 'maglev', minimumRingSize: null, maglevTableSize: size };
+  }
+  const min = ring === null ? legacy : readInt(sink, at(place, 'ringHash', 'minimumRingSize'), ring.minimumRingSize, 1, MAX_MINIMUM_RING_SIZE);
+  return { table: 'ring', minimumRingSize: min, maglevTableSize: null };
+}
+
+export function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}

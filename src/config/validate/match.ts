@@ -1,0 +1,90 @@
+// HTTPMatchRequest: the request conditions of one VirtualService http[].match[] entry.
+import type { HeaderMatch, QueryParamMatch, RouteMatch, StringMatch } from '../../snapshot/types.js';
+import { at, type IssueSink, type Place } from '../issues.js';
+import { describe, isAbsent, isObj, readObject, readString } from '../fields.js';
+
+const BROADER = 'not implemented by stickyd; ignored, so this match is broader than written';
+
+const MATCH_FIELDS = {
+  known: ['name', 'uri', 'method', 'authority', 'headers', 'queryParams'],
+  ignored: {
+    scheme: BROADER,
+    port: BROADER,
+    withoutHeaders: BROADER,
+    ignoreUriCase: 'not implemented by stickyd; ignored, so uri matches stay case-sensitive',
+    sourceLabels: 'ignored: applies to mesh sidecars only',
+    sourceNamespace: 'ignored: applies to mesh sidecars only',
+    gateways: BROADER,
+    statPrefix: 'ignored: stickyd keeps its own statistics',
+  },
+};
+
+const KINDS = ['exact', 'prefix', 'regex'] as const;
+
+export function readRouteMatch(sink: IssueSink, place: Place, value: unknown): RouteMatch {
+  const m = readObject(sink, place, value, MATCH_FIELDS) ?? {};
+  readString(sink, at(place, 'name'), m.name);
+  return {
+    uri: readStringMatch(sink, at(place, 'uri'), m.uri, false),
+    method: readStringMatch(sink, at(place, 'method'), m.method, false),
+    authority: readStringMatch(sink, at(place, 'authority'), m.authority, false),
+    headers: readNamedMatches(sink, at(place, 'headers'), m.headers, true).map(([name, match]): HeaderMatch => ({ name, match })),
+    queryParams: readNamedMatches(sink, at(place, 'queryParams'), m.queryParams, false).map(([name, match]): QueryParamMatch => ({ name, match })),
+  };
+}
+
+/**
+ * A StringMatch: exactly one of exact / prefix / regex. For headers, Istio reads an empty match
+ * as "the header is present", which is a prefix match on "" (any value, but present).
+ */
+export function readStringMatch(sink: IssueSink, place: Place, value: unknown, emptyMeansPresent: boolean): StringMatch | null {
+  if (isAbsent(value) && !emptyMeansPresent) return null;
+  const m = readObject(sink, place, value ?? {}, { known: [...KINDS] });
+  if (m === null) return null;
+  const set = KINDS.filter((k) => !isAbsent(m[k]));
+  if (set.length === 0) {
+    if (emptyMeansPresent) return { kind: 'prefix', value: '' };
+    sink.error(place, 'must set one of exact, prefix or regex');
+    return null;
+  }
+  if (set.length > 1) {
+    sink.error(place, `must set only one of exact, prefix or regex, got ${set.join(', ')}`);
+    return null;
+  }
+  const kind = set[0] as (typeof KINDS)[number];
+  const text = readString(sink, at(place, kind), m[kind]);
+  if (text === null) return null;
+  if (kind === 'regex' && !checkRegex(sink, at(place, kind), text)) return null;
+  return { kind, value: text };
+}
+
+function checkRegex(sink: IssueSink, place: Place, source: string): boolean {
+  try {
+    new RegExp(source);
+  } catch (e) {
+    sink.error(place, `invalid regular expression: ${(e as Error).message}`);
+    return false;
+  }
+  sink.warn(place, 'Istio regexes are RE2 syntax; stickyd evaluates them as JavaScript RegExp (full match), assumed compatible');
+  return true;
+}
+
+/** headers / queryParams: name -> StringMatch; header names are case-insensitive, so lower-cased */
+function readNamedMatches(sink: IssueSink, place: Place, value: unknown, isHeader: boolean): [string, StringMatch][] {
+  if (isAbsent(value)) return [];
+  if (!isObj(value)) {
+    sink.error(place, `must be a mapping of name to match, got ${describe(value)}`);
+    return [];
+  }
+  const out: [string, StringMatch][] = [];
+  for (const [rawName, v] of Object.entries(value)) {
+    const name = isHeader ? rawName.toLowerCase() : rawName;
+    if (out.some(([n]) => n === name)) {
+      sink.error(at(place, rawName), `${isHeader ? 'header' : 'query parameter'} "${name}" is matched twice`);
+      continue;
+    }
+    const match = readStringMatch(sink, at(place, rawName), v, true);
+    if (match !== null) out.push([name, match]);
+  }
+  return out;
+}
