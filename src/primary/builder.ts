@@ -1,0 +1,63 @@
+// Runs table builds (build.task.ts) in a piscina pool so the primary never blocks on a build.
+// One thread is enough: builds are rare (startup, reload) and a second concurrent build would
+// only compete for the same core as the workers.
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Snapshot } from '../snapshot/types.js';
+import { CODES, StickydError, type ErrorCode } from '../errors.js';
+
+/** One build at a time: the primary needs no more, and it leaves the cores to the workers. */
+export const DEFAULT_BUILD_THREADS = 1;
+
+/**
+ * The build thread exits after this long idle, so a finished build frees its heap and an
+ * un-closed builder does not hold a short-lived process (e.g. a config check) open for long.
+ * A reload after that pays a thread start (~tens of ms), negligible next to the build.
+ */
+export const BUILD_IDLE_TIMEOUT_MS = 2_000;
+
+export class TableBuilder {
+  readonly #pool: Piscina;
+
+  constructor(opts: { threads?: number } = {}) {
+    this.#pool = new Piscina({
+      filename: taskUrl().href,
+      minThreads: 0,
+      maxThreads: opts.threads ?? DEFAULT_BUILD_THREADS,
+      idleTimeout: BUILD_IDLE_TIMEOUT_MS,
+    });
+  }
+
+  /** Resolves to a new snapshot with every hash subset's table filled; rejects with STICKYD_ERR_BUILD. */
+  async build(snapshot: Snapshot): Promise<Snapshot> {
+    try {
+      return (await this.#pool.run(snapshot)) as Snapshot;
+    } catch (err) {
+      throw toBuildError(err);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/**
+ * The task sits next to this file with the same extension: dist/primary/build.task.js when
+ * running the build, src/primary/build.task.ts under tsx, where worker threads inherit
+ * --import=tsx from process.execArgv and can load TypeScript.
+ */
+function taskUrl(): URL {
+  return new URL(`./build.task${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+}
+
+// Errors cross the thread boundary by structured clone, which keeps the message but drops
+// own properties such as `code`; rebuild a StickydError so callers can rely on the code.
+function toBuildError(err: unknown): StickydError {
+  if (err instanceof StickydError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  const known = typeof code === 'string' && code in CODES ? (code as ErrorCode) : 'STICKYD_ERR_BUILD';
+  return new StickydError(known, message, { cause: err });
+}
