@@ -13,7 +13,10 @@ export interface WireError {
 /** How a worker listens; fixed for the worker's life (a listener change means a worker restart). */
 export interface ListenSpec {
   readonly host: string;
+  /** 0 = an ephemeral port (all workers share the one the primary picks) */
   readonly port: number;
+  /** the Gateway server port (Snapshot listener) this socket serves; differs from `port` under --listen */
+  readonly gatewayPort: number;
 }
 
 // primary -> worker
@@ -24,13 +27,19 @@ export interface DrainMsg { cmd: typeof CMD; act: 'drain'; seq: number; graceMs:
 export interface StatsMsg { cmd: typeof CMD; act: 'stats'; seq: number }
 
 // worker -> primary
+/**
+ * "My message listener is installed." IPC messages that reach a cluster worker before user code
+ * registers process.on('message') are dropped (observed on Node 20 even with the listener at the
+ * top of the entry module), so the primary sends nothing before this arrives.
+ */
+export interface ReadyMsg { cmd: typeof CMD; act: 'ready' }
 export interface AckMsg { cmd: typeof CMD; act: 'ack'; seq: number; epoch?: number; error?: WireError }
 export interface PongMsg { cmd: typeof CMD; act: 'pong'; seq: number; epoch: number }
 export interface ListeningMsg { cmd: typeof CMD; act: 'listening'; epoch: number; addresses: readonly ListenSpec[] }
 export interface StatsReplyMsg { cmd: typeof CMD; act: 'statsReply'; seq: number; stats: Readonly<Record<string, unknown>> }
 
 export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg;
-export type ToPrimary = AckMsg | PongMsg | ListeningMsg | StatsReplyMsg;
+export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | StatsReplyMsg;
 
 export function isOurs(msg: unknown): msg is ToWorker | ToPrimary {
   return typeof msg === 'object' && msg !== null && (msg as { cmd?: unknown }).cmd === CMD;

@@ -1,0 +1,87 @@
+// Header rewriting at the proxy hop, both directions. RFC 9110 §7.6.1: an intermediary removes
+// every hop-by-hop field and every field the Connection header names. Work on rawHeaders so
+// repeated lines (Set-Cookie above all) stay separate lines and names keep their case.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/** RFC 9110 §7.6.1 plus the legacy Keep-Alive / Proxy-Connection and the proxy-auth pair. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Set by stickyd itself on the upstream request; client-sent values are dropped (edge proxy). */
+const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/** Set by stickyd on the client response. */
+const RESPONSE_OWNED = new Set(['x-request-id']);
+
+/** Lower-case names listed in a Connection header; null when there are none beyond hop-by-hop ones. */
+function selectNominated(connection: string | undefined): string[] | null {
+  if (connection === undefined) return null;
+  let names: string[] | null = null;
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name === '' || HOP_BY_HOP.has(name)) continue;
+    (names ??= []).push(name);
+  }
+  return names;
+}
+
+function copyEndToEnd(raw: readonly string[], connection: string | undefined, owned: ReadonlySet<string>, out: string[]): boolean {
+  const nominated = selectNominated(connection);
+  let sawHost = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || owned.has(lower)) continue;
+    if (nominated !== null && nominated.includes(lower)) continue;
+    if (lower === 'host') sawHost = true;
+    out.push(name, raw[i + 1]!);
+  }
+  return sawHost;
+}
+
+export interface ForwardFacts {
+  readonly clientAddress: string;
+  readonly requestId: string;
+  /** Host for a request that came without one (HTTP/1.0): the destination service host */
+  readonly fallbackHost: string;
+}
+
+/**
+ * Upstream request headers as a flat [name, value, ...] list: end-to-end headers as received
+ * (Host untouched), then X-Forwarded-For/Proto/Host and X-Request-Id.
+ */
+export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts): string[] {
+  const headers: IncomingHttpHeaders = req.headers;
+  const out: string[] = [];
+  const sawHost = copyEndToEnd(req.rawHeaders, headers.connection, REQUEST_OWNED, out);
+  if (!sawHost) out.push('Host', facts.fallbackHost);
+  // Transfer-Encoding is hop-by-hop, but the body is still chunked on our hop: say so, or Node
+  // would send a body with no framing for methods it does not chunk by default.
+  if (headers['transfer-encoding'] !== undefined) out.push('Transfer-Encoding', 'chunked');
+  out.push('X-Forwarded-For', facts.clientAddress, 'X-Forwarded-Proto', 'http');
+  if (headers.host !== undefined) out.push('X-Forwarded-Host', headers.host);
+  out.push('X-Request-Id', facts.requestId);
+  return out;
+}
+
+/**
+ * Client response headers: the upstream's end-to-end headers (every Set-Cookie line kept), then
+ * X-Request-Id, stickyd's own Set-Cookie as a separate line, and Connection: close when asked.
+ */
+export function buildClientHeaders(upstream: IncomingMessage, requestId: string, setCookie: string | null, close: boolean): string[] {
+  const out: string[] = [];
+  copyEndToEnd(upstream.rawHeaders, upstream.headers.connection, RESPONSE_OWNED, out);
+  out.push('X-Request-Id', requestId);
+  if (setCookie !== null) out.push('Set-Cookie', setCookie);
+  if (close) out.push('Connection', 'close');
+  return out;
+}

@@ -1,0 +1,173 @@
+// The cluster worker: load the hasher and the lookup kernel, take `init` (where to listen) and
+// snapshots from the primary, listen only once it has both, answer pings and stats, and drain
+// when told. Shutdown is the primary's decision: the worker ignores SIGHUP/SIGINT/SIGTERM.
+import { initHasher, type Hasher } from '../balancing/hash.js';
+import { StickydError } from '../errors.js';
+import { loadKernel, type Kernel } from '../kernel/index.js';
+import { log, setLogBase } from '../log.js';
+import { CMD, isOurs, type DrainMsg, type InitMsg, type ListenSpec, type PingMsg, type SnapshotMsg, type StatsMsg, type ToPrimary, type ToWorker } from '../protocol.js';
+import { isSnapshot } from '../snapshot/codec.js';
+import { handleRequest, type WorkerContext } from './handle-request.js';
+import { buildRuntimeSnapshot } from './runtime-snapshot.js';
+import { ListenerGroup } from './server.js';
+import type { CacheCounters } from './session-cache.js';
+import { buildStatsReport, createWorkerStats } from './stats.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+/** After the drain deadline, give destroyed sockets this long to report 'close' before exiting anyway. */
+const EXIT_AFTER_DEADLINE_MS = 1_000;
+
+const ignoreSignal = (): void => {};
+
+export async function runWorker(): Promise<void> {
+  // First, before any await: systemd may signal the whole cgroup, and Node's default for these
+  // signals is to exit, which would cut in-flight requests. The primary drains us over IPC.
+  process.on('SIGHUP', ignoreSignal);
+  process.on('SIGINT', ignoreSignal);
+  process.on('SIGTERM', ignoreSignal);
+  setLogBase({ role: 'worker', pid: process.pid });
+
+  const ready = Promise.all([initHasher(), loadKernel()]).then(([hasher, kernel]) => new WorkerProcess(hasher, kernel));
+  // Messages that arrive while the kernel loads wait, in order, for the worker to exist.
+  let chain: Promise<unknown> = ready;
+  process.on('message', (msg: unknown) => {
+    if (!isOurs(msg)) return;
+    chain = chain
+      .then(() => ready)
+      .then((worker) => worker.dispatch(msg as ToWorker))
+      .catch((err: unknown) => log('error', 'worker message handling failed', { act: (msg as ToWorker).act, err }));
+  });
+  send({ cmd: CMD, act: 'ready' });
+  // Node's cluster child exits on an unexpected disconnect too; say why first.
+  process.on('disconnect', () => {
+    log('warn', 'IPC channel to the primary closed; exiting');
+    process.exit(0);
+  });
+
+  try {
+    await ready;
+  } catch (err) {
+    const code = err instanceof StickydError ? err.code : 'STICKYD_ERR_KERNEL_LOAD';
+    log('error', 'worker startup failed', { code, err });
+    process.exit(1);
+  }
+}
+
+type Handlers = { [A in ToWorker['act']]: (w: WorkerProcess, msg: Extract<ToWorker, { act: A }>) => void };
+
+const handlers: Handlers = {
+  init: (w, msg) => w.onInit(msg),
+  snapshot: (w, msg) => w.onSnapshot(msg),
+  ping: (w, msg) => w.onPing(msg),
+  drain: (w, msg) => w.onDrain(msg),
+  stats: (w, msg) => w.onStats(msg),
+};
+
+class WorkerProcess {
+  readonly ctx: WorkerContext = { current: null, draining: false, stats: createWorkerStats() };
+  readonly #counters: CacheCounters = { hits: 0, misses: 0 };
+  #pool: UpstreamPool | null = null;
+  #specs: readonly ListenSpec[] | null = null;
+  #listeners: ListenerGroup | null = null;
+
+  constructor(
+    readonly hasher: Hasher,
+    readonly kernel: Kernel,
+  ) {}
+
+  dispatch(msg: ToWorker): void {
+    const handler = handlers[msg.act] as ((w: WorkerProcess, m: ToWorker) => void) | undefined;
+    if (handler === undefined) log('warn', 'unknown message from the primary', { act: msg.act });
+    else handler(this, msg);
+  }
+
+  onInit(msg: InitMsg): void {
+    if (this.#specs !== null) {
+      send({ cmd: CMD, act: 'ack', seq: msg.seq, error: { code: 'STICKYD_ERR_USAGE', message: 'init received twice; listeners are fixed for a worker' } });
+      return;
+    }
+    this.#specs = msg.listen;
+    send({ cmd: CMD, act: 'ack', seq: msg.seq });
+    this.#maybeListen();
+  }
+
+  onSnapshot(msg: SnapshotMsg): void {
+    const snapshot: unknown = msg.snapshot;
+    if (!isSnapshot(snapshot)) {
+      send({ cmd: CMD, act: 'ack', seq: msg.seq, error: { code: 'STICKYD_ERR_RELOAD', message: 'malformed snapshot message' } });
+      return;
+    }
+    const pool = (this.#pool ??= new UpstreamPool(snapshot.settings.upstreamIdleTimeoutMs));
+    pool.configure(snapshot);
+    try {
+      const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, agentFor: (e) => pool.agentFor(e), counters: this.#counters });
+      this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
+    } catch (err) {
+      const wire = err instanceof StickydError ? err.toJSON() : { code: 'STICKYD_ERR_RELOAD', message: String(err) };
+      log('error', 'snapshot rejected', { epoch: snapshot.epoch, ...wire });
+      send({ cmd: CMD, act: 'ack', seq: msg.seq, error: wire });
+      return;
+    }
+    pool.retainOnly(snapshot);
+    send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: snapshot.epoch });
+    this.#maybeListen();
+  }
+
+  onPing(msg: PingMsg): void {
+    send({ cmd: CMD, act: 'pong', seq: msg.seq, epoch: this.ctx.current?.epoch ?? 0 });
+  }
+
+  /** graceMs and deadlineMs are durations from receipt of the message. */
+  onDrain(msg: DrainMsg): void {
+    this.ctx.draining = true;
+    send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: this.ctx.current?.epoch ?? 0 });
+    const listeners = this.#listeners;
+    if (listeners === null) {
+      this.#exit();
+      return;
+    }
+    listeners.drain(msg.graceMs, msg.deadlineMs, () => this.#exit());
+    setTimeout(() => this.#exit(), Math.max(msg.graceMs, msg.deadlineMs) + EXIT_AFTER_DEADLINE_MS);
+  }
+
+  onStats(msg: StatsMsg): void {
+    const rt = this.ctx.current;
+    const sessions = rt?.sessions;
+    const stats = buildStatsReport(this.ctx.stats, {
+      epoch: rt?.epoch ?? 0,
+      draining: this.ctx.draining,
+      sessionCache: { size: sessions?.size ?? 0, max: sessions?.max ?? 0, hits: this.#counters.hits, misses: this.#counters.misses },
+      upstreamAgents: this.#pool?.size ?? 0,
+    });
+    send({ cmd: CMD, act: 'statsReply', seq: msg.seq, stats });
+  }
+
+  /** Listen once both init and a first snapshot are in: before that there is nothing to route by. */
+  #maybeListen(): void {
+    const specs = this.#specs;
+    const rt = this.ctx.current;
+    if (this.#listeners !== null || specs === null || rt === null || this.ctx.draining) return;
+    const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats);
+    this.#listeners = listeners;
+    listeners.listen().then(
+      (addresses) => send({ cmd: CMD, act: 'listening', epoch: this.ctx.current?.epoch ?? rt.epoch, addresses }),
+      (err: unknown) => {
+        // The primary owns the sockets; a listen failure here is not recoverable in this process.
+        log('error', 'worker could not listen', { err, listen: specs });
+        process.exit(1);
+      },
+    );
+  }
+
+  #exit(): void {
+    this.#pool?.destroyAll();
+    process.exit(0);
+  }
+}
+
+function send(msg: ToPrimary): void {
+  if (process.send === undefined || !process.connected) return;
+  process.send(msg, undefined, undefined, (err: Error | null) => {
+    if (err) log('warn', 'IPC send failed', { act: msg.act, err });
+  });
+}

@@ -1,0 +1,202 @@
+// Compiles a Snapshot once, when it arrives, into what the per-request path reads: RegExp objects,
+// host tables, listeners by port, pickers, the kernel lookup, cumulative route weights and the
+// Set-Cookie halves. The worker swaps its `current` RuntimeSnapshot in one assignment; a request
+// keeps the one it started with.
+import type { Agent } from 'node:http';
+import type { Hasher } from '../balancing/hash.js';
+import { createPicker, type Picker } from '../balancing/weighted.js';
+import { StickydError } from '../errors.js';
+import type { Kernel } from '../kernel/index.js';
+import type { Endpoint, HashKey, ProxySettings, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
+import { buildHostTable, type HostTable } from './host-table.js';
+import { SessionCache, type CacheCounters } from './session-cache.js';
+import { buildSetCookieParts } from './sticky.js';
+
+export type CompiledStringMatch =
+  | { readonly kind: 'exact' | 'prefix'; readonly value: string }
+  | { readonly kind: 'regex'; readonly value: string; readonly regex: RegExp };
+
+export interface CompiledNamedMatch {
+  readonly name: string;
+  readonly match: CompiledStringMatch;
+}
+
+export interface CompiledRouteMatch {
+  readonly uri: CompiledStringMatch | null;
+  readonly method: CompiledStringMatch | null;
+  readonly authority: CompiledStringMatch | null;
+  readonly headers: readonly CompiledNamedMatch[];
+  readonly queryParams: readonly CompiledNamedMatch[];
+}
+
+export interface RuntimeSubset {
+  readonly id: number;
+  readonly name: string;
+  readonly host: string;
+  readonly endpoints: readonly Endpoint[];
+  /** upstream agent per endpoint, same order; empty when built without a pool (unit tests) */
+  readonly agents: readonly Agent[];
+  /** the hash key of a 'hash' policy, else null */
+  readonly hashKey: HashKey | null;
+  /** the policy's picker; for 'hash' policies the weighted-random fallback for keyless requests */
+  readonly picker: Picker;
+  /** whether a request without a valid key gets a freshly minted cookie */
+  readonly mintsCookie: boolean;
+  readonly setCookiePrefix: string;
+  readonly setCookieSuffix: string;
+}
+
+/** A route paired with one of its destination subsets: what selectRoute returns, prebuilt. */
+export interface RouteTarget {
+  readonly route: RuntimeRoute;
+  readonly subset: RuntimeSubset;
+}
+
+export interface RuntimeRoute {
+  readonly name: string;
+  /** empty: the route matches every request */
+  readonly matches: readonly CompiledRouteMatch[];
+  readonly targets: readonly RouteTarget[];
+  /** cumulative[i] = sum of weights of destinations 0..i */
+  readonly cumulative: Float64Array;
+  readonly totalWeight: number;
+  /** set when one destination carries all the weight: no random draw needed */
+  readonly sole: RouteTarget | null;
+  readonly timeoutMs: number | null;
+}
+
+export interface RuntimeVirtualHost {
+  readonly name: string;
+  readonly routes: readonly RuntimeRoute[];
+}
+
+export interface RuntimeListener {
+  readonly port: number;
+  readonly gatewayHosts: HostTable<true>;
+  readonly virtualHosts: HostTable<RuntimeVirtualHost>;
+}
+
+export interface RuntimeSnapshot {
+  readonly epoch: number;
+  readonly configHash: string;
+  readonly settings: ProxySettings;
+  readonly listeners: ReadonlyMap<number, RuntimeListener>;
+  readonly subsets: readonly RuntimeSubset[];
+  readonly sessions: SessionCache;
+  /** uniform [0, 1): weighted route choice and pickers; injectable for tests */
+  readonly random: () => number;
+}
+
+export interface RuntimeDeps {
+  readonly kernel: Kernel;
+  readonly hasher: Hasher;
+  /** the upstream agent for an endpoint; omitted in unit tests */
+  readonly agentFor?: ((endpoint: Endpoint) => Agent) | undefined;
+  readonly random?: (() => number) | undefined;
+  /** shared session-cache hit/miss totals */
+  readonly counters?: CacheCounters | undefined;
+}
+
+/** Throws StickydError (STICKYD_ERR_RELOAD) when the snapshot cannot be compiled. */
+export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): RuntimeSnapshot {
+  const random = deps.random ?? Math.random;
+  const subsets = snapshot.subsets.map((s) => buildSubset(s, deps, random));
+  const listeners = new Map<number, RuntimeListener>();
+  for (const l of snapshot.listeners) {
+    if (listeners.has(l.port)) continue;
+    listeners.set(l.port, {
+      port: l.port,
+      gatewayHosts: buildHostTable(l.gatewayHosts.map((h) => [h, true] as const)),
+      virtualHosts: buildHostTable(
+        l.virtualHosts.flatMap((vh) => {
+          const compiled: RuntimeVirtualHost = { name: vh.name, routes: vh.routes.map((r) => buildRoute(r, subsets)) };
+          return vh.hosts.map((h) => [h, compiled] as const);
+        }),
+      ),
+    });
+  }
+  let lookup;
+  try {
+    lookup = deps.kernel.load(snapshot.subsets);
+  } catch (err) {
+    throw new StickydError('STICKYD_ERR_RELOAD', `epoch ${snapshot.epoch}: the kernel rejected the balancer tables: ${String(err)}`, { cause: err });
+  }
+  const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters);
+  return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, random };
+}
+
+function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): RuntimeSubset {
+  if (s.endpoints.length === 0) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has no endpoints`);
+  const policy = s.policy;
+  const hashKey = policy.kind === 'hash' ? policy.key : null;
+  if (hashKey !== null && s.table === null) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has a hash policy but no balancer table`);
+  // Envoy's ring/Maglev balancers pick at random when a request yields no hash; so do we.
+  const picker = createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random);
+  const mintsCookie = hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
+  const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
+  const agentFor = deps.agentFor;
+  return {
+    id: s.id,
+    name: s.name,
+    host: s.host,
+    endpoints: s.endpoints,
+    agents: agentFor === undefined ? [] : s.endpoints.map(agentFor),
+    hashKey,
+    picker,
+    mintsCookie,
+    setCookiePrefix: parts?.prefix ?? '',
+    setCookieSuffix: parts?.suffix ?? '',
+  };
+}
+
+function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
+  // Mutable while built because each target points back at its route.
+  const route: { -readonly [K in keyof RuntimeRoute]: RuntimeRoute[K] } = {
+    name: r.name,
+    matches: r.matches.map(buildRouteMatch),
+    targets: [],
+    cumulative: new Float64Array(r.destinations.length),
+    totalWeight: 0,
+    sole: null,
+    timeoutMs: r.timeoutMs,
+  };
+  const targets: RouteTarget[] = [];
+  let carrying = 0;
+  for (let i = 0; i < r.destinations.length; i++) {
+    const d = r.destinations[i]!;
+    const subset = subsets[d.subset];
+    if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} points at missing subset ${d.subset}`);
+    const target: RouteTarget = { route, subset };
+    targets.push(target);
+    if (d.weight > 0) {
+      route.totalWeight += d.weight;
+      carrying++;
+      route.sole = target;
+    }
+    route.cumulative[i] = route.totalWeight;
+  }
+  if (route.totalWeight <= 0) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} has no destination with weight > 0`);
+  if (carrying !== 1) route.sole = null;
+  route.targets = targets;
+  return route;
+}
+
+function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {
+  return {
+    uri: m.uri === null ? null : buildStringMatch(m.uri),
+    method: m.method === null ? null : buildStringMatch(m.method),
+    authority: m.authority === null ? null : buildStringMatch(m.authority),
+    headers: m.headers.map((h) => ({ name: h.name.toLowerCase(), match: buildStringMatch(h.match) })),
+    queryParams: m.queryParams.map((q) => ({ name: q.name, match: buildStringMatch(q.match) })),
+  };
+}
+
+/** Istio regex matches are full matches (Envoy safe_regex), hence the anchors. */
+export function buildStringMatch(m: StringMatch): CompiledStringMatch {
+  if (m.kind !== 'regex') return { kind: m.kind, value: m.value };
+  try {
+    return { kind: 'regex', value: m.value, regex: new RegExp(`^(?:${m.value})$`) };
+  } catch (err) {
+    throw new StickydError('STICKYD_ERR_RELOAD', `invalid regex ${JSON.stringify(m.value)}: ${(err as Error).message}`, { cause: err });
+  }
+}
