@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// argv and --help. The only place that branches on cluster.isPrimary: a forked worker re-enters
+// this file and goes straight to the worker entry.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+const HELP: Record<string, string> = {
+  main: `stickyd: sticky-session HTTP ingress proxy for VMs, configured with Istio resources
+
+Usage: stickyd <command> [options]
+
+Commands:
+  run      run the daemon in the foreground
+  check    validate a configuration (like nginx -t)
+  backend  run the seed's demo app (GET /ping)
+  reload   validate, reload the running daemon and wait until every worker serves it
+  demo     run the seed's topology on loopback: 5 backends and the proxy on 127.0.0.1:8080
+
+Run 'stickyd <command> --help' for a command's options.
+`,
+  run: `Usage: stickyd run -c <file-or-dir> [options]
+
+Runs the proxy in the foreground: a primary that holds the config and supervises workers.
+
+Options:
+  -c, --config <path>       Istio YAML file, or a directory of *.yaml/*.yml (required)
+      --listen <host:port>  listen here instead of the Gateway's port (config must have one port)
+      --workers <n>         worker processes (default: CPU count, ${availableParallelism()} here)
+      --admin <host:port>   admin listener (default 127.0.0.1:9901; 'off' disables it)
+      --session-cache <n>   session cache entries per worker (default 100000; 0 disables)
+      --drain-timeout <ms>  how long in-flight requests may take on stop (default 10000)
+      --pid-file <path>     write the primary's pid here (for 'stickyd reload --pid-file')
+  -h, --help                this help
+
+Signals: SIGHUP reloads the config; SIGUSR2 replaces the workers one at a time;
+SIGTERM/SIGINT drain and exit.
+`,
+  reload: `Usage: stickyd reload -c <file-or-dir> [--pid <pid> | --pid-file <path>] [--admin <host:port>]
+
+Validates the configuration, sends SIGHUP to the running primary and waits until the new
+generation is live in every worker. Exits 1 with the reason when validation or the reload
+fails (the running generation keeps serving). Meant for ExecReload= and for people.
+
+Options:
+  -c, --config <path>     the config the daemon runs with (required)
+      --pid <pid>         the primary's pid (default: $MAINPID under systemd)
+      --pid-file <path>   read the pid from this file
+      --admin <host:port> the daemon's admin listener (default 127.0.0.1:9901)
+      --timeout <ms>      how long to wait for the result (default 60000)
+  -h, --help              this help
+`,
+  check: `Usage: stickyd check -c <file-or-dir>
+
+Validates the configuration the way 'run' would load it. Exit 0 when valid; exit 1 with every
+error listed as file:line, document (Kind/name) and field path.
+
+Options:
+  -c, --config <path>   Istio YAML file or directory (required)
+  -q, --quiet           print errors only (no warnings, no summary)
+  -h, --help            this help
+`,
+  backend: `Usage: stickyd backend --port <p> --version <v> --metadata <m> [--instance <name>] [--host <h>]
+
+The seed's demo app: GET /ping answers {"instance","version","metadata","request_id"}.
+Also GET /healthz.
+
+Options:
+      --port <p>         port to listen on (0 picks a free one; default 8080)
+      --host <h>         address to bind (default 127.0.0.1)
+      --version <v>      version label to report (default v1)
+      --metadata <m>     metadata to report (default production)
+      --instance <name>  instance name to report (default demo-<version>-<host>-<port>)
+  -h, --help             this help
+`,
+  demo: `Usage: stickyd demo [--workers <n>]
+
+Starts the seed's topology on loopback: 3 backends of v1 'production' (ports 18081-18083),
+1 of v2 'staging' (18084), 1 of v3 'dev' (18085), and the proxy on 127.0.0.1:8080 with
+examples/demo (the seed's ingress-sticky.yaml plus endpoints.yaml). Ctrl-C stops all of it.
+
+Options:
+      --workers <n>   proxy workers (default: CPU count)
+      --port <p>      proxy port (default 8080)
+  -h, --help          this help
+`,
+};
+
+if (cluster.isWorker) {
+  const { runWorker } = await import('./worker/main.js');
+  await runWorker();
+} else {
+  await main(process.argv.slice(2));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run': return await runCommand(rest);
+      case 'check': return await checkCommand(rest);
+      case 'reload': return await reloadCommand(rest);
+      case 'backend': return await backendCommand(rest);
+      case 'demo': return await demoCommand(rest);
+      case undefined: case '-h': case '--help': case 'help':
+        process.stdout.write(HELP.main as string);
+        return;
+      default:
+        usage(`unknown command '${command}'`, 'main');
+    }
+  } catch (err) {
+    const { UsageError } = await import('./cli-args.js');
+    if (err instanceof UsageError) usage(err.message, err.command);
+    throw err;
+  }
+}
+
+function usage(message: string, command: string): never {
+  process.stderr.write(`stickyd: ${message}\n\n${HELP[command] ?? HELP.main}`);
+  process.exit(2);
+}
+
+function parse(command: string, args: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | undefined> {
+  try {
+    const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    if (values.help) { process.stdout.write(HELP[command] as string); process.exit(0); }
+    return values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    usage((err as Error).message, command);
+  }
+}
+
+async function runCommand(args: string[]): Promise<void> {
+  // SIGHUP's default action kills the process: take it over before anything slow happens and
+  // hand queued requests to the reloader once it exists.
+  let onHup: (() => void) | null = null;
+  let early = false;
+  process.on('SIGHUP', () => { if (onHup) onHup(); else early = true; });
+  const v = parse('run', args, {
+    config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
+    admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
+    'pid-file': { type: 'string' },
+  });
+  const { hostPort, positiveInt, required } = await import('./cli-args.js');
+  const configPath = required(v.config, '--config', 'run');
+  const adminArg = typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901';
+  const settings: Record<string, number> = {};
+  if (typeof v['session-cache'] === 'string') settings.sessionCacheSize = positiveInt(v['session-cache'], '--session-cache', 'run', true);
+  if (typeof v['drain-timeout'] === 'string') settings.drainTimeoutMs = positiveInt(v['drain-timeout'], '--drain-timeout', 'run', true);
+  const { runPrimary, describeStartupError } = await import('./primary/main.js');
+  const { log } = await import('./log.js');
+  try {
+    await runPrimary({
+      configPath,
+      listen: typeof v.listen === 'string' ? hostPort(v.listen, '--listen', 'run') : null,
+      workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'run') : availableParallelism(),
+      admin: adminArg === 'off' ? null : hostPort(adminArg, '--admin', 'run'),
+      settings,
+      pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
+      workerScript: fileURLToPath(import.meta.url),
+      workerArgs: [],
+    }, { onHup(fn) { onHup = fn; if (early) fn(); } });
+  } catch (err) {
+    for (const line of describeStartupError(err)) log('error', 'startup failed', { error: line, code: (err as { code?: string }).code });
+    process.exit(1);
+  }
+}
+
+async function checkCommand(args: string[]): Promise<void> {
+  const v = parse('check', args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' } });
+  const { required } = await import('./cli-args.js');
+  const { runCheck } = await import('./primary/check.js');
+  process.exitCode = await runCheck(required(v.config, '--config', 'check'), v.quiet === true);
+}
+
+async function reloadCommand(args: string[]): Promise<void> {
+  const v = parse('reload', args, {
+    config: { type: 'string', short: 'c' }, pid: { type: 'string' }, 'pid-file': { type: 'string' }, admin: { type: 'string' }, timeout: { type: 'string' },
+  });
+  const { required, positiveInt, hostPort } = await import('./cli-args.js');
+  const { runReload } = await import('./primary/reload-client.js');
+  process.exitCode = await runReload({
+    configPath: required(v.config, '--config', 'reload'),
+    pid: typeof v.pid === 'string' ? positiveInt(v.pid, '--pid', 'reload') : null,
+    pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
+    admin: hostPort(typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901', '--admin', 'reload'),
+    timeoutMs: typeof v.timeout === 'string' ? positiveInt(v.timeout, '--timeout', 'reload') : 60_000,
+  });
+}
+
+async function backendCommand(args: string[]): Promise<void> {
+  const v = parse('backend', args, {
+    port: { type: 'string' }, host: { type: 'string' }, version: { type: 'string' }, metadata: { type: 'string' }, instance: { type: 'string' },
+  });
+  const { portNumber } = await import('./cli-args.js');
+  const { startBackend } = await import('./demo/backend.js');
+  const { log } = await import('./log.js');
+  const b = await startBackend({
+    host: typeof v.host === 'string' ? v.host : '127.0.0.1',
+    port: typeof v.port === 'string' ? portNumber(v.port, '--port', 'backend') : 8080,
+    version: typeof v.version === 'string' ? v.version : 'v1',
+    metadata: typeof v.metadata === 'string' ? v.metadata : 'production',
+    ...(typeof v.instance === 'string' ? { instance: v.instance } : {}),
+  });
+  log('info', 'backend listening', { port: b.port, instance: b.instance });
+  const stop = (): void => { void b.close().then(() => process.exit(0)); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function demoCommand(args: string[]): Promise<void> {
+  const v = parse('demo', args, { workers: { type: 'string' }, port: { type: 'string' } });
+  const { positiveInt, portNumber } = await import('./cli-args.js');
+  const { runDemo } = await import('./demo/demo.js');
+  await runDemo({
+    workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'demo') : availableParallelism(),
+    port: typeof v.port === 'string' ? portNumber(v.port, '--port', 'demo') : 8080,
+    cliPath: fileURLToPath(import.meta.url),
+  });
+}

@@ -1,0 +1,138 @@
+// The primary's boot order: load config -> build tables (piscina) -> fork workers with the
+// snapshot -> admin listener -> READY=1. It owns the signals: SIGHUP reloads, SIGUSR2 replaces
+// workers one by one, SIGTERM/SIGINT drain and exit. It never reads a request byte.
+import { writeFile, rm } from 'node:fs/promises';
+import { loadConfig } from '../config/index.js';
+import { ConfigError, StickydError, formatIssue } from '../errors.js';
+import { log, setLogBase } from '../log.js';
+import type { ListenSpec } from '../protocol.js';
+import type { ProxySettings, Snapshot } from '../snapshot/types.js';
+import { startAdmin } from '../admin/server.js';
+import { TableBuilder } from './builder.js';
+import { Supervisor } from './supervisor.js';
+import { Reloader } from './reloader.js';
+import { Notifier } from './notify.js';
+
+export interface HostPort { readonly host: string; readonly port: number }
+
+export interface RunOptions {
+  readonly configPath: string;
+  readonly listen: HostPort | null;
+  readonly workers: number;
+  readonly admin: HostPort | null;
+  readonly settings: Partial<ProxySettings>;
+  readonly pidFile?: string | null;
+  readonly workerScript: string;
+  readonly workerArgs: readonly string[];
+}
+
+/** Listening address for Gateway ports when --listen is not given: every interface, like an ingress. */
+const DEFAULT_LISTEN_HOST = '0.0.0.0';
+/** how long a draining worker keeps idle keep-alive sockets open before closing them (RELIABILITY.md §1.5) */
+const DRAIN_IDLE_GRACE_MS = 1_000;
+const HEARTBEAT_INTERVAL_MS = 1_000;
+const HEARTBEAT_TIMEOUT_MS = 5_000;
+
+export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => void): void }): Promise<void> {
+  setLogBase({ role: 'primary', pid: process.pid });
+  const notifier = new Notifier();
+  const builder = new TableBuilder();
+  let first: Snapshot;
+  try {
+    const loaded = await loadConfig(opts.configPath, opts.settings, 1);
+    for (const w of loaded.warnings) log('warn', 'config warning', { where: formatIssue(w) });
+    first = await builder.build(loaded.snapshot);
+  } catch (err) {
+    await builder.close();
+    throw err;
+  }
+  const listen = listenSpecs(first, opts.listen);
+  let reloader: Reloader | null = null;
+  const statusLine = (): string => {
+    const last = reloader?.last;
+    const err = last && !last.ok ? `; last reload failed: ${last.error}` : '';
+    return `generation ${reloader?.generation ?? first.epoch}, ${supervisor.workers().filter((w) => w.listening && !w.retiring).length} workers${err}`;
+  };
+  const supervisor = new Supervisor({
+    count: opts.workers, listen, workerScript: opts.workerScript, workerArgs: opts.workerArgs,
+  });
+  reloader = new Reloader({
+    configPath: opts.configPath, settings: opts.settings, builder, supervisor, listen: opts.listen,
+    onStart: () => { void notifier.reloading(); },
+    onDone: () => { void notifier.ready(statusLine()); },
+  });
+  const rl = reloader;
+  signals.onHup(() => { void rl.request(); });
+
+  await supervisor.start(first);
+  reloader.setApplied(first);
+  supervisor.startHeartbeat(HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS);
+
+  const admin = opts.admin
+    ? await startAdmin(opts.admin.host, opts.admin.port, {
+        '/ready': () => supervisor.allReady() ? [200, 'text/plain; charset=utf-8', 'ready\n'] : [503, 'text/plain; charset=utf-8', 'not ready\n'],
+        '/live': () => [200, 'text/plain; charset=utf-8', 'live\n'],
+        '/status': () => [200, 'application/json', JSON.stringify(rl.status(), null, 2) + '\n'],
+      })
+    : null;
+  if (opts.pidFile) await writeFile(opts.pidFile, `${process.pid}\n`);
+
+  let restarting = false;
+  process.on('SIGUSR2', () => {
+    if (restarting) return;
+    restarting = true;
+    log('info', 'rolling worker restart');
+    supervisor.rollingRestart(DRAIN_IDLE_GRACE_MS, first.settings.drainTimeoutMs)
+      .then(() => log('info', 'rolling worker restart done', { workers: supervisor.workers().map((w) => w.pid) }))
+      .catch((err) => log('error', 'rolling worker restart failed', { err }))
+      .finally(() => { restarting = false; });
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    const drainMs = first.settings.drainTimeoutMs;
+    log('info', 'draining', { signal, drainTimeoutMs: drainMs });
+    notifier.stopWatchdog();
+    void notifier.stopping();
+    admin?.server.close();
+    admin?.server.closeAllConnections();
+    supervisor.stop(Math.min(DRAIN_IDLE_GRACE_MS, drainMs), drainMs)
+      .then(() => builder.close())
+      .then(() => (opts.pidFile ? rm(opts.pidFile, { force: true }) : undefined))
+      .then(() => { log('info', 'stopped', { signal }); process.exit(0); })
+      .catch((err) => { log('error', 'stop failed', { err }); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  const addresses = supervisor.workers()[0]?.addresses ?? listen;
+  log('info', 'ready', {
+    epoch: first.epoch,
+    workers: supervisor.workers().map((w) => w.pid),
+    listen: addresses.map((a) => `${a.host}:${a.port}`),
+    listenPorts: addresses.map((a) => a.port),
+    admin: admin ? `${opts.admin?.host}:${admin.port}` : null,
+    adminPort: admin?.port ?? null,
+  });
+  await notifier.ready(statusLine());
+  notifier.startWatchdog(() => supervisor.healthy(HEARTBEAT_TIMEOUT_MS));
+}
+
+/** One socket per Gateway port, or the --listen override (which needs a config with one port). */
+export function listenSpecs(snapshot: Snapshot, override: HostPort | null): ListenSpec[] {
+  const ports = snapshot.listeners.map((l) => l.port);
+  if (ports.length === 0) throw new StickydError('STICKYD_ERR_CONFIG_INVALID', `${snapshot.configPath}: no Gateway with an HTTP server is bound by a VirtualService; nothing to listen on`);
+  if (override) {
+    if (ports.length > 1) throw new StickydError('STICKYD_ERR_USAGE', `--listen replaces one Gateway port, but the config has ${ports.length} (${ports.join(', ')})`);
+    return [{ host: override.host, port: override.port, gatewayPort: ports[0] as number }];
+  }
+  return ports.map((p) => ({ host: DEFAULT_LISTEN_HOST, port: p, gatewayPort: p }));
+}
+
+export function describeStartupError(err: unknown): string[] {
+  if (err instanceof ConfigError) return err.issues.map(formatIssue);
+  if (err instanceof Error) return [err.message];
+  return [String(err)];
+}

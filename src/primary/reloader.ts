@@ -1,0 +1,104 @@
+// SIGHUP reloads: re-read the same config path, validate, build tables off the main thread and
+// publish to every worker. Reloads that arrive while one runs are coalesced into one more run,
+// never lost; a config that fails keeps the old generation serving.
+import { loadConfig } from '../config/index.js';
+import { ConfigError, formatIssue } from '../errors.js';
+import { log } from '../log.js';
+import type { ProxySettings, Snapshot } from '../snapshot/types.js';
+import type { TableBuilder } from './builder.js';
+import type { Supervisor } from './supervisor.js';
+import { listenSpecs, type HostPort } from './main.js';
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly epoch: number;
+  readonly at: string;
+  readonly error: string | null;
+  /** the number of reload requests this run answered (every request up to this one) */
+  readonly covers: number;
+}
+
+export interface ReloaderDeps {
+  readonly configPath: string;
+  readonly settings: Partial<ProxySettings>;
+  readonly builder: TableBuilder;
+  readonly supervisor: Supervisor;
+  readonly listen: HostPort | null;
+  /** sd_notify hooks: RELOADING=1 when a run starts, READY=1 with STATUS when it ends */
+  readonly onStart?: () => void;
+  readonly onDone?: () => void;
+}
+
+export class Reloader {
+  readonly #deps: ReloaderDeps;
+  #applied: Snapshot | null = null;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #last: ReloadResult | null = null;
+  #okCount = 0;
+  #requests = 0;
+  #failCount = 0;
+
+  constructor(deps: ReloaderDeps) { this.#deps = deps; }
+
+  setApplied(s: Snapshot): void { this.#applied = s; }
+  get last(): ReloadResult | null { return this.#last; }
+  get generation(): number { return this.#applied?.epoch ?? 0; }
+
+  /** Asks for a reload; returns the promise of the run that will include this request. */
+  request(): Promise<void> {
+    this.#requests++;
+    if (this.#running) { this.#again = true; return this.#running; }
+    this.#running = this.#loop().finally(() => { this.#running = null; });
+    return this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    this.#deps.onStart?.();
+    do {
+      this.#again = false;
+      await this.#once();
+    } while (this.#again);
+    this.#deps.onDone?.();
+  }
+
+  async #once(): Promise<void> {
+    const covers = this.#requests;
+    const prev = this.#applied;
+    const epoch = (prev?.epoch ?? 0) + 1;
+    const at = new Date().toISOString();
+    log('info', 'reload started', { epoch });
+    try {
+      const loaded = await loadConfig(this.#deps.configPath, this.#deps.settings, epoch);
+      for (const w of loaded.warnings) log('warn', 'config warning', { where: formatIssue(w) });
+      const next = await this.#deps.builder.build(loaded.snapshot);
+      const want = listenSpecs(next, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',');
+      const have = prev ? listenSpecs(prev, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',') : want;
+      if (want !== have) throw new Error(`the Gateway ports changed (${have} -> ${want}); listeners change only on restart`);
+      await this.#deps.supervisor.publish(next);
+      this.#applied = next;
+      this.#okCount++;
+      this.#last = { ok: true, epoch, at, error: null, covers };
+      log('info', 'reload applied', { epoch, configHash: next.configHash });
+    } catch (err) {
+      this.#failCount++;
+      const error = err instanceof ConfigError ? err.issues.map(formatIssue).join('; ') : err instanceof Error ? err.message : String(err);
+      this.#last = { ok: false, epoch: prev?.epoch ?? 0, at, error, covers };
+      log('error', 'reload failed; the previous generation keeps serving', { epoch: prev?.epoch, error });
+    }
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.#deps.supervisor;
+    return {
+      generation: this.#applied?.epoch ?? 0,
+      configPath: this.#deps.configPath,
+      configHash: this.#applied?.configHash ?? null,
+      ready: s.allReady(),
+      workers: s.workers().map((w) => ({ pid: w.pid, epoch: w.epoch, listening: w.listening, uptimeSec: Math.round((Date.now() - w.startedAt) / 1000) })),
+      workerRestarts: s.restarts,
+      reloads: { ok: this.#okCount, failed: this.#failCount, requested: this.#requests },
+      lastReload: this.#last,
+    };
+  }
+}

@@ -1,0 +1,248 @@
+// Owns the set of cluster workers: forks them, hands each the current snapshot before it takes
+// traffic, replaces the ones that die (with backoff when they keep dying) and drains them on stop.
+// The listening socket lives here (SCHED_RR), so the set must never reach zero workers while a
+// listener is meant to stay open: replacements are forked before anything is retired.
+import cluster, { type Worker } from 'node:cluster';
+import { CMD, isOurs, type ListenSpec, type ToPrimary, type ToWorker } from '../protocol.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { log } from '../log.js';
+
+/** crash-loop guard: more than this many unexpected exits inside the window triggers backoff */
+const CRASH_WINDOW_MS = 10_000;
+const CRASHES_BEFORE_BACKOFF = 3;
+const MAX_BACKOFF_MS = 30_000;
+/** a worker that has not acked a snapshot in this time is reported as a laggard */
+export const ACK_TIMEOUT_MS = 15_000;
+
+export interface WorkerInfo {
+  readonly id: number;
+  readonly pid: number;
+  readonly startedAt: number;
+  epoch: number;
+  listening: boolean;
+  retiring: boolean;
+  /** where the worker's servers actually listen (ephemeral ports resolved) */
+  addresses: readonly ListenSpec[];
+  /** Date.now() of the last heartbeat answer */
+  lastPong: number;
+}
+
+interface Pending {
+  resolve(msg: ToPrimary): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface SupervisorOptions {
+  readonly count: number;
+  readonly listen: readonly ListenSpec[];
+  readonly workerScript: string;
+  readonly workerArgs: readonly string[];
+  /** called whenever worker state changes (ready-ness, restarts) */
+  readonly onChange?: () => void;
+}
+
+export class Supervisor {
+  readonly #opts: SupervisorOptions;
+  readonly #workers = new Map<number, { worker: Worker; info: WorkerInfo }>();
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #current: Snapshot | null = null;
+  #stopping = false;
+  #crashTimes: number[] = [];
+  #restarts = 0;
+  #backoffUntil = 0;
+  #heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(opts: SupervisorOptions) {
+    this.#opts = opts;
+    cluster.setupPrimary({ exec: opts.workerScript, args: [...opts.workerArgs], serialization: 'advanced' });
+  }
+
+  get restarts(): number { return this.#restarts; }
+  get current(): Snapshot | null { return this.#current; }
+
+  workers(): WorkerInfo[] {
+    return [...this.#workers.values()].map((w) => w.info);
+  }
+
+  /** true when every non-retiring worker listens and serves the current epoch */
+  allReady(): boolean {
+    const live = this.workers().filter((w) => !w.retiring);
+    return live.length === this.#opts.count && live.every((w) => w.listening && w.epoch === this.#current?.epoch);
+  }
+
+  /** Forks the initial workers with `snapshot` and resolves once every one of them listens. */
+  async start(snapshot: Snapshot): Promise<void> {
+    this.#current = snapshot;
+    await Promise.all(Array.from({ length: this.#opts.count }, () => this.#spawn()));
+  }
+
+  /** Sends a new snapshot to every worker; resolves when all acked it. Workers that die meanwhile get it at respawn. */
+  async publish(snapshot: Snapshot): Promise<void> {
+    this.#current = snapshot;
+    const targets = [...this.#workers.values()].filter((w) => !w.info.retiring);
+    await Promise.all(targets.map(async ({ worker, info }) => {
+      const reply = await this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
+      if (reply.act === 'ack' && reply.error) throw new Error(`worker ${info.pid} rejected epoch ${snapshot.epoch}: ${reply.error.code}: ${reply.error.message}`);
+      info.epoch = snapshot.epoch;
+    }));
+    this.#opts.onChange?.();
+  }
+
+  /**
+   * Replaces workers one at a time: the new one listens with the current snapshot before the old
+   * one stops accepting, so the shared listening socket never reaches zero workers.
+   */
+  async rollingRestart(graceMs: number, deadlineMs: number): Promise<void> {
+    const old = [...this.#workers.values()].filter((w) => !w.info.retiring);
+    for (const { worker } of old) {
+      if (this.#stopping) return;
+      await this.#spawn();
+      await this.#retire(worker, graceMs, deadlineMs);
+    }
+  }
+
+  /**
+   * Pings every worker each interval; a worker that misses `timeoutMs` is stalled (a blocked
+   * event loop still holds its share of connections) and is killed, then replaced as a crash.
+   */
+  startHeartbeat(intervalMs: number, timeoutMs: number): void {
+    const timer = setInterval(() => {
+      for (const { worker, info } of this.#workers.values()) {
+        if (info.retiring || !info.listening) continue;
+        this.#request(worker, { cmd: CMD, act: 'ping', seq: 0 }, timeoutMs).then(
+          () => { info.lastPong = Date.now(); },
+          () => {
+            if (worker.isDead() || info.retiring) return;
+            log('error', 'worker missed its heartbeat; replacing it', { pid: info.pid, timeoutMs });
+            worker.process.kill('SIGKILL');
+          },
+        );
+      }
+    }, intervalMs);
+    timer.unref();
+    this.#heartbeat = timer;
+  }
+
+  /** true while every serving worker answered a heartbeat recently */
+  healthy(maxAgeMs: number): boolean {
+    const now = Date.now();
+    const live = this.workers().filter((w) => !w.retiring && w.listening);
+    return live.length > 0 && live.every((w) => now - w.lastPong <= maxAgeMs);
+  }
+
+  /** Drains every worker and resolves when all exited (or were killed at the deadline). */
+  async stop(graceMs: number, deadlineMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    const all = [...this.#workers.values()];
+    await Promise.all(all.map(({ worker }) => this.#retire(worker, graceMs, deadlineMs)));
+  }
+
+  async #spawn(): Promise<void> {
+    const snapshot = this.#current;
+    if (!snapshot) throw new Error('no snapshot to start a worker with');
+    const worker = cluster.fork();
+    const info: WorkerInfo = { id: worker.id, pid: worker.process.pid ?? 0, startedAt: Date.now(), epoch: 0, listening: false, retiring: false, addresses: [], lastPong: Date.now() };
+    this.#workers.set(worker.id, { worker, info });
+    const until = (act: 'ready' | 'listening'): Promise<void> => {
+      const p = new Promise<void>((resolve, reject) => {
+        const onMsg = (msg: unknown): void => {
+          if (!isOurs(msg) || msg.act !== act) return;
+          if (msg.act === 'listening') { info.listening = true; info.addresses = msg.addresses; }
+          worker.off('message', onMsg);
+          resolve();
+        };
+        worker.on('message', onMsg);
+        worker.once('exit', (code, signal) => reject(new Error(`worker ${info.pid} exited before '${act}' (code ${code}, signal ${signal})`)));
+      });
+      p.catch(() => {}); // awaited below; an early exit is also handled by the exit handler
+      return p;
+    };
+    const ready = until('ready');
+    const listening = until('listening');
+    worker.on('message', (msg: unknown) => this.#onMessage(msg));
+    worker.on('exit', (code, signal) => this.#onExit(worker, info, code, signal));
+    worker.on('error', (err) => log('warn', 'worker IPC error', { pid: info.pid, err }));
+    await ready;
+    this.#send(worker, { cmd: CMD, act: 'init', seq: ++this.#seq, listen: this.#opts.listen });
+    const reply = await this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
+    if (reply.act === 'ack' && reply.error) throw new Error(`worker ${info.pid} rejected epoch ${snapshot.epoch}: ${reply.error.message}`);
+    info.epoch = snapshot.epoch;
+    await listening;
+    log('info', 'worker listening', { pid: info.pid, epoch: info.epoch });
+    this.#opts.onChange?.();
+  }
+
+  #retire(worker: Worker, graceMs: number, deadlineMs: number): Promise<void> {
+    const entry = this.#workers.get(worker.id);
+    if (entry) entry.info.retiring = true;
+    return new Promise((resolve) => {
+      if (worker.isDead()) { resolve(); return; }
+      const kill = setTimeout(() => {
+        log('warn', 'worker missed the drain deadline; killing it', { pid: worker.process.pid });
+        worker.process.kill('SIGKILL');
+      }, deadlineMs + 1_000);
+      worker.once('exit', () => { clearTimeout(kill); resolve(); });
+      this.#send(worker, { cmd: CMD, act: 'drain', seq: ++this.#seq, graceMs, deadlineMs });
+    });
+  }
+
+  #onExit(worker: Worker, info: WorkerInfo, code: number | null, signal: string | null): void {
+    this.#workers.delete(worker.id);
+    for (const [seq, p] of this.#pending) {
+      if ((p as Pending & { workerId?: number }).workerId === worker.id) { clearTimeout(p.timer); this.#pending.delete(seq); p.reject(new Error(`worker ${info.pid} exited`)); }
+    }
+    this.#opts.onChange?.();
+    if (this.#stopping || info.retiring) return;
+    const now = Date.now();
+    this.#crashTimes = this.#crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.#crashTimes.push(now);
+    this.#restarts++;
+    const crashes = this.#crashTimes.length;
+    const delay = crashes > CRASHES_BEFORE_BACKOFF ? Math.min(MAX_BACKOFF_MS, 100 * 2 ** (crashes - CRASHES_BEFORE_BACKOFF)) : 0;
+    this.#backoffUntil = now + delay;
+    log(delay ? 'error' : 'warn', delay ? 'worker keeps crashing; restarting with backoff' : 'worker died; replacing it', { pid: info.pid, code, signal, crashesInWindow: crashes, backoffMs: delay });
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.#spawn().catch((err) => log('error', 'replacement worker failed to start', { err }));
+    }, delay).unref();
+  }
+
+  get backoffUntil(): number { return this.#backoffUntil; }
+
+  #onMessage(msg: unknown): void {
+    if (!isOurs(msg) || !('seq' in msg)) return;
+    if (msg.act !== 'ack' && msg.act !== 'pong' && msg.act !== 'statsReply') return;
+    const p = this.#pending.get(msg.seq);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.#pending.delete(msg.seq);
+    p.resolve(msg as ToPrimary);
+  }
+
+  /** Sends one request to a worker and resolves with its reply (paired by seq). */
+  request(workerId: number, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
+    const entry = this.#workers.get(workerId);
+    if (!entry) return Promise.reject(new Error(`no worker ${workerId}`));
+    return this.#request(entry.worker, msg, timeoutMs);
+  }
+
+  #request(worker: Worker, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
+    const seq = ++this.#seq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(seq);
+        reject(new Error(`worker ${worker.process.pid} did not answer '${msg.act}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const pending: Pending & { workerId: number } = { resolve, reject, timer, workerId: worker.id };
+      this.#pending.set(seq, pending);
+      this.#send(worker, { ...msg, seq });
+    });
+  }
+
+  #send(worker: Worker, msg: ToWorker): void {
+    if (worker.isConnected()) worker.send(msg);
+  }
+}

@@ -1,0 +1,115 @@
+// SIGHUP reloads under load: zero failed requests, coalescing, and failures that keep the old
+// generation serving. Real daemon, 2 workers, autocannon at 50 connections on loopback.
+import test from 'ava';
+import { startDaemon } from '../helpers/daemon.js';
+import { runCli } from '../helpers/daemon.js';
+import { startBackends, configDir } from '../helpers/backends.js';
+import { stickyWithWeights, writeAtomic, BROKEN_YAML } from '../helpers/configs.js';
+import { load } from '../helpers/load.js';
+import { getJson, sleep, childPids } from '../helpers/http.js';
+
+interface Status { generation: number; ready: boolean; workers: { pid: number; epoch: number }[]; reloads: { ok: number; failed: number; requested: number }; lastReload: { ok: boolean; error: string | null } | null }
+
+async function setup(t: import('ava').ExecutionContext) {
+  const backends = await startBackends();
+  const cfg = await configDir('demo', backends);
+  const daemon = await startDaemon(cfg.dir, { workers: 2 });
+  t.teardown(async () => {
+    await daemon.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cfg.cleanup();
+  });
+  const base = `http://127.0.0.1:${daemon.port}`;
+  const admin = `http://127.0.0.1:${daemon.adminPort}`;
+  const version = async (): Promise<string> => (await getJson<{ version: string }>(`${base}/ping`, { host: 'demo.example.com' })).body.version;
+  const status = async (): Promise<Status> => (await getJson<Status>(`${admin}/status`)).body;
+  return { backends, cfg, daemon, base, admin, version, status };
+}
+
+test.serial('SIGHUP every 500 ms under load, alternating two configs: 0 failed requests', async (t) => {
+  const { cfg, daemon, base, version, status } = await setup(t);
+  const allV1 = await stickyWithWeights(100, 0);
+  const allV2 = await stickyWithWeights(0, 100);
+  const running = load(`${base}/ping`, { connections: 50, durationSec: 10 });
+  let n = 0;
+  const reloads = setInterval(() => {
+    n++;
+    void writeAtomic(cfg.dir, 'ingress-sticky.yaml', n % 2 ? allV2 : allV1).then(() => daemon.proc.kill('SIGHUP'));
+  }, 500);
+  const r = await running;
+  clearInterval(reloads);
+  t.log(`${r.requests} requests, ${n} reloads, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`);
+  t.true(r.requests > 1000, 'the load really ran');
+  t.is(r.errors, 0);
+  t.is(r.timeouts, 0);
+  t.is(r.non2xx, 0);
+  // the last config's routes are in effect right after the last reload completes
+  await writeAtomic(cfg.dir, 'ingress-sticky.yaml', allV2);
+  const done = await runCli(['reload', '-c', cfg.dir, '--pid', String(daemon.proc.pid), '--admin', `127.0.0.1:${daemon.adminPort}`]);
+  t.is(done.code, 0, done.stderr);
+  t.is(await version(), 'v2');
+  const s = await status();
+  t.true(s.reloads.ok >= 2, JSON.stringify(s.reloads));
+  t.is(s.reloads.failed, 0);
+  t.true(s.workers.every((w) => w.epoch === s.generation));
+});
+
+test.serial('a broken config every other reload: 0 failed requests, stickyd reload fails naming the error', async (t) => {
+  const { cfg, daemon, base, version, status } = await setup(t);
+  const good = await stickyWithWeights(0, 100);
+  const reloadArgs = ['reload', '-c', cfg.dir, '--pid', String(daemon.proc.pid), '--admin', `127.0.0.1:${daemon.adminPort}`];
+  const running = load(`${base}/ping`, { connections: 50, durationSec: 10 });
+  const failures: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const broken = i % 2 === 0;
+    await writeAtomic(cfg.dir, 'ingress-sticky.yaml', broken ? BROKEN_YAML : good);
+    if (broken) {
+      // the daemon itself must survive a bad SIGHUP too, not just the client's check
+      daemon.proc.kill('SIGHUP');
+      await sleep(300);
+      const r = await runCli(reloadArgs);
+      t.is(r.code, 1);
+      failures.push(r.stderr);
+    } else {
+      const r = await runCli(reloadArgs);
+      t.is(r.code, 0, r.stderr);
+    }
+    await sleep(400);
+  }
+  const r = await running;
+  t.log(`${r.requests} requests, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`);
+  t.is(r.errors + r.timeouts + r.non2xx, 0);
+  t.true(failures.every((f) => /ingress-sticky\.yaml:\d+/.test(f)), failures[0]);
+  t.is(await version(), 'v2', 'the good config serves');
+  const s = await status();
+  t.true(s.reloads.failed >= 1, 'the broken SIGHUPs were seen and refused by the daemon');
+  t.is(s.lastReload?.ok, true);
+});
+
+test.serial('ten SIGHUPs within 100 ms coalesce: the last config wins, no burst of processes', async (t) => {
+  const { cfg, daemon, version, status } = await setup(t);
+  const pid = daemon.proc.pid as number;
+  const before = (await childPids(pid)).length;
+  const started = daemon.lines.length;
+  let maxChildren = before;
+  for (let i = 0; i < 10; i++) {
+    await writeAtomic(cfg.dir, 'ingress-sticky.yaml', await stickyWithWeights(i === 9 ? 0 : 100, i === 9 ? 100 : 0));
+    daemon.proc.kill('SIGHUP');
+    maxChildren = Math.max(maxChildren, (await childPids(pid)).length);
+    await sleep(10);
+  }
+  for (let i = 0; i < 100; i++) {
+    const s = await status();
+    if (s.reloads.requested === 10 && s.ready && s.lastReload) break;
+    maxChildren = Math.max(maxChildren, (await childPids(pid)).length);
+    await sleep(50);
+  }
+  await sleep(300);
+  const s = await status();
+  const runs = daemon.lines.slice(started).filter((l) => l.msg === 'reload started').length;
+  t.log(`10 SIGHUPs -> ${runs} reload runs; children ${before} -> max ${maxChildren}`);
+  t.is(s.reloads.requested, 10);
+  t.true(runs <= 3 && runs >= 1, `coalesced into ${runs} runs`);
+  t.true(maxChildren <= before, 'no extra processes');
+  t.is(await version(), 'v2', 'the last config wins');
+});

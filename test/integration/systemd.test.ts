@@ -1,0 +1,109 @@
+// systemd integration for real: the unit file passes systemd-analyze, and the daemon's sd_notify
+// messages arrive in order on a NOTIFY_SOCKET we bind, with BARRIER=1 acknowledged as systemd does.
+import test from 'ava';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CLI, startDaemon } from '../helpers/daemon.js';
+import { startBackends, configDir } from '../helpers/backends.js';
+import { stickyWithWeights, writeAtomic, BROKEN_YAML } from '../helpers/configs.js';
+import { sleep } from '../helpers/http.js';
+
+const run = promisify(execFile);
+const UNIT = fileURLToPath(new URL('../../systemd/stickyd.service', import.meta.url));
+
+async function unitForThisMachine(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stickyd-unit-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const text = (await readFile(UNIT, 'utf8')).replaceAll('/usr/local/bin/stickyd', CLI);
+  const path = join(dir, 'stickyd.service');
+  await writeFile(path, text);
+  return path;
+}
+
+test('systemd-analyze verify passes on the unit', async (t) => {
+  const path = await unitForThisMachine(t);
+  const r = await run('systemd-analyze', ['verify', path]).then((o) => ({ code: 0, ...o }), (e: { code: number; stdout: string; stderr: string }) => e);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr.trim(), '', 'no warnings');
+});
+
+test('systemd-analyze security rates the unit at most 2.0 (OK)', async (t) => {
+  const path = await unitForThisMachine(t);
+  const r = await run('systemd-analyze', ['security', '--offline=true', '--threshold=20', path]).then((o) => ({ code: 0, ...o }), (e: { code: number; stdout: string; stderr: string }) => e);
+  const m = /Overall exposure level for stickyd\.service: ([\d.]+) (\S+)/.exec(r.stdout);
+  t.log(m?.[0]);
+  t.is(r.code, 0, r.stdout.slice(-2000));
+  t.truthy(m);
+  t.true(Number(m?.[1]) <= 2.0);
+  t.regex(m?.[2] ?? '', /^(OK|PERFECT)$/);
+});
+
+test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, WATCHDOG, STOPPING, in order', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'stickyd-notify-'));
+  const sock = join(dir, 'notify.sock');
+  const receiver = spawn('python3', [fileURLToPath(new URL('../helpers/notify-socket.py', import.meta.url)), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const messages: { message: string; fds: number; at: number }[] = [];
+  await new Promise<void>((resolve) => createInterface({ input: receiver.stdout }).on('line', (l) => {
+    const o = JSON.parse(l) as { bound?: string; message?: string; fds?: number };
+    if (o.bound) resolve(); else messages.push({ message: o.message ?? '', fds: o.fds ?? 0, at: Date.now() });
+  }));
+  const backends = await startBackends();
+  const cfg = await configDir('demo', backends);
+  t.teardown(async () => {
+    receiver.kill();
+    await Promise.all(backends.map((b) => b.close()));
+    await cfg.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const daemon = await startDaemon(cfg.dir, { workers: 2, env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '600000' } });
+  const waitFor = async (re: RegExp, from = 0): Promise<number> => {
+    for (let i = 0; i < 200; i++) {
+      const idx = messages.findIndex((m, j) => j >= from && re.test(m.message));
+      if (idx >= 0) return idx;
+      await sleep(50);
+    }
+    throw new Error(`no ${re} after #${from}; got ${JSON.stringify(messages.map((m) => m.message))}`);
+  };
+  const ready1 = await waitFor(/READY=1/);
+  t.regex(messages[ready1]?.message ?? '', /STATUS=generation 1, 2 workers/);
+  await writeAtomic(cfg.dir, 'ingress-sticky.yaml', await stickyWithWeights(0, 100));
+  daemon.proc.kill('SIGHUP');
+  const reloading = await waitFor(/RELOADING=1/, ready1 + 1);
+  t.regex(messages[reloading]?.message ?? '', /MONOTONIC_USEC=\d+/);
+  const ready2 = await waitFor(/READY=1/, reloading + 1);
+  t.regex(messages[ready2]?.message ?? '', /STATUS=generation 2, 2 workers/);
+  await writeAtomic(cfg.dir, 'ingress-sticky.yaml', BROKEN_YAML);
+  daemon.proc.kill('SIGHUP');
+  const reloading2 = await waitFor(/RELOADING=1/, ready2 + 1);
+  const failed = await waitFor(/STATUS=.*reload failed/, reloading2 + 1);
+  t.regex(messages[failed]?.message ?? '', /generation 2.*ingress-sticky\.yaml/);
+  const dogs = messages.filter((m) => /WATCHDOG=1/.test(m.message));
+  await sleep(700);
+  t.true(messages.filter((m) => /WATCHDOG=1/.test(m.message)).length > dogs.length, 'WATCHDOG=1 keeps coming at half of WATCHDOG_USEC');
+  const code = await daemon.stop('SIGTERM');
+  t.is(code, 0);
+  await waitFor(/STOPPING=1/, failed + 1);
+  const barriers = messages.filter((m) => /BARRIER=1/.test(m.message));
+  t.true(barriers.length > 0 && barriers.every((b) => b.fds === 1), 'every BARRIER=1 carried one fd, which we closed');
+  t.log(messages.filter((m) => !/BARRIER|WATCHDOG/.test(m.message)).map((m) => m.message.replace(/\n/g, ' ')).join(' | '));
+});
+
+test('without NOTIFY_SOCKET no sd_notify runs', async (t) => {
+  // the daemon starts and serves; nothing tries to reach a socket (a failed send would log 'sd_notify failed')
+  const backends = await startBackends();
+  const cfg = await configDir('demo', backends);
+  const env = { ...process.env };
+  delete env.NOTIFY_SOCKET;
+  const daemon = await startDaemon(cfg.dir, { workers: 1, env });
+  daemon.proc.kill('SIGHUP');
+  await sleep(500);
+  t.is(await daemon.stop(), 0);
+  await Promise.all(backends.map((b) => b.close()));
+  await cfg.cleanup();
+  t.false(daemon.stderr.some((l) => l.includes('sd_notify')));
+});
