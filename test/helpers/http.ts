@@ -1,10 +1,22 @@
-// Small loopback HTTP helpers for tests.
-export async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-  const text = await res.text();
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* plain text */ }
-  return { status: res.status, body: body as T };
+// Small loopback HTTP helpers for tests (node:http: fetch will not send a custom Host header).
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+
+export function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, agent: false, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => {
+        let body: unknown = text;
+        try { body = JSON.parse(text); } catch { /* plain text */ }
+        resolve({ status: res.statusCode ?? 0, body: body as T, headers: res.headers });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -13,7 +25,6 @@ export function sleep(ms: number): Promise<void> {
 
 /** pids of the direct children of `pid` (Linux /proc) */
 export async function childPids(pid: number): Promise<number[]> {
-  const { readFile } = await import('node:fs/promises');
   try {
     const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
     return text.trim().split(/\s+/).filter(Boolean).map(Number);
