@@ -87,6 +87,16 @@ Options:
 `,
 };
 
+// SIGHUP's default action kills the process, and systemd may send it to the whole cgroup at any
+// time: the daemon's processes take it over before anything else. A reload asked for before the
+// reloader exists is queued and run once it does; workers ignore it.
+let onHup: (() => void) | null = null;
+let hupPending = false;
+if (cluster.isWorker || process.argv[2] === 'run' || process.argv[2] === 'demo') {
+  process.on('SIGHUP', () => { if (onHup) onHup(); else hupPending = true; });
+}
+const hupSignals = { onHup(fn: () => void): void { onHup = fn; if (hupPending && !cluster.isWorker) { hupPending = false; fn(); } } };
+
 if (cluster.isWorker) {
   const { runWorker } = await import('./worker/main.js');
   await runWorker();
@@ -132,11 +142,6 @@ function parse(command: string, args: string[], options: NonNullable<ParseArgsCo
 }
 
 async function runCommand(args: string[]): Promise<void> {
-  // SIGHUP's default action kills the process: take it over before anything slow happens and
-  // hand queued requests to the reloader once it exists.
-  let onHup: (() => void) | null = null;
-  let early = false;
-  process.on('SIGHUP', () => { if (onHup) onHup(); else early = true; });
   const v = parse('run', args, {
     config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
     admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
@@ -150,17 +155,18 @@ async function runCommand(args: string[]): Promise<void> {
   if (typeof v['drain-timeout'] === 'string') settings.drainTimeoutMs = positiveInt(v['drain-timeout'], '--drain-timeout', 'run', true);
   const { runPrimary, describeStartupError } = await import('./primary/main.js');
   const { log } = await import('./log.js');
+  const options = {
+    configPath,
+    listen: typeof v.listen === 'string' ? hostPort(v.listen, '--listen', 'run') : null,
+    workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'run') : availableParallelism(),
+    admin: adminArg === 'off' ? null : hostPort(adminArg, '--admin', 'run'),
+    settings,
+    pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
+    workerScript: fileURLToPath(import.meta.url),
+    workerArgs: [],
+  };
   try {
-    await runPrimary({
-      configPath,
-      listen: typeof v.listen === 'string' ? hostPort(v.listen, '--listen', 'run') : null,
-      workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'run') : availableParallelism(),
-      admin: adminArg === 'off' ? null : hostPort(adminArg, '--admin', 'run'),
-      settings,
-      pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
-      workerScript: fileURLToPath(import.meta.url),
-      workerArgs: [],
-    }, { onHup(fn) { onHup = fn; if (early) fn(); } });
+    await runPrimary(options, hupSignals);
   } catch (err) {
     for (const line of describeStartupError(err)) log('error', 'startup failed', { error: line, code: (err as { code?: string }).code });
     process.exit(1);
@@ -217,5 +223,6 @@ async function demoCommand(args: string[]): Promise<void> {
     workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'demo') : availableParallelism(),
     port: typeof v.port === 'string' ? portNumber(v.port, '--port', 'demo') : 8080,
     cliPath: fileURLToPath(import.meta.url),
+    signals: hupSignals,
   });
 }

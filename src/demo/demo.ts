@@ -16,7 +16,7 @@ export const DEMO_BACKENDS = [
 
 const STARTUP_TIMEOUT_MS = 10_000;
 
-export async function runDemo(opts: { workers: number; port: number; cliPath: string }): Promise<void> {
+export async function runDemo(opts: { workers: number; port: number; cliPath: string; signals: { onHup(fn: () => void): void } }): Promise<void> {
   const configPath = fileURLToPath(new URL('../../examples/demo', import.meta.url));
   const children: ChildProcess[] = [];
   process.on('exit', () => { for (const c of children) c.kill('SIGTERM'); });
@@ -34,7 +34,7 @@ export async function runDemo(opts: { workers: number; port: number; cliPath: st
     settings: {},
     workerScript: opts.cliPath,
     workerArgs: [],
-  }, { onHup: (fn) => process.on('SIGHUP', fn) });
+  }, opts.signals);
   const url = `http://127.0.0.1:${opts.port}`;
   process.stdout.write(`
 stickyd demo is running: proxy on ${url}, admin on http://127.0.0.1:9901, config ${configPath}

@@ -4,8 +4,17 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { Snapshot } from '../snapshot/types.js';
-import { CODES, StickydError, type ErrorCode } from '../errors.js';
+import type { ProxySettings, Snapshot } from '../snapshot/types.js';
+import { CODES, ConfigError, StickydError, type ConfigIssue, type ErrorCode } from '../errors.js';
+import type { PrepareOutput } from './prepare.task.js';
+
+export interface Prepared {
+  readonly snapshot: Snapshot;
+  readonly warnings: readonly ConfigIssue[];
+  readonly files: readonly string[];
+  readonly parseMs: number;
+  readonly buildMs: number;
+}
 
 /** One build at a time: the primary needs no more, and it leaves the cores to the workers. */
 export const DEFAULT_BUILD_THREADS = 1;
@@ -22,7 +31,7 @@ export class TableBuilder {
 
   constructor(opts: { threads?: number } = {}) {
     this.#pool = new Piscina({
-      filename: taskUrl().href,
+      filename: taskUrl('build').href,
       minThreads: 0,
       maxThreads: opts.threads ?? DEFAULT_BUILD_THREADS,
       idleTimeout: BUILD_IDLE_TIMEOUT_MS,
@@ -38,6 +47,22 @@ export class TableBuilder {
     }
   }
 
+  /**
+   * Loads, validates and compiles the config at `path` and builds its tables, on the pool's
+   * thread. Rejects with ConfigError (every issue), or StickydError with the task's code.
+   */
+  async prepare(path: string, settings: Partial<ProxySettings>, epoch: number): Promise<Prepared> {
+    let out: PrepareOutput;
+    try {
+      out = (await this.#pool.run({ path, settings, epoch }, { filename: taskUrl('prepare').href })) as PrepareOutput;
+    } catch (err) {
+      throw toBuildError(err);
+    }
+    if (out.ok) return out;
+    if (out.issues) throw new ConfigError(out.issues);
+    throw toBuildError({ code: out.code, message: out.message });
+  }
+
   close(): Promise<void> {
     return this.#pool.destroy();
   }
@@ -48,8 +73,8 @@ export class TableBuilder {
  * running the build, src/primary/build.task.ts under tsx, where worker threads inherit
  * --import=tsx from process.execArgv and can load TypeScript.
  */
-function taskUrl(): URL {
-  return new URL(`./build.task${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+function taskUrl(name: 'build' | 'prepare'): URL {
+  return new URL(`./${name}.task${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 }
 
 // Errors cross the thread boundary by structured clone, which keeps the message but drops

@@ -2,7 +2,6 @@
 // snapshot -> admin listener -> READY=1. It owns the signals: SIGHUP reloads, SIGUSR2 replaces
 // workers one by one, SIGTERM/SIGINT drain and exit. It never reads a request byte.
 import { writeFile, rm } from 'node:fs/promises';
-import { loadConfig } from '../config/index.js';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
 import type { ListenSpec } from '../protocol.js';
@@ -39,9 +38,9 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   const builder = new TableBuilder();
   let first: Snapshot;
   try {
-    const loaded = await loadConfig(opts.configPath, opts.settings, 1);
-    for (const w of loaded.warnings) log('warn', 'config warning', { where: formatIssue(w) });
-    first = await builder.build(loaded.snapshot);
+    const prepared = await builder.prepare(opts.configPath, opts.settings, 1);
+    for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
+    first = prepared.snapshot;
   } catch (err) {
     await builder.close();
     throw err;
@@ -62,10 +61,11 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     onDone: () => { void notifier.ready(statusLine()); },
   });
   const rl = reloader;
-  signals.onHup(() => { void rl.request(); });
 
   await supervisor.start(first);
   reloader.setApplied(first);
+  // only now: a SIGHUP queued during startup reloads on top of the first generation
+  signals.onHup(() => { void rl.request(); });
   supervisor.startHeartbeat(HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS);
 
   const admin = opts.admin

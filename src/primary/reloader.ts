@@ -1,7 +1,6 @@
 // SIGHUP reloads: re-read the same config path, validate, build tables off the main thread and
 // publish to every worker. Reloads that arrive while one runs are coalesced into one more run,
 // never lost; a config that fails keeps the old generation serving.
-import { loadConfig } from '../config/index.js';
 import { ConfigError, formatIssue } from '../errors.js';
 import { log } from '../log.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
@@ -69,9 +68,9 @@ export class Reloader {
     const at = new Date().toISOString();
     log('info', 'reload started', { epoch });
     try {
-      const loaded = await loadConfig(this.#deps.configPath, this.#deps.settings, epoch);
-      for (const w of loaded.warnings) log('warn', 'config warning', { where: formatIssue(w) });
-      const next = await this.#deps.builder.build(loaded.snapshot);
+      const prepared = await this.#deps.builder.prepare(this.#deps.configPath, this.#deps.settings, epoch);
+      for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
+      const next = prepared.snapshot;
       const want = listenSpecs(next, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',');
       const have = prev ? listenSpecs(prev, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',') : want;
       if (want !== have) throw new Error(`the Gateway ports changed (${have} -> ${want}); listeners change only on restart`);
@@ -79,7 +78,7 @@ export class Reloader {
       this.#applied = next;
       this.#okCount++;
       this.#last = { ok: true, epoch, at, error: null, covers };
-      log('info', 'reload applied', { epoch, configHash: next.configHash });
+      log('info', 'reload applied', { epoch, configHash: next.configHash, parseMs: Math.round(prepared.parseMs), buildMs: Math.round(prepared.buildMs) });
     } catch (err) {
       this.#failCount++;
       const error = err instanceof ConfigError ? err.issues.map(formatIssue).join('; ') : err instanceof Error ? err.message : String(err);
