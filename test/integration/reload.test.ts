@@ -143,7 +143,14 @@ test.serial('SIGHUP to every process of the daemon (systemctl kill -s HUP) kills
   const { CLI } = await import('../helpers/daemon.js');
   const early = spawn(process.execPath, [CLI, 'run', '-c', cfg2.dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { early.kill('SIGKILL'); });
-  await sleep(120); // node has started and imported cli.js by now, but not loaded any config
+  // signal the moment the kernel shows a SIGHUP handler (SigCgt bit 0): before any config is read
+  const { readFile } = await import('node:fs/promises');
+  const caught = async (): Promise<boolean> => {
+    const st = await readFile(`/proc/${early.pid}/status`, 'utf8').catch(() => '');
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(st);
+    return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+  };
+  for (let i = 0; i < 2000 && !(await caught()); i++) await sleep(2);
   early.kill('SIGHUP');
   const { createInterface } = await import('node:readline');
   const lines: Record<string, unknown>[] = [];
