@@ -96,6 +96,7 @@ export class Reloader {
       ready: s.allReady(),
       workers: s.workers().map((w) => ({ pid: w.pid, epoch: w.epoch, listening: w.listening, uptimeSec: Math.round((Date.now() - w.startedAt) / 1000) })),
       workerRestarts: s.restarts,
+      crashLoop: s.crashLoop(),
       reloads: { ok: this.#okCount, failed: this.#failCount, requested: this.#requests },
       lastReload: this.#last,
     };

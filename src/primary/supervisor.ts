@@ -210,7 +210,15 @@ export class Supervisor {
     }, delay).unref();
   }
 
-  get backoffUntil(): number { return this.#backoffUntil; }
+  /** what /status shows about crash loops: recent unexpected exits and the current respawn delay */
+  crashLoop(): { crashesInWindow: number; windowMs: number; backoffRemainingMs: number } {
+    const now = Date.now();
+    return {
+      crashesInWindow: this.#crashTimes.filter((t) => now - t < CRASH_WINDOW_MS).length,
+      windowMs: CRASH_WINDOW_MS,
+      backoffRemainingMs: Math.max(0, this.#backoffUntil - now),
+    };
+  }
 
   #onMessage(msg: unknown): void {
     if (!isOurs(msg) || !('seq' in msg)) return;

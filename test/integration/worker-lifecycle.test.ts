@@ -92,3 +92,33 @@ test.serial('workers exit when the primary is killed', async (t) => {
   process.kill(daemon.proc.pid as number, 'SIGKILL');
   t.true(await waitFor(async () => pids.every((p) => !alive(p)), 5_000), 'no orphaned workers');
 });
+
+test.serial('a worker that keeps crashing is restarted with backoff, and the log and /status say so', async (t) => {
+  const { daemon, status } = await setup(t, 1);
+  for (let i = 0; i < 5; i++) {
+    const s = await status();
+    const pid = s.workers[0]?.pid;
+    if (pid) process.kill(pid, 'SIGKILL');
+    await waitFor(async () => { const x = await status(); return x.workers.length === 1 && x.workers[0]?.pid !== pid && x.ready; }, 10_000);
+  }
+  const s = (await status()) as Status & { crashLoop: { crashesInWindow: number; backoffRemainingMs: number } };
+  const backoffLines = daemon.stderr.filter((l) => l.includes('worker keeps crashing; restarting with backoff'));
+  t.log(`crashes in window ${s.crashLoop.crashesInWindow}; backoff log lines ${backoffLines.length}: ${backoffLines.map((l) => (JSON.parse(l) as { backoffMs: number }).backoffMs).join(', ')} ms`);
+  t.true(s.crashLoop.crashesInWindow >= 5);
+  t.true(backoffLines.length >= 2);
+  const delays = backoffLines.map((l) => (JSON.parse(l) as { backoffMs: number }).backoffMs);
+  t.true(delays.every((d, i) => i === 0 || d > (delays[i - 1] as number)), 'the delay grows');
+  t.is(s.workerRestarts, 5);
+});
+
+test.serial('a stalled worker (SIGSTOP) misses heartbeats: it is replaced', async (t) => {
+  const { status } = await setup(t, 2);
+  const before = (await status()).workers.map((w) => w.pid);
+  const victim = before[0] as number;
+  process.kill(victim, 'SIGSTOP');
+  t.teardown(() => { try { process.kill(victim, 'SIGKILL'); } catch { /* gone */ } });
+  const replaced = await waitFor(async () => { const s = await status(); return s.ready && s.workers.length === 2 && !s.workers.some((w) => w.pid === victim); }, 15_000);
+  t.true(replaced, 'the stalled worker was replaced');
+  await waitFor(async () => !alive(victim), 3_000);
+  t.false(alive(victim));
+});
