@@ -19,12 +19,25 @@ export interface ListenSpec {
   readonly gatewayPort: number;
 }
 
+/** Access log options for a worker's life: CLI flags, not config, so a reload does not change them. */
+export interface AccessLogSpec {
+  readonly enabled: boolean;
+  /** fraction of requests logged, (0, 1] */
+  readonly sample: number;
+}
+
 // primary -> worker
-export interface InitMsg { cmd: typeof CMD; act: 'init'; seq: number; listen: readonly ListenSpec[] }
+export interface InitMsg { cmd: typeof CMD; act: 'init'; seq: number; listen: readonly ListenSpec[]; accessLog: AccessLogSpec }
 export interface SnapshotMsg { cmd: typeof CMD; act: 'snapshot'; seq: number; snapshot: Snapshot }
 export interface PingMsg { cmd: typeof CMD; act: 'ping'; seq: number }
 export interface DrainMsg { cmd: typeof CMD; act: 'drain'; seq: number; graceMs: number; deadlineMs: number }
 export interface StatsMsg { cmd: typeof CMD; act: 'stats'; seq: number }
+/**
+ * Endpoint health, separate from the snapshot so a flap never rebuilds a table. `generation`
+ * grows with every change (it is not the snapshot epoch); `unhealthy` lists endpoint ids
+ * ("address:port") that take no new traffic: failed active checks or outlier ejections.
+ */
+export interface HealthMsg { cmd: typeof CMD; act: 'health'; seq: number; generation: number; unhealthy: readonly string[] }
 
 // worker -> primary
 /**
@@ -36,10 +49,53 @@ export interface ReadyMsg { cmd: typeof CMD; act: 'ready' }
 export interface AckMsg { cmd: typeof CMD; act: 'ack'; seq: number; epoch?: number; error?: WireError }
 export interface PongMsg { cmd: typeof CMD; act: 'pong'; seq: number; epoch: number }
 export interface ListeningMsg { cmd: typeof CMD; act: 'listening'; epoch: number; addresses: readonly ListenSpec[] }
-export interface StatsReplyMsg { cmd: typeof CMD; act: 'statsReply'; seq: number; stats: Readonly<Record<string, unknown>> }
+/** One labelled row of a worker's counters: label values in the family's label order, then its columns. */
+export interface SeriesRow { readonly labels: readonly string[]; readonly values: readonly number[] }
+/**
+ * Column layouts of the StatsReport series, shared by the worker that fills them and the primary
+ * that renders them. series.requests: labels [route, subset, endpoint], one column per
+ * STATUS_COLUMNS entry (index = hundreds digit; 'other' = outside 100-599; 'none' = no response
+ * was sent). series.durations: labels [subset], one count per DURATION_BUCKETS bound, +Inf, then
+ * the sum of seconds. series.upstream: labels [subset, endpoint], UPSTREAM_COLUMNS. series.sessions:
+ * labels [subset], [cookies minted]. Empty labels mean "none" (a request that matched no route).
+ */
+export const STATUS_COLUMNS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
+/** seconds: 0.5 ms to 10 s, about x2-x2.5 per step, so loopback hops and slow backends both resolve */
+export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+export const UPSTREAM_COLUMNS = ['connect_failure', 'timeout', 'reset', 'protocol', 'retry'] as const;
 
-export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg;
-export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | StatsReplyMsg;
+/** A worker's counters since it started. */
+export interface StatsReport {
+  readonly pid: number;
+  readonly epoch: number;
+  readonly draining: boolean;
+  readonly counters: Readonly<Record<string, number>>;
+  readonly gauges: Readonly<Record<string, number>>;
+  readonly series: Readonly<Record<string, readonly SeriesRow[]>>;
+}
+export interface StatsReplyMsg { cmd: typeof CMD; act: 'statsReply'; seq: number; stats: StatsReport }
+/** Sent once, right before a draining worker exits, so its counters outlive it. */
+export interface FinalStatsMsg { cmd: typeof CMD; act: 'finalStats'; stats: StatsReport }
+/** Per-endpoint upstream outcomes since the worker's last report (subsets with outlierDetection only). */
+export interface EndpointOutcomes {
+  /** Snapshot subset id and the epoch it belongs to: the primary ignores reports from another epoch */
+  readonly subset: number;
+  readonly epoch: number;
+  readonly endpoint: string;
+  /** responses below 500 */
+  readonly ok: number;
+  /** 5xx responses plus local failures (connect, reset, timeout): Envoy counts both as 5xx */
+  readonly errors5xx: number;
+  /** consecutive 5xx/local failures at the end of this batch (== errors5xx when ok is 0) */
+  readonly trailing5xx: number;
+  /** consecutive 502/503/504/local failures at the end of this batch */
+  readonly trailingGateway: number;
+}
+/** Batched: every OUTCOME_FLUSH_MS, or at once when a worker alone crosses a threshold. */
+export interface OutcomesMsg { cmd: typeof CMD; act: 'outcomes'; outcomes: readonly EndpointOutcomes[] }
+
+export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg | HealthMsg;
+export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | StatsReplyMsg | FinalStatsMsg | OutcomesMsg;
 
 export function isOurs(msg: unknown): msg is ToWorker | ToPrimary {
   return typeof msg === 'object' && msg !== null && (msg as { cmd?: unknown }).cmd === CMD;

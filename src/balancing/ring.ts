@@ -65,6 +65,11 @@ export function buildRing(endpoints: readonly Endpoint[], minimumRingSize: numbe
  * >= `hash`, wrapping to the first point past the top. `hash` is read as unsigned 32-bit.
  */
 export function selectRing(table: RingTable, hash: number): number {
+  return table.endpoints[selectRingPoint(table, hash)]!;
+}
+
+/** The index of the point `selectRing` answers from: where a health walk starts (walk.ts). */
+export function selectRingPoint(table: RingTable, hash: number): number {
   const points = table.hashes;
   const h = hash >>> 0;
   let lo = 0;
@@ -74,5 +79,5 @@ export function selectRing(table: RingTable, hash: number): number {
     if (points[mid]! < h) lo = mid + 1;
     else hi = mid;
   }
-  return table.endpoints[lo === points.length ? 0 : lo]!;
+  return lo === points.length ? 0 : lo;
 }

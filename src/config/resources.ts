@@ -1,7 +1,7 @@
 // The validated Istio resources, between validation and compilation. Values here are already
 // checked and normalised (lower-cased hosts, namespace prefixes dropped, durations in ms); each
 // keeps the Place it came from so compilation errors can point back at the YAML.
-import type { LbPolicy, RouteMatch } from '../snapshot/types.js';
+import type { LbPolicy, OutlierPolicy, RetryPolicy, RouteMatch } from '../snapshot/types.js';
 import type { Place } from './issues.js';
 
 export interface Origin {
@@ -36,6 +36,8 @@ export interface HttpRouteRes {
   readonly matches: readonly RouteMatch[];
   readonly destinations: readonly DestinationRef[];
   readonly timeoutMs: number | null;
+  /** retries, Istio's default when unset; null when turned off (attempts 0) */
+  readonly retries: RetryPolicy | null;
 }
 
 export interface GatewayRef {
@@ -55,12 +57,16 @@ export interface SubsetRes {
   readonly labels: Readonly<Record<string, string>>;
   /** the subset's own loadBalancer, null when it sets none */
   readonly policy: LbPolicy | null;
+  /** the subset's own outlierDetection, null when it sets none */
+  readonly outlier: OutlierPolicy | null;
 }
 
 export interface DestinationRuleRes extends Origin {
   readonly host: string;
   /** trafficPolicy.loadBalancer, null when unset */
   readonly policy: LbPolicy | null;
+  /** trafficPolicy.outlierDetection, null when unset */
+  readonly outlier: OutlierPolicy | null;
   readonly subsets: readonly SubsetRes[];
 }
 

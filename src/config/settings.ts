@@ -1,4 +1,5 @@
 // Proxy settings that travel in the Snapshot; defaults are named with where they come from.
+import { isIP } from 'node:net';
 import { StickydError } from '../errors.js';
 import type { ProxySettings } from '../snapshot/types.js';
 
@@ -13,22 +14,68 @@ export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 4_000;
 /** how long a draining worker waits for in-flight requests */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
+/** Envoy's default max_request_headers_count is 100; HAProxy's tune.http.maxhdr is 101 */
+export const DEFAULT_MAX_HEADER_COUNT = 100;
+/** RFC 9112 §3: "a minimum request-line length of 8000 octets" is recommended */
+export const DEFAULT_MAX_URI_LENGTH = 8_192;
+/** Node's default maxHeaderSize (16 KiB), which now counts header fields only (RELIABILITY §2.2) */
+export const DEFAULT_MAX_HEADER_BYTES = 16_384;
+/** HAProxy's documented `timeout http-request 10s`; Node's 60 s lets a slowloris hold a socket 6x longer */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Node's default requestTimeout */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** Node's default keepAliveTimeout */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** nginx's worker_connections order of magnitude, well below a systemd LimitNOFILE of 65536 */
+export const DEFAULT_MAX_CONNECTIONS_PER_WORKER = 10_000;
+/** Envoy's default stream_idle_timeout (5 min) */
+export const DEFAULT_UPSTREAM_STREAM_IDLE_TIMEOUT_MS = 300_000;
+
 export const DEFAULT_SETTINGS: ProxySettings = Object.freeze({
   sessionCacheSize: DEFAULT_SESSION_CACHE_SIZE,
   maxKeyLength: DEFAULT_MAX_KEY_LENGTH,
   upstreamConnectTimeoutMs: DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
   upstreamIdleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
   drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
+  maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
+  maxUriLength: DEFAULT_MAX_URI_LENGTH,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+  headersTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  maxConnectionsPerWorker: DEFAULT_MAX_CONNECTIONS_PER_WORKER,
+  upstreamStreamIdleTimeoutMs: DEFAULT_UPSTREAM_STREAM_IDLE_TIMEOUT_MS,
+  trustedProxies: Object.freeze([]) as readonly string[],
 });
 
-/** Defaults overridden by `overrides`; every value must be a positive integer. */
+type NumericSetting = { [K in keyof ProxySettings]: ProxySettings[K] extends number ? K : never }[keyof ProxySettings];
+
+/** Defaults overridden by `overrides`; every number must be a positive integer, trustedProxies IPs or CIDRs. */
 export function resolveSettings(overrides: Partial<ProxySettings> = {}): ProxySettings {
-  const merged: ProxySettings = { ...DEFAULT_SETTINGS };
+  const merged: { -readonly [K in keyof ProxySettings]: ProxySettings[K] } = { ...DEFAULT_SETTINGS };
   for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof ProxySettings)[]) {
     const v = overrides[key];
     if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v <= 0) throw new StickydError('STICKYD_ERR_USAGE', `setting ${key} must be a positive integer, got ${String(v)}`);
-    (merged as { -readonly [K in keyof ProxySettings]: number })[key] = v;
+    if (key === 'trustedProxies') {
+      merged.trustedProxies = checkTrustedProxies(v);
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new StickydError('STICKYD_ERR_USAGE', `setting ${key} must be a positive integer, got ${String(v)}`);
+    merged[key as NumericSetting] = v;
   }
   return merged;
+}
+
+/** "10.0.0.0/8", "192.0.2.7", "::1", "fd00::/8"; throws STICKYD_ERR_USAGE naming the bad entry. */
+function checkTrustedProxies(v: unknown): readonly string[] {
+  if (!Array.isArray(v)) throw new StickydError('STICKYD_ERR_USAGE', 'setting trustedProxies must be a list of IPs or CIDRs');
+  return v.map((entry: unknown) => {
+    const text = String(entry).trim();
+    const [address = '', prefix, extra] = text.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const ok = family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
+    if (!ok) throw new StickydError('STICKYD_ERR_USAGE', `trusted proxy "${text}" is not an IP address or CIDR`);
+    return text;
+  });
 }

@@ -81,7 +81,8 @@ function taskUrl(name: 'build' | 'prepare'): URL {
 // own properties such as `code`; rebuild a StickydError so callers can rely on the code.
 function toBuildError(err: unknown): StickydError {
   if (err instanceof StickydError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const m = (err as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : String(err);
   const code = (err as { code?: unknown } | null)?.code;
   const known = typeof code === 'string' && code in CODES ? (code as ErrorCode) : 'STICKYD_ERR_BUILD';
   return new StickydError(known, message, { cause: err });

@@ -4,13 +4,17 @@
 import { writeFile, rm } from 'node:fs/promises';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
-import type { ListenSpec } from '../protocol.js';
+import type { AccessLogSpec, ListenSpec } from '../protocol.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { startAdmin } from '../admin/server.js';
+import { buildAdminRoutes } from '../admin/routes.js';
 import { TableBuilder } from './builder.js';
 import { Supervisor } from './supervisor.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
+import { StatsCollector } from './stats-collector.js';
+import { HealthMonitor } from './health.js';
+import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
 
 export interface HostPort { readonly host: string; readonly port: number }
 
@@ -23,6 +27,10 @@ export interface RunOptions {
   readonly pidFile?: string | null;
   readonly workerScript: string;
   readonly workerArgs: readonly string[];
+  /** access log on/off and sampling, for every worker's life (default: on, every request) */
+  readonly accessLog?: AccessLogSpec;
+  /** active HTTP health checks (--health-path and friends); absent or null: none */
+  readonly healthCheck?: HealthCheckFlags | null;
 }
 
 /** Listening address for Gateway ports when --listen is not given: every interface, like an ingress. */
@@ -52,8 +60,16 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     const err = last && !last.ok ? `; last reload failed: ${last.error}` : '';
     return `generation ${reloader?.generation ?? first.epoch}, ${supervisor.workers().filter((w) => w.listening && !w.retiring).length} workers${err}`;
   };
+  const startedAt = Date.now();
+  const collector = new StatsCollector();
+  const health = new HealthMonitor(opts.healthCheck ? resolveHealthCheck(opts.healthCheck) : null, (generation, unhealthy) => supervisor.setHealth(generation, unhealthy));
   const supervisor = new Supervisor({
+    onSnapshot: (s) => health.update(s),
+    onOutcomes: (m) => health.observe(m.outcomes),
     count: opts.workers, listen, workerScript: opts.workerScript, workerArgs: opts.workerArgs,
+    ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
+    onFinalStats: (id, stats) => collector.final(id, stats),
+    onExit: (id) => collector.exited(id),
   });
   reloader = new Reloader({
     configPath: opts.configPath, settings: opts.settings, builder, supervisor, listen: opts.listen,
@@ -69,11 +85,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   supervisor.startHeartbeat(HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS);
 
   const admin = opts.admin
-    ? await startAdmin(opts.admin.host, opts.admin.port, {
-        '/ready': () => supervisor.allReady() ? [200, 'text/plain; charset=utf-8', 'ready\n'] : [503, 'text/plain; charset=utf-8', 'not ready\n'],
-        '/live': () => [200, 'text/plain; charset=utf-8', 'live\n'],
-        '/status': () => [200, 'application/json', JSON.stringify(rl.status(), null, 2) + '\n'],
-      })
+    ? await startAdmin(opts.admin.host, opts.admin.port, buildAdminRoutes({ supervisor, reloader: rl, collector, health, startedAt }))
     : null;
   if (opts.pidFile) await writeFile(opts.pidFile, `${process.pid}\n`);
 
@@ -95,6 +107,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     const drainMs = first.settings.drainTimeoutMs;
     log('info', 'draining', { signal, drainTimeoutMs: drainMs });
     notifier.stopWatchdog();
+    health.stop();
     void notifier.stopping();
     admin?.server.close();
     admin?.server.closeAllConnections();

@@ -43,6 +43,8 @@ export class Reloader {
   setApplied(s: Snapshot): void { this.#applied = s; }
   get last(): ReloadResult | null { return this.#last; }
   get generation(): number { return this.#applied?.epoch ?? 0; }
+  /** the snapshot every worker was given last (null before the first) */
+  get applied(): Snapshot | null { return this.#applied; }
 
   /** Asks for a reload; returns the promise of the run that will include this request. */
   request(): Promise<void> {

@@ -3,7 +3,7 @@
 // The listening socket lives here (SCHED_RR), so the set must never reach zero workers while a
 // listener is meant to stay open: replacements are forked before anything is retired.
 import cluster, { type Worker } from 'node:cluster';
-import { CMD, isOurs, type ListenSpec, type ToPrimary, type ToWorker } from '../protocol.js';
+import { CMD, isOurs, type AccessLogSpec, type ListenSpec, type OutcomesMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { log } from '../log.js';
 
@@ -40,7 +40,19 @@ export interface SupervisorOptions {
   readonly workerArgs: readonly string[];
   /** called whenever worker state changes (ready-ness, restarts) */
   readonly onChange?: () => void;
+  /** a snapshot became current (start and every publish): health checks follow its endpoints */
+  readonly onSnapshot?: (snapshot: Snapshot) => void;
+  /** a worker's batch of upstream outcomes (outlier detection) */
+  readonly onOutcomes?: (msg: OutcomesMsg) => void;
+  /** sent to every worker at init; default: on, every request */
+  readonly accessLog?: AccessLogSpec;
+  /** a draining worker's counters, sent right before it exits (cluster worker id) */
+  readonly onFinalStats?: (workerId: number, stats: StatsReport) => void;
+  /** a worker exited, for whatever reason (cluster worker id) */
+  readonly onExit?: (workerId: number) => void;
 }
+
+const DEFAULT_ACCESS_LOG: AccessLogSpec = { enabled: true, sample: 1 };
 
 export class Supervisor {
   readonly #opts: SupervisorOptions;
@@ -53,6 +65,9 @@ export class Supervisor {
   #restarts = 0;
   #backoffUntil = 0;
   #heartbeat: NodeJS.Timeout | null = null;
+  #health: { generation: number; unhealthy: readonly string[] } | null = null;
+  /** workers whose message listener is up ('ready'): only they can receive health */
+  readonly #readyIds = new Set<number>();
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts;
@@ -75,12 +90,14 @@ export class Supervisor {
   /** Forks the initial workers with `snapshot` and resolves once every one of them listens. */
   async start(snapshot: Snapshot): Promise<void> {
     this.#current = snapshot;
+    this.#opts.onSnapshot?.(snapshot);
     await Promise.all(Array.from({ length: this.#opts.count }, () => this.#spawn()));
   }
 
   /** Sends a new snapshot to every worker; resolves when all acked it. Workers that die meanwhile get it at respawn. */
   async publish(snapshot: Snapshot): Promise<void> {
     this.#current = snapshot;
+    this.#opts.onSnapshot?.(snapshot);
     const targets = [...this.#workers.values()].filter((w) => !w.info.retiring);
     await Promise.all(targets.map(async ({ worker, info }) => {
       const reply = await this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
@@ -163,11 +180,16 @@ export class Supervisor {
     const ready = until('ready');
     const listening = until('listening');
     worker.on('message', (msg: unknown) => this.#onMessage(msg));
+    worker.on('message', (msg: unknown) => { if (isOurs(msg) && msg.act === 'finalStats') this.#opts.onFinalStats?.(worker.id, msg.stats); });
     worker.on('exit', (code, signal) => this.#onExit(worker, info, code, signal));
     worker.on('error', (err) => log('warn', 'worker IPC error', { pid: info.pid, err }));
     await ready;
-    this.#send(worker, { cmd: CMD, act: 'init', seq: ++this.#seq, listen: this.#opts.listen });
-    const reply = await this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
+    this.#readyIds.add(worker.id);
+    this.#send(worker, { cmd: CMD, act: 'init', seq: ++this.#seq, listen: this.#opts.listen, accessLog: this.#opts.accessLog ?? DEFAULT_ACCESS_LOG });
+    const replied = this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
+    // Queued right behind the snapshot, so health applies before the worker's first request.
+    this.#sendHealth(worker);
+    const reply = await replied;
     if (reply.act === 'ack' && reply.error) throw new Error(`worker ${info.pid} rejected epoch ${snapshot.epoch}: ${reply.error.message}`);
     info.epoch = snapshot.epoch;
     await listening;
@@ -191,6 +213,8 @@ export class Supervisor {
 
   #onExit(worker: Worker, info: WorkerInfo, code: number | null, signal: string | null): void {
     this.#workers.delete(worker.id);
+    this.#readyIds.delete(worker.id);
+    this.#opts.onExit?.(worker.id);
     for (const [seq, p] of this.#pending) {
       if ((p as Pending & { workerId?: number }).workerId === worker.id) { clearTimeout(p.timer); this.#pending.delete(seq); p.reject(new Error(`worker ${info.pid} exited`)); }
     }
@@ -220,7 +244,29 @@ export class Supervisor {
     };
   }
 
+  /**
+   * Sends endpoint health to every worker that is not retiring, and to every worker forked from
+   * now on. Health is not part of the snapshot: a flap never rebuilds tables (protocol.ts).
+   */
+  setHealth(generation: number, unhealthy: readonly string[]): void {
+    this.#health = { generation, unhealthy };
+    // A worker not yet 'ready' would drop the message; #spawn sends it the latest after its snapshot.
+    for (const { worker, info } of this.#workers.values()) if (!info.retiring && this.#readyIds.has(worker.id)) this.#sendHealth(worker);
+  }
+
+  #sendHealth(worker: Worker): void {
+    const h = this.#health;
+    if (h === null) return;
+    this.#request(worker, { cmd: CMD, act: 'health', seq: 0, generation: h.generation, unhealthy: h.unhealthy }).catch((err: unknown) =>
+      log('warn', 'worker did not ack endpoint health', { pid: worker.process.pid, generation: h.generation, err }),
+    );
+  }
+
   #onMessage(msg: unknown): void {
+    if (isOurs(msg) && msg.act === 'outcomes') {
+      this.#opts.onOutcomes?.(msg);
+      return;
+    }
     if (!isOurs(msg) || !('seq' in msg)) return;
     if (msg.act !== 'ack' && msg.act !== 'pong' && msg.act !== 'statsReply') return;
     const p = this.#pending.get(msg.seq);

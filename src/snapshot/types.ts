@@ -46,6 +46,20 @@ export interface Route {
   readonly totalWeight: number;
   /** VirtualService http[].timeout in ms; null = none */
   readonly timeoutMs: number | null;
+  /** VirtualService http[].retries, with Istio's default filled in when unset; null = no retries */
+  readonly retries: RetryPolicy | null;
+}
+
+/** VirtualService http[].retries. Attempts are retries after the first try (Istio/Envoy num_retries). */
+export interface RetryPolicy {
+  /** >= 1 */
+  readonly attempts: number;
+  /** per attempt, until response headers; null = only the route timeout bounds an attempt */
+  readonly perTryTimeoutMs: number | null;
+  /** Envoy retry_on conditions: connect-failure, refused-stream, reset, 5xx, gateway-error, retriable-4xx, ... */
+  readonly retryOn: readonly string[];
+  /** numeric retryOn entries (Istio "retryOn: 503,connect-failure"): upstream statuses to retry */
+  readonly retryStatuses: readonly number[];
 }
 
 /** The routes of one VirtualService, reachable on a listener through `hosts`. */
@@ -126,6 +140,24 @@ export interface Subset {
   readonly policy: LbPolicy;
   /** filled by the builder for policy.kind === 'hash'; null otherwise and before the build */
   readonly table: BalancerTable | null;
+  /** DestinationRule trafficPolicy.outlierDetection (subset's own, else the rule's); null = off */
+  readonly outlier?: OutlierPolicy | null;
+}
+
+/** Istio OutlierDetection with Envoy's defaults filled in; durations in ms. */
+export interface OutlierPolicy {
+  /** 0 disables; Istio default 5 */
+  readonly consecutive5xxErrors: number;
+  /** 0 disables (Istio default) */
+  readonly consecutiveGatewayErrors: number;
+  /** ejection sweep interval; Istio default 10 s */
+  readonly intervalMs: number;
+  /** Istio default 30 s; an endpoint ejected n times stays out n * baseEjectionTime */
+  readonly baseEjectionTimeMs: number;
+  /** 0-100; Istio default 10, and Envoy always allows one ejection */
+  readonly maxEjectionPercent: number;
+  /** 0-100; below this share of healthy endpoints health is ignored (Envoy panic threshold); Istio default 0 */
+  readonly minHealthPercent: number;
 }
 
 export interface ProxySettings {
@@ -136,6 +168,24 @@ export interface ProxySettings {
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  /** header lines per request; more is 431 */
+  readonly maxHeaderCount: number;
+  /** bytes of request target; longer is 414 */
+  readonly maxUriLength: number;
+  /** bytes of header fields (names + values + separators); more is 431 */
+  readonly maxHeaderBytes: number;
+  /** the whole request head must arrive within this (slowloris): 408 and close */
+  readonly headersTimeoutMs: number;
+  /** the whole request, body included, must arrive within this: 408 and close */
+  readonly requestTimeoutMs: number;
+  /** idle client keep-alive connections close after this */
+  readonly keepAliveTimeoutMs: number;
+  /** client connections a worker holds at once; more are closed at accept */
+  readonly maxConnectionsPerWorker: number;
+  /** an upstream that sends nothing for this long: 504 before the response headers, truncation after */
+  readonly upstreamStreamIdleTimeoutMs: number;
+  /** peers (IPs or CIDRs) whose X-Forwarded-* headers are kept and appended to */
+  readonly trustedProxies: readonly string[];
 }
 
 export interface Snapshot {

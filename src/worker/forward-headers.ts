@@ -16,8 +16,13 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Set by stickyd itself on the upstream request; client-sent values are dropped (edge proxy). */
-const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+/**
+ * Set by stickyd itself on the upstream request: from an untrusted peer, client-sent values are
+ * dropped (edge proxy, Envoy use_remote_address). `Forwarded` (RFC 7239) carries the same claims.
+ */
+const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded']);
+/** From a trusted peer (settings.trustedProxies) its forwarding headers are kept; XFF is appended to. */
+const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id']);
 
 /** Set by stickyd on the client response. */
 const RESPONSE_OWNED = new Set(['x-request-id']);
@@ -34,13 +39,18 @@ function selectNominated(connection: string | undefined): string[] | null {
   return names;
 }
 
-function copyEndToEnd(raw: readonly string[], connection: string | undefined, owned: ReadonlySet<string>, out: string[]): boolean {
+/**
+ * `dropUnderscores`: request names with "_" are dropped (nginx's underscores_in_headers off), so
+ * `X_Forwarded_For` cannot reach a CGI-style backend as HTTP_X_FORWARDED_FOR (RELIABILITY §2.4).
+ */
+function copyEndToEnd(raw: readonly string[], connection: string | undefined, owned: ReadonlySet<string>, out: string[], dropUnderscores = false): boolean {
   const nominated = selectNominated(connection);
   let sawHost = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || owned.has(lower)) continue;
+    if (dropUnderscores && lower.indexOf('_') !== -1) continue;
     if (nominated !== null && nominated.includes(lower)) continue;
     if (lower === 'host') sawHost = true;
     out.push(name, raw[i + 1]!);
@@ -53,6 +63,8 @@ export interface ForwardFacts {
   readonly requestId: string;
   /** Host for a request that came without one (HTTP/1.0): the destination service host */
   readonly fallbackHost: string;
+  /** the peer is a trusted proxy: keep its X-Forwarded-* and append to X-Forwarded-For */
+  readonly trustedPeer: boolean;
 }
 
 /**
@@ -62,13 +74,16 @@ export interface ForwardFacts {
 export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts): string[] {
   const headers: IncomingHttpHeaders = req.headers;
   const out: string[] = [];
-  const sawHost = copyEndToEnd(req.rawHeaders, headers.connection, REQUEST_OWNED, out);
+  const trusted = facts.trustedPeer;
+  const sawHost = copyEndToEnd(req.rawHeaders, headers.connection, trusted ? REQUEST_OWNED_TRUSTED : REQUEST_OWNED, out, true);
   if (!sawHost) out.push('Host', facts.fallbackHost);
   // Transfer-Encoding is hop-by-hop, but the body is still chunked on our hop: say so, or Node
   // would send a body with no framing for methods it does not chunk by default.
   if (headers['transfer-encoding'] !== undefined) out.push('Transfer-Encoding', 'chunked');
-  out.push('X-Forwarded-For', facts.clientAddress, 'X-Forwarded-Proto', 'http');
-  if (headers.host !== undefined) out.push('X-Forwarded-Host', headers.host);
+  const priorFor = trusted ? headers['x-forwarded-for'] : undefined;
+  out.push('X-Forwarded-For', priorFor === undefined || priorFor === '' ? facts.clientAddress : `${priorFor}, ${facts.clientAddress}`);
+  if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', 'http');
+  if (headers.host !== undefined && (!trusted || headers['x-forwarded-host'] === undefined)) out.push('X-Forwarded-Host', headers.host);
   out.push('X-Request-Id', facts.requestId);
   return out;
 }

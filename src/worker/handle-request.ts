@@ -3,11 +3,17 @@
 // keeps the RuntimeSnapshot it started with even if a reload swaps `current` mid-flight.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessLog } from './access-log.js';
+import type { HealthState } from './health-state.js';
+import { RequestObservation } from './observe.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
+import { checkRequest } from './request-guard.js';
 import { selectPath, selectRequestHost } from './request-head.js';
 import { buildError, errorText, sendError } from './responses.js';
 import { selectRoute } from './route.js';
 import type { RuntimeSnapshot } from './runtime-snapshot.js';
+import { selectEndpoint } from './select-endpoint.js';
+import { markClientFaulted } from './server.js';
 import { mintSessionKey, selectHashKey } from './sticky.js';
 import type { WorkerStats } from './stats.js';
 
@@ -20,6 +26,9 @@ export interface WorkerContext extends ProxyContext {
   current: RuntimeSnapshot | null;
   draining: boolean;
   readonly stats: WorkerStats;
+  /** unhealthy endpoints from the primary (active checks, outlier ejections) */
+  readonly health: HealthState;
+  readonly accessLog: AccessLog;
 }
 
 export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: ServerResponse, listenerPort: number): void {
@@ -31,6 +40,15 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', 'no routing snapshot loaded yet'), requestId, true, ctx.stats);
     return;
   }
+  // Metrics and the access log: bumped once the response closes, whichever path answers.
+  const observation = new RequestObservation(rt, ctx.accessLog.sampled() ? ctx.accessLog : null, req, res, requestId);
+  const refused = checkRequest(req, rt.settings);
+  if (refused !== null) {
+    // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.
+    markClientFaulted(req.socket);
+    sendError(res, buildError(refused.code, refused.message), requestId, true, ctx.stats);
+    return;
+  }
   const target = selectRoute(rt, listenerPort, req);
   if (typeof target === 'string') {
     const host = selectRequestHost(req.headers);
@@ -39,33 +57,23 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     return;
   }
   const subset = target.subset;
-  let index: number;
+  let key: string | null = null;
   let setCookie: string | null = null;
-  if (subset.hashKey === null) {
-    index = subset.picker.pick();
-  } else {
-    let key = selectHashKey(subset.hashKey, req, rt.settings.maxKeyLength);
+  if (subset.hashKey !== null) {
+    key = selectHashKey(subset.hashKey, req, rt.settings.maxKeyLength);
     if (key === null && subset.mintsCookie) {
       key = mintSessionKey();
       setCookie = subset.setCookiePrefix + key + subset.setCookieSuffix;
     }
-    index = key === null ? subset.picker.pick() : rt.sessions.resolve(subset.id, key);
   }
-  const endpoint = subset.endpoints[index];
-  if (endpoint === undefined) {
+  const down = ctx.health.view(rt).down[subset.id] ?? null;
+  const index = selectEndpoint(rt, subset, key, down);
+  observation.routed(target, index, key, setCookie !== null && index >= 0);
+  if (index < 0) {
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, ctx.draining, ctx.stats);
     return;
   }
-  proxyRequest(ctx, req, res, {
-    subset,
-    index,
-    endpoint,
-    agent: subset.agents[index],
-    connectTimeoutMs: rt.settings.upstreamConnectTimeoutMs,
-    timeoutMs: target.route.timeoutMs,
-    requestId,
-    setCookie,
-  });
+  proxyRequest(ctx, req, res, { rt, subset, index, key, down, timeoutMs: target.route.timeoutMs, retries: target.route.retries, requestId, setCookie, observation });
 }
 
 function selectRequestId(value: string | string[] | undefined): string {

@@ -5,17 +5,24 @@ import { initHasher, type Hasher } from '../balancing/hash.js';
 import { StickydError } from '../errors.js';
 import { loadKernel, type Kernel } from '../kernel/index.js';
 import { log, setLogBase } from '../log.js';
-import { CMD, isOurs, type DrainMsg, type InitMsg, type ListenSpec, type PingMsg, type SnapshotMsg, type StatsMsg, type ToPrimary, type ToWorker } from '../protocol.js';
+import { CMD, isOurs, type DrainMsg, type HealthMsg, type InitMsg, type ListenSpec, type PingMsg, type SnapshotMsg, type StatsMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import { isSnapshot } from '../snapshot/codec.js';
 import { handleRequest, type WorkerContext } from './handle-request.js';
+import { HealthState } from './health-state.js';
+import { OutcomeReporter } from './outlier-report.js';
+import { handleUpgrade } from './websocket.js';
 import { buildRuntimeSnapshot } from './runtime-snapshot.js';
 import { ListenerGroup } from './server.js';
 import type { CacheCounters } from './session-cache.js';
-import { buildStatsReport, createWorkerStats } from './stats.js';
+import { AccessLog } from './access-log.js';
+import { createWorkerStats } from './stats.js';
+import { buildStatsReport, EvictionLedger, MeterLedger } from './stats-ledger.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 /** After the drain deadline, give destroyed sockets this long to report 'close' before exiting anyway. */
 const EXIT_AFTER_DEADLINE_MS = 1_000;
+/** How long an exiting worker waits for its finalStats message to be written to the IPC channel. */
+const FINAL_STATS_WAIT_MS = 500;
 
 const ignoreSignal = (): void => {};
 
@@ -61,11 +68,15 @@ const handlers: Handlers = {
   ping: (w, msg) => w.onPing(msg),
   drain: (w, msg) => w.onDrain(msg),
   stats: (w, msg) => w.onStats(msg),
+  health: (w, msg) => w.onHealth(msg),
 };
 
 class WorkerProcess {
-  readonly ctx: WorkerContext = { current: null, draining: false, stats: createWorkerStats() };
+  readonly ctx: WorkerContext = { current: null, draining: false, stats: createWorkerStats(), health: new HealthState(), outcomes: new OutcomeReporter(send), accessLog: new AccessLog() };
   readonly #counters: CacheCounters = { hits: 0, misses: 0 };
+  readonly #meters = new MeterLedger();
+  readonly #evictions = new EvictionLedger();
+  #exiting = false;
   #pool: UpstreamPool | null = null;
   #specs: readonly ListenSpec[] | null = null;
   #listeners: ListenerGroup | null = null;
@@ -87,6 +98,7 @@ class WorkerProcess {
       return;
     }
     this.#specs = msg.listen;
+    this.ctx.accessLog.configure(msg.accessLog);
     send({ cmd: CMD, act: 'ack', seq: msg.seq });
     this.#maybeListen();
   }
@@ -101,7 +113,10 @@ class WorkerProcess {
     pool.configure(snapshot);
     try {
       const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, agentFor: (e) => pool.agentFor(e), counters: this.#counters });
+      const old = this.ctx.current;
       this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
+      this.#meters.swap(runtime.meter);
+      this.#evictions.swap(this.#counters.misses, old?.sessions ?? null);
     } catch (err) {
       const wire = err instanceof StickydError ? err.toJSON() : { code: 'STICKYD_ERR_RELOAD', message: String(err) };
       log('error', 'snapshot rejected', { epoch: snapshot.epoch, ...wire });
@@ -111,6 +126,12 @@ class WorkerProcess {
     pool.retainOnly(snapshot);
     send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: snapshot.epoch });
     this.#maybeListen();
+  }
+
+  /** Health is not part of the snapshot: it applies to whichever snapshot is current, and survives reloads. */
+  onHealth(msg: HealthMsg): void {
+    this.ctx.health.apply(msg.generation, msg.unhealthy);
+    send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: this.ctx.current?.epoch ?? 0 });
   }
 
   onPing(msg: PingMsg): void {
@@ -131,15 +152,20 @@ class WorkerProcess {
   }
 
   onStats(msg: StatsMsg): void {
+    send({ cmd: CMD, act: 'statsReply', seq: msg.seq, stats: this.#report() });
+  }
+
+  #report(): StatsReport {
     const rt = this.ctx.current;
-    const sessions = rt?.sessions;
-    const stats = buildStatsReport(this.ctx.stats, {
+    const sessions = rt?.sessions ?? null;
+    const { hits, misses } = this.#counters;
+    return buildStatsReport(this.ctx.stats, this.#meters, {
       epoch: rt?.epoch ?? 0,
       draining: this.ctx.draining,
-      sessionCache: { size: sessions?.size ?? 0, max: sessions?.max ?? 0, hits: this.#counters.hits, misses: this.#counters.misses },
+      sessionCache: { size: sessions?.size ?? 0, max: sessions?.max ?? 0, hits, misses, evictions: this.#evictions.total(misses, sessions) },
+      accessLog: { lines: this.ctx.accessLog.lines, dropped: this.ctx.accessLog.dropped },
       upstreamAgents: this.#pool?.size ?? 0,
     });
-    send({ cmd: CMD, act: 'statsReply', seq: msg.seq, stats });
   }
 
   /** Listen once both init and a first snapshot are in: before that there is nothing to route by. */
@@ -147,7 +173,9 @@ class WorkerProcess {
     const specs = this.#specs;
     const rt = this.ctx.current;
     if (this.#listeners !== null || specs === null || rt === null || this.ctx.draining) return;
-    const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats);
+    const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats, rt.settings, (req, socket, head, port) =>
+      handleUpgrade(this.ctx, req, socket, head, port),
+    );
     this.#listeners = listeners;
     listeners.listen().then(
       (addresses) => send({ cmd: CMD, act: 'listening', epoch: this.ctx.current?.epoch ?? rt.epoch, addresses }),
@@ -160,8 +188,18 @@ class WorkerProcess {
   }
 
   #exit(): void {
+    if (this.#exiting) return;
+    this.#exiting = true;
     this.#pool?.destroyAll();
-    process.exit(0);
+    this.ctx.accessLog.flush();
+    // Last words: what this worker counted since the primary's last scrape would die with it.
+    const done = (): void => process.exit(0);
+    if (process.send === undefined || !process.connected) {
+      done();
+      return;
+    }
+    process.send({ cmd: CMD, act: 'finalStats', stats: this.#report() }, undefined, undefined, done);
+    setTimeout(done, FINAL_STATS_WAIT_MS).unref();
   }
 }
 

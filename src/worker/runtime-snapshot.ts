@@ -3,13 +3,15 @@
 // Set-Cookie halves. The worker swaps its `current` RuntimeSnapshot in one assignment; a request
 // keeps the one it started with.
 import type { Agent } from 'node:http';
+import { BlockList } from 'node:net';
 import type { Hasher } from '../balancing/hash.js';
 import { createPicker, type Picker } from '../balancing/weighted.js';
 import { StickydError } from '../errors.js';
 import type { Kernel } from '../kernel/index.js';
-import type { Endpoint, HashKey, ProxySettings, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
+import type { BalancerTable, Endpoint, HashKey, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
 import { buildHostTable, type HostTable } from './host-table.js';
 import { SessionCache, type CacheCounters } from './session-cache.js';
+import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from './stats.js';
 import { buildSetCookieParts } from './sticky.js';
 
 export type CompiledStringMatch =
@@ -44,12 +46,20 @@ export interface RuntimeSubset {
   readonly mintsCookie: boolean;
   readonly setCookiePrefix: string;
   readonly setCookieSuffix: string;
+  /** this snapshot's counters for the subset (stats.ts) */
+  readonly meter: SubsetMeter;
+  /** the balancer table of a 'hash' policy (the health walk reads it), else null */
+  readonly table: BalancerTable | null;
+  /** outlierDetection: when set, upstream outcomes are reported to the primary */
+  readonly outlier: OutlierPolicy | null;
 }
 
 /** A route paired with one of its destination subsets: what selectRoute returns, prebuilt. */
 export interface RouteTarget {
   readonly route: RuntimeRoute;
   readonly subset: RuntimeSubset;
+  /** this snapshot's request counters for the pair, one row per endpoint (stats.ts) */
+  readonly meter: TargetMeter;
 }
 
 export interface RuntimeRoute {
@@ -63,6 +73,7 @@ export interface RuntimeRoute {
   /** set when one destination carries all the weight: no random draw needed */
   readonly sole: RouteTarget | null;
   readonly timeoutMs: number | null;
+  readonly retries: RetryPolicy | null;
 }
 
 export interface RuntimeVirtualHost {
@@ -83,6 +94,12 @@ export interface RuntimeSnapshot {
   readonly listeners: ReadonlyMap<number, RuntimeListener>;
   readonly subsets: readonly RuntimeSubset[];
   readonly sessions: SessionCache;
+  /** every meter of this snapshot, for reports and folding after a reload (stats.ts) */
+  readonly meter: SnapshotMeter;
+  /** key hashing for the health walk, which needs the hash the session cache does not keep */
+  readonly hasher: Hasher;
+  /** settings.trustedProxies compiled once; null when none are configured */
+  readonly trustedPeers: BlockList | null;
   /** uniform [0, 1): weighted route choice and pickers; injectable for tests */
   readonly random: () => number;
 }
@@ -122,7 +139,9 @@ export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): Run
     throw new StickydError('STICKYD_ERR_RELOAD', `epoch ${snapshot.epoch}: the kernel rejected the balancer tables: ${String(err)}`, { cause: err });
   }
   const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters);
-  return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, random };
+  const trustedPeers = buildTrustedPeers(snapshot.settings.trustedProxies ?? []);
+  const meter = buildSnapshotMeter(listeners.values(), subsets);
+  return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, meter, hasher: deps.hasher, trustedPeers, random };
 }
 
 function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): RuntimeSubset {
@@ -146,6 +165,9 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): Runtim
     mintsCookie,
     setCookiePrefix: parts?.prefix ?? '',
     setCookieSuffix: parts?.suffix ?? '',
+    table: s.table,
+    outlier: s.outlier ?? null,
+    meter: buildSubsetMeter(s.name, s.endpoints),
   };
 }
 
@@ -159,6 +181,7 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     totalWeight: 0,
     sole: null,
     timeoutMs: r.timeoutMs,
+    retries: r.retries ?? null,
   };
   const targets: RouteTarget[] = [];
   let carrying = 0;
@@ -166,7 +189,7 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     const d = r.destinations[i]!;
     const subset = subsets[d.subset];
     if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} points at missing subset ${d.subset}`);
-    const target: RouteTarget = { route, subset };
+    const target: RouteTarget = { route, subset, meter: buildTargetMeter(r.name, subset.meter) };
     targets.push(target);
     if (d.weight > 0) {
       route.totalWeight += d.weight;
@@ -189,6 +212,19 @@ function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {
     headers: m.headers.map((h) => ({ name: h.name.toLowerCase(), match: buildStringMatch(h.match) })),
     queryParams: m.queryParams.map((q) => ({ name: q.name, match: buildStringMatch(q.match) })),
   };
+}
+
+/** "10.0.0.0/8", "192.0.2.7", "::1" (validated by config/settings.ts) -> one BlockList. */
+function buildTrustedPeers(list: readonly string[]): BlockList | null {
+  if (list.length === 0) return null;
+  const peers = new BlockList();
+  for (const entry of list) {
+    const [address = '', prefix] = entry.split('/');
+    const type = address.includes(':') ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) peers.addAddress(address, type);
+    else peers.addSubnet(address, Number(prefix), type);
+  }
+  return peers;
 }
 
 /** Istio regex matches are full matches (Envoy safe_regex), hence the anchors. */

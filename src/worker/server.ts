@@ -1,22 +1,57 @@
 // The client-facing HTTP listeners and their connection lifecycle: create, listen, count and track
-// sockets, answer unparsable requests, and drain. Nothing about routing lives here.
+// sockets, the client-side limits (header size and count, slowloris timeouts, connections per
+// worker), answer unparsable requests and CONNECT, hand upgrades on, and drain. Nothing about
+// routing lives here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ListenSpec } from '../protocol.js';
+import type { ProxySettings } from '../snapshot/types.js';
 import { countStatus, type WorkerStats } from './stats.js';
 
-/** Node's default, set explicitly: idle keep-alive client connections close after 5 s. */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
-/** Node's default: the whole header block must arrive within 60 s (slowloris bound, 408). */
-export const HEADERS_TIMEOUT_MS = 60_000;
-/** Node's default: a whole request, body included, must arrive within 300 s (408). */
-export const REQUEST_TIMEOUT_MS = 300_000;
 /** How long a socket may linger after we answered a parse error before it is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1_000;
+/**
+ * llhttp's maxHeaderSize counts the request line too, so a long URI would get 431 before our
+ * 414 could answer it (RELIABILITY §2.2). The parser's bound is therefore the URI and header
+ * limits plus this much for method, version and separators; request-guard.ts enforces each.
+ */
+const REQUEST_LINE_SLACK = 64;
+/**
+ * How often Node checks headersTimeout/requestTimeout (connectionsCheckingInterval, 30 s by
+ * default, which would let a slowloris outlive its deadline by that much): a tenth of the header
+ * deadline, within these bounds.
+ */
+const MIN_CHECK_INTERVAL_MS = 100;
+const MAX_CHECK_INTERVAL_MS = 5_000;
+
+/** The settings the listeners apply; fixed for a worker's life (they come from CLI flags). */
+export type ListenerLimits = Pick<
+  ProxySettings,
+  'maxHeaderCount' | 'maxUriLength' | 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnectionsPerWorker'
+>;
+
+/**
+ * Client connections stickyd has given up on: a request that failed to parse after its head was
+ * accepted (a bad chunk in the same packet as the head), or one the request guard refused. Such a
+ * head may already be in the handler, and pipelined requests behind it are parsed and dispatched
+ * by Node before the connection closes; none of them may reach a backend (RELIABILITY §3.9).
+ */
+const faulted = new WeakSet<object>();
+
+export function isClientFaulted(socket: object): boolean {
+  return faulted.has(socket);
+}
+
+/** The connection is answered and closed: nothing more from it is forwarded. */
+export function markClientFaulted(socket: object): void {
+  faulted.add(socket);
+}
 
 /** `gatewayPort`: the Snapshot listener (Gateway server port) the request arrived for. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, gatewayPort: number) => void;
+/** An `Upgrade:` request (WebSocket); the handler owns `socket` from then on. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, gatewayPort: number) => void;
 
 /** Status for the parser errors Node's own default handler distinguishes; everything else is 400. */
 const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
@@ -30,20 +65,41 @@ export class ListenerGroup {
   readonly #servers: http.Server[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #stats: WorkerStats;
+  readonly #maxConnections: number;
   #draining = false;
   #onEmpty: (() => void) | null = null;
 
-  constructor(specs: readonly ListenSpec[], onRequest: RequestHandler, stats: WorkerStats) {
+  constructor(specs: readonly ListenSpec[], onRequest: RequestHandler, stats: WorkerStats, limits: ListenerLimits, onUpgrade?: UpgradeHandler) {
     this.#specs = specs;
     this.#stats = stats;
+    // Not server.maxConnections: in cluster round-robin mode a worker over it refuses the handle
+    // and the primary hands the same connection straight back, spinning both until one frees up.
+    this.#maxConnections = limits.maxConnectionsPerWorker;
+    // Node throws when headersTimeout exceeds requestTimeout; the request deadline wins.
+    const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
     for (const spec of specs) {
       // Route by the Gateway port this socket serves, not the port it is bound to (--listen may differ).
-      const server = http.createServer((req, res) => onRequest(req, res, spec.gatewayPort));
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      server.headersTimeout = HEADERS_TIMEOUT_MS;
-      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      const server = http.createServer(
+        {
+          maxHeaderSize: limits.maxHeaderBytes + limits.maxUriLength + REQUEST_LINE_SLACK,
+          connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.max(MIN_CHECK_INTERVAL_MS, Math.floor(headersTimeout / 10))),
+          requestTimeout: limits.requestTimeoutMs,
+          headersTimeout,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          requireHostHeader: true,
+        },
+        (req, res) => {
+          if (faulted.has(req.socket)) res.destroy();
+          else onRequest(req, res, spec.gatewayPort);
+        },
+      );
+      // Node keeps ~maxHeadersCount lines and silently drops the rest (RELIABILITY §2.2); one more
+      // than the limit lets request-guard.ts see the excess and answer 431.
+      server.maxHeadersCount = limits.maxHeaderCount + 1;
       server.on('connection', this.#onConnection);
       server.on('clientError', this.#onClientError);
+      server.on('connect', this.#onConnect);
+      if (onUpgrade !== undefined) server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, spec.gatewayPort));
       this.#servers.push(server);
     }
   }
@@ -97,6 +153,14 @@ export class ListenerGroup {
   }
 
   readonly #onConnection = (socket: Socket): void => {
+    if (this.#sockets.size >= this.#maxConnections) {
+      // Shed at once with a 503 (RELIABILITY §3.6) rather than queue: this worker is full. Node's
+      // parser is already attached, so a request the client sends anyway must not be proxied.
+      faulted.add(socket);
+      socket.on('error', () => socket.destroy());
+      writeAndClose(socket, 503, this.#stats, 'too many connections\n', 'Retry-After: 1\r\n');
+      return;
+    }
     this.#sockets.add(socket);
     this.#stats.connections++;
     this.#stats.activeConnections = this.#sockets.size;
@@ -107,7 +171,13 @@ export class ListenerGroup {
     });
   };
 
+  /** RFC 9110 §9.3.6: a gateway is not a tunnel. Without this listener Node just closes the socket. */
+  readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+    writeAndClose(socket, 405, this.#stats, 'CONNECT is not supported: stickyd is a reverse proxy\n', 'Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE\r\n');
+  };
+
   readonly #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    faulted.add(socket);
     // Mirrors Node's default handler, with a body and the counters. A response already under way
     // on this socket (a pipelined request failed to parse) cannot be followed by another.
     const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
@@ -116,13 +186,7 @@ export class ListenerGroup {
       return;
     }
     const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
-    const body = `${http.STATUS_CODES[status] ?? 'Bad Request'}\n`;
-    countStatus(this.#stats, status);
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+    writeAndClose(socket, status, this.#stats, `${http.STATUS_CODES[status] ?? 'Bad Request'}\n`, '');
   };
 
   #checkEmpty(): void {
@@ -131,4 +195,14 @@ export class ListenerGroup {
     this.#onEmpty = null;
     onEmpty();
   }
+}
+
+/** A complete response written straight to the socket, then close; the socket is destroyed soon after. */
+function writeAndClose(socket: Duplex, status: number, stats: WorkerStats, body: string, extraHeaders: string): void {
+  countStatus(stats, status);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n${extraHeaders}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }

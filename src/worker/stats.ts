@@ -1,5 +1,28 @@
-// Counters a worker reports in its statsReply: plain numbers, bumped on the hot path without
-// allocation, read only when the primary asks.
+// What a worker counts and how it reports it. Two kinds of counters:
+// - worker-wide plain numbers (WorkerStats), bumped on the hot path without allocation;
+// - per-snapshot meters: typed arrays hung on the RuntimeSnapshot's own route targets and
+//   subsets, so a request bumps `target.meter.requests[i]` with no label lookup at all. Label
+//   strings exist once per snapshot (names are the snapshot's own) and are paired with the
+//   numbers only when the primary asks (buildStatsReport).
+// A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
+// Everything here is per worker; the primary sums workers.
+import { DURATION_BUCKETS, STATUS_COLUMNS, UPSTREAM_COLUMNS } from '../protocol.js';
+import type { Endpoint } from '../snapshot/types.js';
+import { jsonString } from './access-log.js';
+import type { RuntimeListener, RuntimeSubset, RouteTarget } from './runtime-snapshot.js';
+
+const NO_RESPONSE = STATUS_COLUMNS.indexOf('none');
+const CLASS_COUNT = STATUS_COLUMNS.length;
+/** durations row: one count per bucket, one for +Inf, then the sum of seconds */
+const DURATION_WIDTH = DURATION_BUCKETS.length + 2;
+const UPSTREAM_WIDTH = UPSTREAM_COLUMNS.length;
+/** catalogue code -> upstream column; other codes are not upstream failures */
+const FAILURE_COLUMN: Readonly<Record<string, number>> = {
+  STICKYD_ERR_UPSTREAM_REFUSED: UPSTREAM_COLUMNS.indexOf('connect_failure'),
+  STICKYD_ERR_UPSTREAM_TIMEOUT: UPSTREAM_COLUMNS.indexOf('timeout'),
+  STICKYD_ERR_UPSTREAM_RESET: UPSTREAM_COLUMNS.indexOf('reset'),
+  STICKYD_ERR_UPSTREAM_PROTOCOL: UPSTREAM_COLUMNS.indexOf('protocol'),
+};
 
 export interface WorkerStats {
   /** requests that reached the handler (parse errors answered by clientError are not counted) */
@@ -26,16 +49,101 @@ export function countStatus(stats: WorkerStats, status: number): void {
   stats.byStatusClass[i] = stats.byStatusClass[i]! + 1;
 }
 
-/** A plain, structured-clone-friendly view for the statsReply message. */
-export function buildStatsReport(stats: WorkerStats, extra: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const c = stats.byStatusClass;
+/** Counters of one route destination: rows = the subset's endpoints plus one "no endpoint" row. */
+export interface TargetMeter {
+  readonly route: string;
+  readonly subset: string;
+  /** the subset meter's ids (shared, not copied) */
+  readonly endpointIds: readonly string[];
+  /** the route name as a JSON string literal, for the access log */
+  readonly routeJson: string;
+  /** (endpoints + 1) * CLASS_COUNT; row endpoints.length is for requests that never got an endpoint */
+  readonly requests: Float64Array;
+}
+
+/** Counters of one subset (an upstream cluster), plus its names JSON-escaped once for the access log. */
+export interface SubsetMeter {
+  readonly name: string;
+  readonly endpointIds: readonly string[];
+  /** DURATION_WIDTH: bucket counts, +Inf, sum of seconds */
+  readonly durations: Float64Array;
+  /** endpoints * UPSTREAM_WIDTH */
+  readonly upstream: Float64Array;
+  /** [cookies minted] */
+  readonly sessions: Float64Array;
+  readonly nameJson: string;
+  readonly endpointJson: readonly string[];
+}
+
+/** Everything metered under one RuntimeSnapshot. */
+export interface SnapshotMeter {
+  readonly targets: readonly TargetMeter[];
+  readonly subsets: readonly SubsetMeter[];
+  /** requests that matched no host or route, by status class */
+  readonly unrouted: Float64Array;
+  readonly unroutedDurations: Float64Array;
+  /** requests begun under this snapshot and not yet closed */
+  inflight: number;
+}
+
+export function buildSubsetMeter(name: string, endpoints: readonly Endpoint[]): SubsetMeter {
+  const endpointIds = endpoints.map((e) => e.id);
   return {
-    requests: stats.requests,
-    activeConnections: stats.activeConnections,
-    connections: stats.connections,
-    upstreamErrors: stats.upstreamErrors,
-    upstreamRetries: stats.upstreamRetries,
-    byStatusClass: { '1xx': c[1], '2xx': c[2], '3xx': c[3], '4xx': c[4], '5xx': c[5], other: c[0] },
-    ...extra,
+    name,
+    endpointIds,
+    durations: new Float64Array(DURATION_WIDTH),
+    upstream: new Float64Array(endpoints.length * UPSTREAM_WIDTH),
+    sessions: new Float64Array(1),
+    nameJson: jsonString(name),
+    endpointJson: endpointIds.map(jsonString),
   };
+}
+
+export function buildTargetMeter(route: string, subset: SubsetMeter): TargetMeter {
+  return { route, subset: subset.name, endpointIds: subset.endpointIds, routeJson: jsonString(route), requests: new Float64Array((subset.endpointIds.length + 1) * CLASS_COUNT) };
+}
+
+/** Collects the meters of a compiled snapshot once; routes reachable from several hosts count once. */
+export function buildSnapshotMeter(listeners: Iterable<RuntimeListener>, subsets: readonly RuntimeSubset[]): SnapshotMeter {
+  const seen = new Set<RouteTarget>();
+  for (const l of listeners) {
+    const vhosts = [...l.virtualHosts.exact.values(), ...l.virtualHosts.wildcards.map((w) => w.value)];
+    if (l.virtualHosts.any !== null) vhosts.push(l.virtualHosts.any);
+    for (const vh of vhosts) for (const r of vh.routes) for (const t of r.targets) seen.add(t);
+  }
+  return {
+    targets: [...seen].map((t) => t.meter),
+    subsets: subsets.map((s) => s.meter),
+    unrouted: new Float64Array(CLASS_COUNT),
+    unroutedDurations: new Float64Array(DURATION_WIDTH),
+    inflight: 0,
+  };
+}
+
+/** Status -> column of a status-class row; 0 (no response was sent) -> 'none'. */
+export function selectStatusColumn(status: number): number {
+  if (status === 0) return NO_RESPONSE;
+  const cls = (status / 100) | 0;
+  return cls >= 1 && cls <= 5 ? cls : 0;
+}
+
+/** Adds one observation to a durations row. Linear scan: most requests stop in the first buckets. */
+export function observeDuration(row: Float64Array, seconds: number): void {
+  let i = 0;
+  while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+  row[i]!++;
+  row[DURATION_WIDTH - 1]! += seconds;
+}
+
+/** One upstream failure of endpoint `index`, by catalogue code; codes that are not upstream failures are ignored. */
+export function countUpstreamFailure(meter: SubsetMeter, index: number, code: string): void {
+  const column = FAILURE_COLUMN[code];
+  if (column !== undefined) meter.upstream[index * UPSTREAM_WIDTH + column]!++;
+}
+
+const RETRY_COLUMN = UPSTREAM_COLUMNS.indexOf('retry');
+
+/** Endpoint `index` failed and the request was retried (on it or another endpoint). */
+export function countUpstreamRetry(meter: SubsetMeter, index: number): void {
+  meter.upstream[index * UPSTREAM_WIDTH + RETRY_COLUMN]!++;
 }

@@ -32,8 +32,7 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
     case 'cookie': {
       const header = req.headers.cookie;
       if (header === undefined) return null;
-      const value = findCookie(header, key.name);
-      return value !== null && isValidCookieValue(value, maxKeyLength) ? value : null;
+      return findCookie(header, key.name, maxKeyLength);
     }
     case 'header': {
       const value = selectFirstHeaderValue(req, key.name);
@@ -51,11 +50,13 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
 }
 
 /**
- * The value of the FIRST cookie called `name` in a Cookie header (Node joins several Cookie lines
+ * The value of the first cookie called `name` in a Cookie header (Node joins several Cookie lines
  * with "; "), with one pair of surrounding double quotes removed; null when there is none.
  * Browsers send the most specific path first, so the first occurrence is the one to honour.
+ * With `maxKeyLength`, occurrences that are empty, oversized or not RFC 6265 cookie-octets are
+ * skipped (RELIABILITY §2.5: the first *valid* value), so garbage never reaches the hash.
  */
-export function findCookie(header: string, name: string): string | null {
+export function findCookie(header: string, name: string, maxKeyLength?: number): string | null {
   const n = header.length;
   let i = 0;
   while (i < n) {
@@ -75,7 +76,12 @@ export function findCookie(header: string, name: string): string | null {
           vs++;
           ve--;
         }
-        return header.slice(vs, ve);
+        if (maxKeyLength === undefined) return header.slice(vs, ve);
+        // Oversized values are skipped before slicing: a 4 KB cookie never gets copied.
+        if (ve - vs <= maxKeyLength) {
+          const value = header.slice(vs, ve);
+          if (isValidCookieValue(value, maxKeyLength)) return value;
+        }
       }
     }
     i = end + 1;

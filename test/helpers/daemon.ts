@@ -11,6 +11,8 @@ export interface Daemon {
   readonly port: number;
   readonly adminPort: number;
   readonly lines: Record<string, unknown>[];
+  /** access log lines, raw: kept apart and unparsed so load tests do not pay for them */
+  readonly accessLines: string[];
   readonly stderr: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -19,12 +21,14 @@ export async function startDaemon(configPath: string, opts: { workers?: number; 
   const args = [CLI, 'run', '-c', configPath, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', String(opts.workers ?? 2), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: Record<string, unknown>[] = [];
+  const accessLines: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   createInterface({ input: proc.stderr! }).on('line', (l) => { stderr.push(l); });
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`daemon not ready in ${READY_TIMEOUT_MS} ms; stderr:\n${stderr.join('\n')}`)), READY_TIMEOUT_MS);
     createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (l.startsWith('{"msg":"access"')) { accessLines.push(l); return; }
       let obj: Record<string, unknown>;
       try { obj = JSON.parse(l) as Record<string, unknown>; } catch { obj = { raw: l }; }
       lines.push(obj);
@@ -42,7 +46,7 @@ export async function startDaemon(configPath: string, opts: { workers?: number; 
   const port = (readyLine.listenPorts as number[])[0] as number;
   const adminPort = readyLine.adminPort as number;
   return {
-    proc, port, adminPort, lines, stderr,
+    proc, port, adminPort, lines, accessLines, stderr,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);

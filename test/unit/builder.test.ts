@@ -1,4 +1,5 @@
 import test from 'ava';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import type { Snapshot, Subset } from '../../src/snapshot/types.js';
 import { initHasher } from '../../src/balancing/hash.js';
 import { buildTables } from '../../src/balancing/build-tables.js';
@@ -16,7 +17,7 @@ function hashPolicy(table: 'ring' | 'maglev', size: number | null = null): Subse
 function snapshot(subsets: Subset[]): Snapshot {
   return {
     epoch: 3, configHash: 'abc', configPath: '/etc/stickyd', listeners: [], subsets,
-    settings: { sessionCacheSize: 100, maxKeyLength: 256, upstreamConnectTimeoutMs: 1000, upstreamIdleTimeoutMs: 1000, drainTimeoutMs: 1000 },
+    settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 100, maxKeyLength: 256 },
   };
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, StickydError } from '../../src/errors.js';
 import { DEFAULT_SETTINGS, loadConfig } from '../../src/config/index.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/config/validate/retries.js';
 
 const dir = fileURLToPath(new URL('../fixtures/config/dir', import.meta.url));
 
@@ -25,7 +26,7 @@ test('a directory loads its *.yaml / *.yml files in byte order of name, not recu
         {
           name: 'shop',
           hosts: ['shop.example.com'],
-          routes: [{ name: 'shop/http[0]', matches: [], destinations: [{ subset: 0, weight: 100 }], totalWeight: 100, timeoutMs: null }],
+          routes: [{ name: 'shop/http[0]', matches: [], destinations: [{ subset: 0, weight: 100 }], totalWeight: 100, timeoutMs: null, retries: DEFAULT_RETRY_POLICY }],
         },
       ],
     },
@@ -65,9 +66,19 @@ test('a directory without YAML files is STICKYD_ERR_CONFIG_READ', async (t) => {
 });
 
 test('settings: defaults, overrides, and invalid values', async (t) => {
-  t.deepEqual(DEFAULT_SETTINGS, { sessionCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000 });
+  t.deepEqual(DEFAULT_SETTINGS, {
+    sessionCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000,
+    maxHeaderCount: 100, maxUriLength: 8_192, maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 300_000,
+    keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000, trustedProxies: [],
+  });
   const { snapshot } = await loadConfig(dir, { maxKeyLength: 64 });
   t.deepEqual(snapshot.settings, { ...DEFAULT_SETTINGS, maxKeyLength: 64 });
   const err = await t.throwsAsync(loadConfig(dir, { drainTimeoutMs: -1 }), { instanceOf: StickydError });
   t.is(err!.code, 'STICKYD_ERR_USAGE');
+  const trusted = await loadConfig(dir, { trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8'] });
+  t.deepEqual(trusted.snapshot.settings.trustedProxies, ['10.0.0.0/8', '192.0.2.7', 'fd00::/8']);
+  for (const bad of ['10.0.0.0/33', 'example.com', '1.2.3.4/8/9', '::1/129']) {
+    const e = await t.throwsAsync(loadConfig(dir, { trustedProxies: [bad] }), { instanceOf: StickydError });
+    t.regex(e!.message, /not an IP address or CIDR/, bad);
+  }
 });

@@ -88,10 +88,10 @@ test('a subset policy overrides the rule policy; a destination without subset us
   ]);
 });
 
-test('connectionPool, outlierDetection, tls and portLevelSettings are warned as not implemented', (t) => {
-  const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    outlierDetection: {consecutive5xxErrors: 3}\n    tls: {mode: ISTIO_MUTUAL}\n    portLevelSettings: []\n';
+test('connectionPool, tls and portLevelSettings are warned as not implemented', (t) => {
+  const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    tls: {mode: ISTIO_MUTUAL}\n    portLevelSettings: []\n';
   const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
-  const fields = ['connectionPool', 'outlierDetection', 'tls', 'portLevelSettings'].map((f) => `spec.trafficPolicy.${f}`);
+  const fields = ['connectionPool', 'tls', 'portLevelSettings'].map((f) => `spec.trafficPolicy.${f}`);
   for (const f of fields) {
     const w = find(warnings, f);
     t.truthy(w, f);

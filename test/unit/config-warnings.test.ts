@@ -3,7 +3,6 @@ import { API, compileOne, destinationRule, docs, find, GATEWAY, lineOf, SERVICE,
 
 test('unimplemented VirtualService fields are warned by full path, never silently dropped', (t) => {
   const extra = [
-    '    retries: {attempts: 3}',
     '    fault: {abort: {httpStatus: 500}}',
     '    mirror: {host: svc}',
     '    rewrite: {uri: /}',
@@ -16,7 +15,7 @@ test('unimplemented VirtualService fields are warned by full path, never silentl
   ].join('\n');
   const text = docs(GATEWAY, SERVICE, virtualService(undefined, extra));
   const { warnings } = compileOne(text);
-  for (const f of ['retries', 'fault', 'mirror', 'rewrite', 'corsPolicy', 'headers']) {
+  for (const f of ['fault', 'mirror', 'rewrite', 'corsPolicy', 'headers']) {
     const w = find(warnings, `spec.http[0].${f}`);
     t.truthy(w, f);
     t.is(w!.document, 'VirtualService/vs');

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import { StickydError } from '../../src/errors.js';
 import type { Kernel } from '../../src/kernel/index.js';
 import type { Endpoint, Listener, Route, RouteMatch, Snapshot, StringMatch, Subset, VirtualHost } from '../../src/snapshot/types.js';
@@ -29,7 +30,7 @@ const regex = (value: string): StringMatch => ({ kind: 'regex', value });
 
 function route(name: string, matches: RouteMatch[], weights: number[] = [100]): Route {
   const destinations = weights.map((weight, subset) => ({ subset, weight }));
-  return { name, matches, destinations, totalWeight: weights.reduce((a, b) => a + b, 0), timeoutMs: null };
+  return { name, matches, destinations, totalWeight: weights.reduce((a, b) => a + b, 0), timeoutMs: null, retries: null };
 }
 
 function vhost(name: string, hosts: string[], routes: Route[] = [route(name, [])]): VirtualHost {
@@ -43,7 +44,7 @@ function snapshot(listeners: Listener[]): Snapshot {
     configPath: '/etc/stickyd',
     listeners,
     subsets: SUBSETS,
-    settings: { sessionCacheSize: 100, maxKeyLength: 64, upstreamConnectTimeoutMs: 1000, upstreamIdleTimeoutMs: 1000, drainTimeoutMs: 1000 },
+    settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 100, maxKeyLength: 64 },
   };
 }
 

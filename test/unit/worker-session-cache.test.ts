@@ -1,4 +1,5 @@
 import test from 'ava';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import { initHasher, type Hasher } from '../../src/balancing/hash.js';
 import type { Kernel, KernelLookup } from '../../src/kernel/index.js';
 import type { Snapshot, Subset } from '../../src/snapshot/types.js';
@@ -113,7 +114,7 @@ function hashSnapshot(epoch: number): Snapshot {
     configPath: '/c',
     listeners: [],
     subsets: [subset],
-    settings: { sessionCacheSize: 100, maxKeyLength: 64, upstreamConnectTimeoutMs: 1, upstreamIdleTimeoutMs: 1, drainTimeoutMs: 1 },
+    settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 100, maxKeyLength: 64 },
   };
 }
 

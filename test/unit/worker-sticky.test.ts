@@ -1,4 +1,5 @@
 import test from 'ava';
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import type { Kernel } from '../../src/kernel/index.js';
 import type { HashKey, Snapshot, Subset } from '../../src/snapshot/types.js';
 import { buildRuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
@@ -28,10 +29,14 @@ test('a quoted value hashes like the bare one', (t) => {
   t.is(selectHashKey(cookieKey, withCookie('session="abc'), MAX), null, 'an unbalanced quote is malformed');
 });
 
-test('an empty value is absent, and the first occurrence decides even when empty', (t) => {
+test('an empty value is absent; the first valid occurrence decides (RELIABILITY §2.5)', (t) => {
   t.is(selectHashKey(cookieKey, withCookie('session='), MAX), null);
   t.is(selectHashKey(cookieKey, withCookie('session=""'), MAX), null);
-  t.is(selectHashKey(cookieKey, withCookie('session=; session=later'), MAX), null);
+  // An empty or malformed copy (say a stale one at a narrower path) must not make a valid
+  // session look absent: re-minting would churn on every request while the stale copy stays.
+  t.is(selectHashKey(cookieKey, withCookie('session=; session=later'), MAX), 'later');
+  t.is(selectHashKey(cookieKey, withCookie(`session=${'a'.repeat(MAX + 1)}; session=a b; session=ok`), MAX), 'ok');
+  t.is(selectHashKey(cookieKey, withCookie('session=first; session=second'), MAX), 'first');
 });
 
 test('an oversized value is absent', (t) => {
@@ -125,7 +130,7 @@ test('the runtime snapshot precomputes Set-Cookie halves only for cookies it min
       hashSubset(2, { kind: 'cookie', name: 'session', path: '/', ttlSec: null }),
       hashSubset(3, { kind: 'header', name: 'x-user' }),
     ],
-    settings: { sessionCacheSize: 10, maxKeyLength: 64, upstreamConnectTimeoutMs: 1, upstreamIdleTimeoutMs: 1, drainTimeoutMs: 1 },
+    settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 10, maxKeyLength: 64 },
   };
   const rt = buildRuntimeSnapshot(snapshot, { kernel, hasher: { hash32: () => 0 } });
   const line = (i: number) => rt.subsets[i]!.setCookiePrefix + 'K' + rt.subsets[i]!.setCookieSuffix;

@@ -25,5 +25,6 @@ export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>): R
     destinations,
     totalWeight: destinations.reduce((sum, d) => sum + d.weight, 0),
     timeoutMs: p.route.timeoutMs,
+    retries: p.route.retries,
   };
 }

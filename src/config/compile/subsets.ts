@@ -56,7 +56,9 @@ export class SubsetCollector {
       return null;
     }
     const policy = sub?.policy ?? dr?.policy ?? DEFAULT_POLICY;
-    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null });
+    // Istio: a subset's traffic policy overrides the rule's field by field.
+    const outlier = sub?.outlier ?? dr?.outlier ?? null;
+    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier });
     return key;
   }
 

@@ -1,13 +1,14 @@
-// DestinationRule trafficPolicy (and subsets[].trafficPolicy): only loadBalancer is implemented.
-import type { HashKey, LbPolicy } from '../../snapshot/types.js';
+// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer and outlierDetection.
+import type { HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readObject, readString, requireString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
+import { readOutlierDetection } from './outlier-detection.js';
 
 const TRAFFIC_POLICY_FIELDS = {
-  known: ['loadBalancer'],
+  known: ['loadBalancer', 'outlierDetection'],
   ignored: Object.fromEntries(
-    ['connectionPool', 'outlierDetection', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
+    ['connectionPool', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
   ),
 };
 
@@ -28,11 +29,21 @@ const MAGLEV_MAX_TABLE_SIZE = 5_000_011;
 // Envoy RingHashLbConfig.maximum_ring_size default 8M: a larger minimum could never be met
 const MAX_MINIMUM_RING_SIZE = 8_388_608;
 
-/** trafficPolicy -> its loadBalancer as an LbPolicy; null when absent or invalid. */
-export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
+export interface TrafficPolicy {
+  /** loadBalancer as an LbPolicy; null when absent or invalid */
+  readonly lb: LbPolicy | null;
+  /** outlierDetection; null when absent */
+  readonly outlier: OutlierPolicy | null;
+}
+
+/** trafficPolicy -> its loadBalancer and outlierDetection. */
+export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): TrafficPolicy {
   const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
-  if (tp === null) return null;
-  return readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer);
+  if (tp === null) return { lb: null, outlier: null };
+  return {
+    lb: readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer),
+    outlier: readOutlierDetection(sink, at(place, 'outlierDetection'), tp.outlierDetection),
+  };
 }
 
 function readLoadBalancer(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {

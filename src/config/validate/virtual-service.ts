@@ -6,6 +6,7 @@ import { readDurationMs } from '../duration.js';
 import { readHosts, stripNamespace } from '../hosts.js';
 import { readDestinations } from './route-destination.js';
 import { readRouteMatch } from './match.js';
+import { readRetries } from './retries.js';
 import type { GatewayRef, HttpRouteRes, VirtualServiceRes } from '../resources.js';
 
 const SPEC_FIELDS = {
@@ -14,9 +15,9 @@ const SPEC_FIELDS = {
 };
 
 const HTTP_FIELDS = {
-  known: ['name', 'match', 'route', 'timeout'],
+  known: ['name', 'match', 'route', 'timeout', 'retries'],
   ignored: Object.fromEntries(
-    ['retries', 'fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'rewrite', 'redirect', 'directResponse', 'corsPolicy', 'headers', 'delegate'].map(
+    ['fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'rewrite', 'redirect', 'directResponse', 'corsPolicy', 'headers', 'delegate'].map(
       (k) => [k, NOT_IMPLEMENTED],
     ),
   ),
@@ -63,8 +64,9 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
   const matches: RouteMatch[] = [];
   readList(sink, at(place, 'match'), r.match)?.forEach((m, i) => matches.push(readRouteMatch(sink, at(place, 'match', i), m)));
   const timeout = readDurationMs(sink, at(place, 'timeout'), r.timeout);
+  const retries = readRetries(sink, at(place, 'retries'), r.retries);
   const destinations = readDestinations(sink, at(place, 'route'), r.route);
   if (destinations === null) return null;
   // Envoy reads a 0 route timeout as "no timeout"; sub-millisecond values round up, never to 0.
-  return { name, matches, destinations, timeoutMs: timeout === null || timeout === 0 ? null : Math.ceil(timeout) };
+  return { name, matches, destinations, timeoutMs: timeout === null || timeout === 0 ? null : Math.ceil(timeout), retries };
 }

@@ -1,0 +1,30 @@
+// GET /config_dump: the compiled snapshot as JSON, so a user sees how stickyd understood their
+// Istio YAML: listeners, virtual hosts, routes (with their destinations' subset names), subsets
+// with endpoints and policies, and settings. Balancer tables (megabytes of typed arrays) are
+// replaced by a summary.
+import type { BalancerTable, Snapshot } from '../snapshot/types.js';
+
+export type TableSummary = { readonly kind: 'ring'; readonly points: number } | { readonly kind: 'maglev'; readonly size: number };
+
+export function summarizeTable(table: BalancerTable | null): TableSummary | null {
+  if (table === null) return null;
+  return table.kind === 'ring' ? { kind: 'ring', points: table.hashes.length } : { kind: 'maglev', size: table.table.length };
+}
+
+export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
+  const subsetName = (i: number): string | null => snapshot.subsets[i]?.name ?? null;
+  return {
+    generation: snapshot.epoch,
+    configPath: snapshot.configPath,
+    configHash: snapshot.configHash,
+    listeners: snapshot.listeners.map((l) => ({
+      ...l,
+      virtualHosts: l.virtualHosts.map((vh) => ({
+        ...vh,
+        routes: vh.routes.map((r) => ({ ...r, destinations: r.destinations.map((d) => ({ ...d, subsetName: subsetName(d.subset) })) })),
+      })),
+    })),
+    subsets: snapshot.subsets.map((s) => ({ ...s, table: summarizeTable(s.table) })),
+    settings: snapshot.settings,
+  };
+}

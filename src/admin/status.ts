@@ -1,0 +1,105 @@
+// GET /status: what an operator (or `stickyd reload`, or the admin page) needs at a glance:
+// generation, config, reload history, workers with their request counts, and every subset with
+// its endpoints, their health, their share of the subset and the requests they served.
+import type { LbPolicy, Snapshot } from '../snapshot/types.js';
+import type { MergedStats } from '../primary/stats-collector.js';
+import { selectShares } from './shares.js';
+import type { AdminSources, HealthSource } from './sources.js';
+
+export interface EndpointStatus {
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly healthy: boolean;
+  /** null when no health source counts ejections */
+  readonly ejections: number | null;
+  /** share of the subset: of the hash space for hash policies, of the weight otherwise */
+  readonly share: number;
+  /** requests sent to this endpoint since the daemon started, over every route */
+  readonly requests: number;
+}
+
+export interface SubsetStatus {
+  readonly name: string;
+  readonly host: string;
+  readonly subset: string | null;
+  readonly policy: string;
+  readonly shareBasis: 'ring' | 'maglev' | 'weight';
+  readonly endpoints: readonly EndpointStatus[];
+}
+
+export async function buildStatus(src: AdminSources): Promise<Record<string, unknown>> {
+  const merged = await src.collector.collect(src.supervisor);
+  const base = src.reloader.status();
+  const byPid = new Map(merged.workers.map((w) => [w.pid, w.report]));
+  const infos = new Map(src.supervisor.workers().map((w) => [w.pid, w]));
+  const workers = (base.workers as { pid: number }[]).map((w) => {
+    const report = byPid.get(w.pid) ?? null;
+    return {
+      ...w,
+      retiring: infos.get(w.pid)?.retiring ?? false,
+      answered: report !== null,
+      requests: report?.counters.requests ?? null,
+      activeConnections: report?.gauges.activeConnections ?? null,
+      inflight: report?.gauges.inflight ?? null,
+    };
+  });
+  return {
+    ...base,
+    uptimeSec: Math.round((Date.now() - src.startedAt) / 1000),
+    workers,
+    totals: {
+      requests: merged.counters.requests ?? 0,
+      inflight: merged.gauges.inflight ?? 0,
+      activeConnections: merged.gauges.activeConnections ?? 0,
+      sessionCacheEntries: merged.gauges.sessionCacheEntries ?? 0,
+    },
+    unansweredWorkers: merged.unanswered,
+    health: src.health?.status?.() ?? null,
+    subsets: src.reloader.applied === null ? [] : buildSubsetStatus(src.reloader.applied, merged, src.health),
+  };
+}
+
+export function buildSubsetStatus(snapshot: Snapshot, merged: MergedStats, health: HealthSource | null): SubsetStatus[] {
+  const shares = selectShares(snapshot);
+  const requests = sumByEndpoint(merged);
+  const unhealthy = health?.unhealthy() ?? new Set<string>();
+  return snapshot.subsets.map((s, si) => ({
+    name: s.name,
+    host: s.host,
+    subset: s.subsetName,
+    policy: describePolicy(s.policy),
+    shareBasis: shares[si]!.basis,
+    endpoints: s.endpoints.map((e, ei) => ({
+      id: e.id,
+      address: e.address,
+      port: e.port,
+      weight: e.weight,
+      healthy: !unhealthy.has(e.id),
+      ejections: health?.ejections?.(s.name, e.id) ?? null,
+      share: shares[si]!.shares[ei] ?? 0,
+      requests: requests.get(`${s.name}\u0000${e.id}`) ?? 0,
+    })),
+  }));
+}
+
+/** requests per (subset, endpoint), every route and status class together */
+function sumByEndpoint(merged: MergedStats): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const row of merged.series.requests ?? []) {
+    const [, subset = '', endpoint = ''] = row.labels;
+    if (endpoint === '') continue;
+    const key = `${subset}\u0000${endpoint}`;
+    out.set(key, (out.get(key) ?? 0) + row.values.reduce((a, b) => a + b, 0));
+  }
+  return out;
+}
+
+/** "consistentHash(cookie session, ring)", "roundRobin", ... */
+export function describePolicy(p: LbPolicy): string {
+  if (p.kind !== 'hash') return p.kind;
+  const k = p.key;
+  const key = k.kind === 'cookie' ? `cookie ${k.name}` : k.kind === 'header' ? `header ${k.name}` : k.kind === 'query' ? `query ${k.name}` : 'source IP';
+  return `consistentHash(${key}, ${p.table})`;
+}

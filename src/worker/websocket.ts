@@ -1,0 +1,156 @@
+// `Upgrade:` requests (WebSocket): the same guard, route and sticky selection as plain requests,
+// then the upgrade request re-sent to the endpoint on a connection of its own. A 101 with a
+// valid Sec-WebSocket-Accept joins the two sockets; any other answer is relayed and the
+// connection closed; a failure before the 101 is a 502/504. Either side closing tears down both.
+// The client socket stays in the ListenerGroup's set, so a drain's deadline closes tunnels too.
+import { createHash, randomUUID } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { StickydError, type ErrorCode } from '../errors.js';
+import { log } from '../log.js';
+import { buildUpstreamHeaders } from './forward-headers.js';
+import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
+import { normaliseAddress } from './request-head.js';
+import { checkRequest } from './request-guard.js';
+import { selectRoute } from './route.js';
+import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
+import { selectEndpoint } from './select-endpoint.js';
+import { countStatus } from './stats.js';
+import { mintSessionKey, selectHashKey } from './sticky.js';
+
+/** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * After one side half-closes (FIN), the other is ended and both are destroyed this much later:
+ * both listeners allow half-open sockets, and a tunnel whose peer said goodbye has no further use.
+ */
+const HALF_CLOSE_LINGER_MS = 1_000;
+
+/** Response headers of the 101 that stickyd does not relay as received. */
+const SKIP_101 = new Set(['x-request-id', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+
+export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: Duplex, head: Buffer, listenerPort: number): void {
+  ctx.stats.requests++;
+  socket.on('error', () => socket.destroy());
+  const rt = ctx.current;
+  if (rt === null || ctx.draining) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', 'not serving');
+  const refused = checkRequest(req, rt.settings);
+  if (refused !== null) return refuse(ctx, socket, refused.code, refused.message);
+  const target = selectRoute(rt, listenerPort, req);
+  if (typeof target === 'string') return refuse(ctx, socket, target, 'no route for this upgrade request');
+  const subset = target.subset;
+  let key: string | null = null;
+  let setCookie: string | null = null;
+  if (subset.hashKey !== null) {
+    key = selectHashKey(subset.hashKey, req, rt.settings.maxKeyLength);
+    if (key === null && subset.mintsCookie) {
+      key = mintSessionKey();
+      setCookie = subset.setCookiePrefix + key + subset.setCookieSuffix;
+    }
+  }
+  const index = selectEndpoint(rt, subset, key, ctx.health.view(rt).down[subset.id] ?? null);
+  if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', `no healthy endpoint in subset ${subset.name}`);
+  sendUpgrade(ctx, rt, req, socket, head, subset, index, setCookie);
+}
+
+/** The upgrade request re-sent to endpoint `index` on a connection of its own. */
+function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessage, socket: Duplex, head: Buffer, subset: RuntimeSubset, index: number, setCookie: string | null): void {
+  const endpoint = subset.endpoints[index]!;
+  const requestId = selectRequestId(req.headers['x-request-id']);
+  const address = normaliseAddress(req.socket.remoteAddress ?? '');
+  const peers = rt.trustedPeers;
+  const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer });
+  headers.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
+  // agent: false: the socket leaves any pool the moment it is upgraded.
+  const up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path: req.url, headers, agent: false, setHost: false });
+  const connectTimer = setTimeout(() => up.destroy(new StickydError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream connect timeout to ${endpoint.id}`)), rt.settings.upstreamConnectTimeoutMs);
+  up.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+  socket.once('close', () => up.destroy());
+  up.on('error', (err) => {
+    clearTimeout(connectTimer);
+    log('warn', 'upstream error on upgrade', { endpoint: endpoint.id, subset: subset.name, code: (err as { code?: string }).code, requestId });
+    if (err instanceof StickydError) refuse(ctx, socket, err.code, err.message);
+    else refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_REFUSED', `upstream connect error to ${endpoint.id}`);
+  });
+  up.on('response', (upRes) => relayRefusal(ctx, socket, upRes));
+  up.on('upgrade', (upRes, upSocket, upHead) => {
+    clearTimeout(connectTimer);
+    if (!acceptMatches(req.headers['sec-websocket-key'], upRes.headers['sec-websocket-accept'])) {
+      upSocket.destroy();
+      refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_PROTOCOL', `upstream ${endpoint.id} answered 101 without a valid Sec-WebSocket-Accept`);
+      return;
+    }
+    join(ctx, socket, head, upRes, upSocket, upHead, requestId, setCookie);
+  });
+  up.end();
+}
+
+function join(ctx: WorkerContext, socket: Duplex, head: Buffer, upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer, requestId: string, setCookie: string | null): void {
+  let text = `HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}\r\n`;
+  const raw = upRes.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (!SKIP_101.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  text += `X-Request-Id: ${requestId}\r\n`;
+  if (setCookie !== null) text += `Set-Cookie: ${setCookie}\r\n`;
+  countStatus(ctx.stats, 101);
+  socket.write(text + '\r\n');
+  if (upHead.length > 0) socket.write(upHead);
+  if (head.length > 0) upSocket.write(head);
+  const teardown = (): void => {
+    socket.destroy();
+    upSocket.destroy();
+  };
+  upSocket.on('error', teardown);
+  upSocket.on('close', teardown);
+  socket.on('close', teardown);
+  const linger = (): void => {
+    setTimeout(teardown, HALF_CLOSE_LINGER_MS).unref();
+  };
+  socket.once('end', linger);
+  upSocket.once('end', linger);
+  upSocket.pipe(socket);
+  socket.pipe(upSocket);
+}
+
+/** The upstream declined to upgrade: relay its answer, then close (the connection has no other use). */
+function relayRefusal(ctx: WorkerContext, socket: Duplex, upRes: IncomingMessage): void {
+  const status = upRes.statusCode ?? 502;
+  let text = `HTTP/1.1 ${status} ${upRes.statusMessage ?? ''}\r\n`;
+  const raw = upRes.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower !== 'connection' && lower !== 'transfer-encoding' && lower !== 'content-length' && lower !== 'keep-alive') text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
+  countStatus(ctx.stats, status);
+  // Close-delimited body: the client reads until the connection ends.
+  socket.write(text + 'Connection: close\r\n\r\n');
+  upRes.pipe(socket);
+  upRes.on('error', () => socket.destroy());
+}
+
+function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const err = new StickydError(code, message);
+  const body = `${message}\n`;
+  countStatus(ctx.stats, err.status);
+  socket.end(
+    `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). No key: nothing to check. */
+function acceptMatches(key: string | undefined, accept: string | string[] | undefined): boolean {
+  if (key === undefined) return true;
+  return typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+function selectRequestId(value: string | string[] | undefined): string {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
+}

@@ -1,0 +1,94 @@
+// A backend that records what reached it: every request head, and which requests arrived whole.
+// Hostile-input tests count these to prove a refused request never reached a backend.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Recorded {
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly headers: http.IncomingHttpHeaders;
+  body: string;
+  complete: boolean;
+}
+
+export interface RecordingBackend {
+  readonly port: number;
+  readonly requests: Recorded[];
+  /** set to make every response carry these extra headers (raw name/value pairs) */
+  responseHeaders: string[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startRecordingBackend(): Promise<RecordingBackend> {
+  const requests: Recorded[] = [];
+  const state = { responseHeaders: [] as string[] };
+  const server = http.createServer((req, res) => {
+    const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers, body: '', complete: false };
+    requests.push(rec);
+    req.setEncoding('latin1');
+    req.on('data', (d: string) => { rec.body += d; });
+    req.on('error', () => {});
+    req.on('end', () => {
+      rec.complete = true;
+      const body = JSON.stringify({ url: rec.url, method: rec.method }) + '\n';
+      const headers = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...state.responseHeaders];
+      res.writeHead(200, headers);
+      res.end(body);
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    get responseHeaders() { return state.responseHeaders; },
+    set responseHeaders(v: string[]) { state.responseHeaders = v; },
+    reset() { requests.length = 0; state.responseHeaders = []; },
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/** One Gateway on "*", VirtualService demo.example.com -> `rec` with a `session` cookie (60 s). */
+export function recordingConfig(ports: readonly number[], extraRoute = ''): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: [demo.example.com]
+  gateways: [gw]
+  http:
+  - route:
+    - destination: {host: rec}
+${extraRoute}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: rec
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: session, ttl: 60s}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: rec}
+spec:
+  hosts: [rec]
+  ports:
+  - {number: 8080, name: http, protocol: HTTP}
+  resolution: STATIC
+  endpoints:
+${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}
+`;
+}
