@@ -14,7 +14,7 @@ import { selectRoute } from './route.js';
 import type { RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { markClientFaulted } from './server.js';
-import { mintSessionKey, selectHashKey } from './sticky.js';
+import { selectSessionKey } from './sticky.js';
 import type { WorkerStats } from './stats.js';
 
 /** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
@@ -57,15 +57,7 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     return;
   }
   const subset = target.subset;
-  let key: string | null = null;
-  let setCookie: string | null = null;
-  if (subset.hashKey !== null) {
-    key = selectHashKey(subset.hashKey, req, rt.settings.maxKeyLength);
-    if (key === null && subset.mintsCookie) {
-      key = mintSessionKey();
-      setCookie = subset.setCookiePrefix + key + subset.setCookieSuffix;
-    }
-  }
+  const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
   const down = ctx.health.view(rt).down[subset.id] ?? null;
   const index = selectEndpoint(rt, subset, key, down);
   observation.routed(target, index, key, setCookie !== null && index >= 0);

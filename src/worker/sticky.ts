@@ -56,6 +56,29 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
  * With `maxKeyLength`, occurrences that are empty, oversized or not RFC 6265 cookie-octets are
  * skipped (RELIABILITY §2.5: the first *valid* value), so garbage never reaches the hash.
  */
+/** What a subset needs to find or mint a session key (a RuntimeSubset has these, precomputed). */
+export interface SessionPolicy {
+  readonly hashKey: HashKey | null;
+  readonly mintsCookie: boolean;
+  readonly setCookiePrefix: string;
+  readonly setCookieSuffix: string;
+}
+
+/** The request's session key, or a freshly minted one with its Set-Cookie line; key null = no hash. */
+export interface SessionKey {
+  key: string | null;
+  setCookie: string | null;
+}
+
+/** Shared by plain requests and WebSocket upgrades, so both stick by the same rules. */
+export function selectSessionKey(policy: SessionPolicy, req: RequestHead, maxKeyLength: number): SessionKey {
+  if (policy.hashKey === null) return { key: null, setCookie: null };
+  const key = selectHashKey(policy.hashKey, req, maxKeyLength);
+  if (key !== null || !policy.mintsCookie) return { key, setCookie: null };
+  const minted = mintSessionKey();
+  return { key: minted, setCookie: policy.setCookiePrefix + minted + policy.setCookieSuffix };
+}
+
 export function findCookie(header: string, name: string, maxKeyLength?: number): string | null {
   const n = header.length;
   let i = 0;

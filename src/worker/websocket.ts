@@ -16,7 +16,7 @@ import { selectRoute } from './route.js';
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { countStatus } from './stats.js';
-import { mintSessionKey, selectHashKey } from './sticky.js';
+import { selectSessionKey } from './sticky.js';
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -40,15 +40,7 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   const target = selectRoute(rt, listenerPort, req);
   if (typeof target === 'string') return refuse(ctx, socket, target, 'no route for this upgrade request');
   const subset = target.subset;
-  let key: string | null = null;
-  let setCookie: string | null = null;
-  if (subset.hashKey !== null) {
-    key = selectHashKey(subset.hashKey, req, rt.settings.maxKeyLength);
-    if (key === null && subset.mintsCookie) {
-      key = mintSessionKey();
-      setCookie = subset.setCookiePrefix + key + subset.setCookieSuffix;
-    }
-  }
+  const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
   const index = selectEndpoint(rt, subset, key, ctx.health.view(rt).down[subset.id] ?? null);
   if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', `no healthy endpoint in subset ${subset.name}`);
   sendUpgrade(ctx, rt, req, socket, head, subset, index, setCookie);
