@@ -5,7 +5,6 @@
 // streaming) is one state machine whose pieces only make sense together.
 import http, { type Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { StickydError } from '../errors.js';
 import { log } from '../log.js';
 import type { RetryPolicy } from '../snapshot/types.js';
@@ -72,7 +71,7 @@ class Exchange {
   #connected = false;
   #responded = false;
   #raceRetried = false;
-  /** an upstream failure after the headers went out, for the log line pipeline() writes */
+  /** an upstream failure after the headers went out, for the truncation log line */
   #lateError: Error | null = null;
   #done = false;
 
@@ -216,22 +215,28 @@ class Exchange {
     }
     this.#responded = true;
     countStatus(this.ctx.stats, status);
-    pipeline(upRes, res, (err) => {
-      if (err && !this.#done) {
-        // Headers are out: the only honest signal left is a truncated response.
-        this.#logTruncated(this.#lateError ?? err);
-        res.destroy();
-      }
+    // pipe(), not pipeline(): Node 20's pipeline() makes an AbortController per call and aborts
+    // it at the end, building a DOMException with a stack trace: ~4% of a worker's CPU in the
+    // profile (bench/RESULTS.md). A client that leaves is handled by #onClientClose.
+    const onBodyError = (err: Error): void => {
+      if (this.#done) return;
+      // Headers are out: the only honest signal left is a truncated response.
+      this.#logTruncated(this.#lateError ?? err);
+      res.destroy();
       this.#finish();
-    });
-    // after pipeline(), so the pipe is in place before this listener starts the flow
+    };
+    upRes.on('error', onBodyError);
+    upRes.once('close', () => { if (!upRes.complete) onBodyError(new Error('upstream closed before the response was complete')); });
+    res.once('finish', () => this.#finish());
+    upRes.pipe(res);
+    // after pipe(), so the pipe is in place before this listener starts the flow
     this.job.observation?.countBody(upRes);
   }
 
   #onUpstreamError(up: ClientRequest, err: Error): void {
     if (this.#done || up !== this.#upstream) return;
     if (this.#responded) {
-      // Headers are out; pipeline()'s callback logs and finishes once the client side is down.
+      // Headers are out; the body's error handler logs and finishes once the client side is down.
       this.#lateError = err;
       this.res.destroy();
       return;

@@ -187,9 +187,12 @@ test.serial('per-try timeout: a session on the slow endpoint is retried on its f
   const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => request(daemon.port, '/pertry', { cookie: `session=key${i}` })));
   t.deepEqual(answers.map((a) => a.status), new Array(30).fill(200));
   t.true(answers.every((a) => a.body.includes('"fast":true')), 'every answer comes from the fast endpoint');
-  const retried = answers.filter((a) => a.ms >= 190).length;
-  t.log(`${retried} of 30 sessions lived on the slow endpoint and were retried after 200 ms`);
-  t.true(retried > 0 && (servers.hits.pertrySlow ?? 0) === retried);
+  const slowHits = servers.hits.pertrySlow ?? 0;
+  const waited = answers.filter((a) => a.ms >= 190).length;
+  t.log(`${slowHits} of 30 sessions lived on the slow endpoint and were retried after 200 ms (${waited} answers took >= 190 ms)`);
+  // load can only make answers slower, so: each slow-endpoint session waited out its per-try timeout
+  t.true(slowHits > 0 && slowHits < 30);
+  t.true(waited >= slowHits);
 });
 
 test.serial('keep-alive race: a backend closing a reused connection never fails a GET; a POST is not replayed', async (t) => {
