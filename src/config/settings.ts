@@ -50,7 +50,7 @@ export const DEFAULT_SETTINGS: ProxySettings = Object.freeze({
 
 type NumericSetting = { [K in keyof ProxySettings]: ProxySettings[K] extends number ? K : never }[keyof ProxySettings];
 
-/** Defaults overridden by `overrides`; every number must be a positive integer, trustedProxies IPs or CIDRs. */
+/** Defaults overridden by `overrides`; every number must be a positive integer (sessionCacheSize may be 0), trustedProxies IPs or CIDRs. */
 export function resolveSettings(overrides: Partial<ProxySettings> = {}): ProxySettings {
   const merged: { -readonly [K in keyof ProxySettings]: ProxySettings[K] } = { ...DEFAULT_SETTINGS };
   for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof ProxySettings)[]) {
@@ -60,7 +60,9 @@ export function resolveSettings(overrides: Partial<ProxySettings> = {}): ProxySe
       merged.trustedProxies = checkTrustedProxies(v);
       continue;
     }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new StickydError('STICKYD_ERR_USAGE', `setting ${key} must be a positive integer, got ${String(v)}`);
+    // sessionCacheSize 0 disables the cache (`--session-cache 0`, as the help says)
+    const min = key === 'sessionCacheSize' ? 0 : 1;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new StickydError('STICKYD_ERR_USAGE', `setting ${key} must be an integer >= ${min}, got ${String(v)}`);
     merged[key as NumericSetting] = v;
   }
   return merged;

@@ -88,3 +88,19 @@ test('a missing config path is a clear error', async (t) => {
   t.is(r.code, 1);
   t.regex(r.stderr, /\/nonexistent\/stickyd/);
 });
+
+test('--session-cache 0 runs with the cache off, as the help says', async (t) => {
+  const { startDaemon } = await import('../helpers/daemon.js');
+  const { startBackends, configDir } = await import('../helpers/backends.js');
+  const { curl } = await import('../helpers/curl.js');
+  const backends = await startBackends();
+  const cfg = await configDir('demo', backends);
+  const daemon = await startDaemon(cfg.dir, { workers: 1, args: ['--session-cache', '0'] });
+  t.teardown(async () => { await daemon.stop(); await Promise.all(backends.map((b) => b.close())); await cfg.cleanup(); });
+  const seen = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const r = await curl(['-H', 'Host: demo.example.com', '-H', 'Cookie: session=abc', `http://127.0.0.1:${daemon.port}/ping`]);
+    seen.add((JSON.parse(r.stdout) as { instance: string }).instance);
+  }
+  t.is(seen.size, 1, 'still sticky without the cache');
+});
