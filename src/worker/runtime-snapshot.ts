@@ -138,7 +138,8 @@ export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): Run
   } catch (err) {
     throw new StickydError('STICKYD_ERR_RELOAD', `epoch ${snapshot.epoch}: the kernel rejected the balancer tables: ${String(err)}`, { cause: err });
   }
-  const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters);
+  const hashSubsets = snapshot.subsets.filter((x) => x.policy.kind === 'hash').length;
+  const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters, hashSubsets);
   const trustedPeers = buildTrustedPeers(snapshot.settings.trustedProxies ?? []);
   const meter = buildSnapshotMeter(listeners.values(), subsets);
   return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, meter, hasher: deps.hasher, trustedPeers, random };

@@ -131,3 +131,17 @@ test('each runtime snapshot has its own cache: a new table is never answered fro
   t.deepEqual(counters, { hits: 1, misses: 2 }, 'counters are shared across snapshots');
   t.is(second.sessions.size, 1);
 });
+
+test('the configured bound is the worker total, split over the subsets that hash', async (t) => {
+  const hasher = await initHasher();
+  const cache = new SessionCache(fakeLookup(7), hasher, 100, { hits: 0, misses: 0 }, 2);
+  for (let i = 0; i < 1_000; i++) {
+    cache.resolve(0, `a${i}`);
+    cache.resolve(1, `b${i}`);
+  }
+  t.is(cache.max, 100);
+  t.is(cache.size, 100, 'each of the two subsets holds at most 50');
+  // a key from either subset still resolves as the table says after eviction
+  const direct = fakeLookup(7);
+  t.is(cache.resolve(1, 'b3'), direct.select(1, hasher.hash32('b3')));
+});
