@@ -1,4 +1,5 @@
 // Small timing helpers for the micro benchmarks: warm up, run a few rounds, report the median.
+import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
 import type { Snapshot, Subset } from '../../src/snapshot/types.js';
 import { makeEndpoints } from '../../test/golden/fixtures.js';
 
@@ -44,7 +45,7 @@ export function hashSubset(n: number, table: 'ring' | 'maglev'): Subset {
 export function snapshotOf(subsets: Subset[]): Snapshot {
   return {
     epoch: 1, configHash: 'bench', configPath: 'bench', listeners: [], subsets,
-    settings: { sessionCacheSize: 0, maxKeyLength: 256, upstreamConnectTimeoutMs: 0, upstreamIdleTimeoutMs: 0, drainTimeoutMs: 0 },
+    settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 0 },
   };
 }
 

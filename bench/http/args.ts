@@ -1,0 +1,113 @@
+// Command-line options of `npm run bench` (bench/http/run.ts). Defaults reproduce the issue's
+// setup: 50 connections, 10 s per measurement, 3 interleaved runs, 1,000 distinct session cookies.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export type Tool = 'wrk' | 'autocannon';
+
+export interface BenchOptions {
+  readonly runs: number;
+  readonly durationSec: number;
+  /** seconds per autocannon measurement; null: half of durationSec when wrk runs too, else durationSec */
+  readonly acDurationSec: number | null;
+  readonly warmupSec: number;
+  readonly connections: number;
+  /** distinct `session` cookie values the load generators cycle through */
+  readonly cookies: number;
+  readonly tools: readonly Tool[];
+  /** subject names to run (null: all that can start) */
+  readonly only: readonly string[] | null;
+  /** apt-get install nginx/haproxy/wrk when missing (as root) */
+  readonly install: boolean;
+  /** extra stickyd builds to compare: label -> path of a cli.js, plus `run` arguments */
+  readonly variants: readonly { label: string; cli: string; args: readonly string[] }[];
+  /** write V8 CPU profiles of stickyd's processes to bench/out/prof/<subject>/ */
+  readonly cpuProf: boolean;
+  readonly quick: boolean;
+  /** fixed total request rate (autocannon only), null for as fast as possible */
+  readonly rate: number | null;
+  /** proxies on CPU 1 with 1 worker, load generator and backends on CPU 0 (less noise for A/B) */
+  readonly pin: boolean;
+  /** RESULTS.md block to write: 'http' (also bench/results.json) or another name for an experiment */
+  readonly section: string;
+}
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --runs <n>          interleaved runs per subject and tool (default 3; --quick: 1)
+  --duration <s>      seconds per measurement (default 10; --quick: 3)
+  --ac-duration <s>   seconds per autocannon measurement (default: half of --duration when wrk
+                      also runs, so the default run stays near 10 minutes; else --duration)
+  --warmup <s>        unrecorded warm-up per subject before the first run (default 1)
+  --connections <n>   concurrent connections (default 50)
+  --cookies <n>       distinct session cookie values (default 1000)
+  --tools <list>      wrk,autocannon (default: both; wrk only when installed)
+  --only <list>       subjects to run, e.g. direct,nginx,stickyd
+  --no-install        never apt-get install the missing peers
+  --stickyd <l>=<cli> [args]  also measure another stickyd build (cookie sent, access log off), e.g.
+                      --stickyd undici=bench/out/variants/undici/dist/cli.js or
+                      --stickyd 'nocache=dist/cli.js --session-cache 0'
+  --cpu-prof          V8 CPU profiles of every stickyd process into bench/out/prof/
+  --rate <req/s>      offer a fixed request rate instead of saturating (autocannon only): CPU per
+                      request then compares proxies at equal load, less moved by other work
+  --pin               A/B mode: each proxy with 1 worker pinned to CPU 1, the load generator, the
+                      backends and this script on CPU 0 (taskset); steadier CPU per request when
+                      other work shares the machine, but not the issue's 2-worker setup
+  --section <name>    write RESULTS.md block <name> instead of 'http' (bench/results.json is then
+                      left alone): keeps an experiment beside the headline run
+  --quick             smoke run: 3 s x 1 run, 1 s warm-up
+`;
+
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      runs: { type: 'string' }, duration: { type: 'string' }, 'ac-duration': { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
+      cookies: { type: 'string' }, tools: { type: 'string' }, only: { type: 'string' }, 'no-install': { type: 'boolean' },
+      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, pin: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const rate = values.rate === undefined ? null : count(values.rate, '--rate', 0);
+  // wrk cannot hold a rate; --rate measures with autocannon alone
+  const tools = (values.tools ?? (rate === null ? 'wrk,autocannon' : 'autocannon')).split(',').map((t) => t.trim());
+  if (rate !== null && tools.includes('wrk')) throw new Error('--rate works with autocannon only (wrk cannot hold a rate)');
+  for (const t of tools) if (t !== 'wrk' && t !== 'autocannon') throw new Error(`--tools: unknown tool '${t}'`);
+  const durationSec = count(values.duration, '--duration', quick ? 3 : 10);
+  return {
+    runs: count(values.runs, '--runs', quick ? 1 : 3),
+    durationSec,
+    acDurationSec: values['ac-duration'] === undefined ? null : count(values['ac-duration'], '--ac-duration', durationSec),
+    warmupSec: count(values.warmup, '--warmup', 1, true),
+    connections: count(values.connections, '--connections', 50),
+    cookies: count(values.cookies, '--cookies', 1000),
+    tools: tools as Tool[],
+    only: values.only === undefined ? null : values.only.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    install: values['no-install'] !== true,
+    variants: (values.stickyd ?? []).map(parseVariant),
+    cpuProf: values['cpu-prof'] === true,
+    quick,
+    rate,
+    pin: values.pin === true,
+    section: values.section ?? 'http',
+  };
+}
+
+function count(value: string | undefined, flag: string, fallback: number, zeroOk = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new Error(`${flag}: expected a ${zeroOk ? 'non-negative' : 'positive'} integer, got '${value}'`);
+  return n;
+}
+
+function parseVariant(spec: string): { label: string; cli: string; args: string[] } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0 || eq === spec.length - 1) throw new Error(`--stickyd: expected <label>=<path to cli.js> [run arguments], got '${spec}'`);
+  const [cli, ...args] = spec.slice(eq + 1).trim().split(/\s+/);
+  return { label: spec.slice(0, eq), cli: resolve(cli!), args };
+}

@@ -1,0 +1,78 @@
+// CPU time of a process tree from /proc, the figure the issue compares proxies by: user + system
+// time of every process of the proxy over a run, divided by the requests it completed. Requests/s
+// moves with whatever else shares the cores; CPU per request does not (much).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (getconf CLK_TCK; 100 on every Linux we know). */
+export const CLOCK_TICKS = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+interface ProcStat {
+  readonly pid: number;
+  readonly ppid: number;
+  /** utime + stime + cutime + cstime: reaped children count once, through their parent */
+  readonly ticks: number;
+}
+
+/** proc(5): fields after "(comm)" start at field 3 (state); ppid is 4, utime..cstime are 14..17. */
+function readStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const n = (i: number): number => Number(f[i - 3]);
+  return { pid, ppid: n(4), ticks: n(14) + n(15) + n(16) + n(17) };
+}
+
+/** Seconds of CPU used so far by `root` and all its live descendants. */
+export function treeCpuSeconds(root: number): number {
+  const all: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const s = readStat(pid);
+    if (s !== null) all.push(s);
+  }
+  const children = new Map<number, ProcStat[]>();
+  for (const s of all) {
+    const list = children.get(s.ppid);
+    if (list === undefined) children.set(s.ppid, [s]);
+    else list.push(s);
+  }
+  const top = all.find((s) => s.pid === root);
+  if (top === undefined) throw new Error(`process ${root} is gone`);
+  let ticks = 0;
+  const stack = [top];
+  while (stack.length > 0) {
+    const s = stack.pop()!;
+    ticks += s.ticks;
+    stack.push(...(children.get(s.pid) ?? []));
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** Busy and total jiffies of the whole machine (first line of /proc/stat). */
+export interface MachineCpu {
+  readonly busy: number;
+  readonly total: number;
+}
+
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}

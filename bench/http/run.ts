@@ -1,0 +1,197 @@
+// `npm run bench`: stickyd side by side with nginx, HAProxy and the Node proxies, in one run on
+// one machine. Starts the backends and every subject, checks each is cookie-sticky, warms each
+// up, then measures them interleaved (run 1 of every subject, then run 2, ...) with wrk and
+// autocannon, recording requests/s, p50/p99, errors and the CPU of each proxy's processes.
+// Writes bench/RESULTS.md (its http block), bench/results.json and bench/out/http-*.json.
+// Every process it starts is stopped at the end, on Ctrl-C and on errors.
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { describeMachine, packageVersion } from '../machine.js';
+import { DEMO_HOST, writeStickydConfig } from '../stickyd-config.js';
+import { parseBenchArgs, type Tool } from './args.js';
+import { startBackends } from './backends.js';
+import { checkSticky } from './check.js';
+import { machineCpu, treeCpuSeconds } from './cpu.js';
+import { runLoad, stopLoad, type LoadSpec } from './load.js';
+import { ensureBinaries, prepareRunDir, versionOf } from './peers.js';
+import { ProcessGroup, sleep } from './procs.js';
+import { OUT_DIR, renderMarkdown, usPerReq, writeReport, type Report, type Sample, type SubjectInfo } from './report.js';
+import { buildSubjects, type BenchEnv, type Running, type Subject } from './subjects.js';
+
+/** Proxies run this many workers, like the issue's table (1 with --pin, on its own core). */
+const WORKERS = 2;
+/** --pin: the measured proxy's core, and the core for everything else (load generator, backends). */
+const PIN = { proxy: '1', rest: '0' } as const;
+/** Pause between measurements so sockets in TIME_WAIT and GC from the previous one settle. */
+const GAP_MS = 300;
+
+const started = Date.now();
+const say = (line: string): void => { process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
+
+const opts = parseBenchArgs(process.argv.slice(2));
+const group = new ProcessGroup();
+let run = '';
+let wrkBin: string | null = null;
+
+async function cleanup(): Promise<void> {
+  stopLoad();
+  await group.stopAll();
+  if (run !== '') await rm(run, { recursive: true, force: true });
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping every process the benchmark started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+  await cleanup();
+} catch (err) {
+  // After Ctrl-C the load generator's failure is expected; the signal handler finishes the exit.
+  if (!interrupted) {
+    say(`failed: ${(err as Error).stack ?? String(err)}`);
+    await cleanup();
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  say(`machine: ${machine.cpu}, ${machine.cores} cores; load average ${machine.loadavg.join(' / ')}`);
+  const bins = ensureBinaries(opts.install, say);
+  wrkBin = bins.wrk;
+  const tools = opts.tools.filter((t) => {
+    if (t === 'wrk' && bins.wrk === null) { say('wrk is not installed: measuring with autocannon only'); return false; }
+    return true;
+  });
+  // autocannon is the cross-check beside wrk (half as long, to keep the default run near 10 min)
+  const acDurationSec = opts.acDurationSec ?? (tools.includes('wrk') ? Math.max(1, Math.ceil(opts.durationSec / 2)) : opts.durationSec);
+  if (opts.pin) {
+    if (os.availableParallelism() < 2) throw new Error('--pin needs at least 2 CPUs');
+    group.pin = PIN;
+    execFileSync('taskset', ['-p', '-c', PIN.rest, String(process.pid)], { stdio: 'ignore' }); // autocannon runs in this process
+    say(`pinned: proxies on CPU ${PIN.proxy} with 1 worker; backends, load generator and this script on CPU ${PIN.rest}`);
+  }
+  run = await mkdtemp(join(os.tmpdir(), 'stickyd-bench-'));
+  await prepareRunDir(run);
+  const cookies = buildCookies(opts.cookies);
+  const cookieFile = join(run, 'cookies.txt');
+  await writeFile(cookieFile, cookies.join('\n') + '\n');
+
+  const backends = await startBackends(group, run, bins.nginx);
+  say(`backends on ${backends.ports.join(', ')}: ${backends.kind}`);
+  const stickydConfig = await writeStickydConfig(join(run, 'stickyd'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
+  const env: BenchEnv = {
+    group, run, backends: backends.ports, stickydConfig, bins, workers: opts.pin ? 1 : WORKERS,
+    profDir: opts.cpuProf ? join(OUT_DIR, 'prof') : null,
+  };
+
+  const all = buildSubjects(opts.variants);
+  const wanted = opts.only === null ? all : all.filter((s) => opts.only!.includes(s.name));
+  const skipped: { name: string; reason: string }[] = [];
+  const live: { subject: Subject; running: Running; info: SubjectInfo }[] = [];
+  for (const subject of wanted) {
+    const why = subject.unavailable(env);
+    if (why !== null) { skipped.push({ name: subject.name, reason: why }); say(`skip ${subject.name}: ${why}`); continue; }
+    try {
+      const running = await subject.start(env);
+      const sticky = subject.reference === true ? 'n/a' : await checkSticky(running.port, DEMO_HOST, cookies, subject.mints);
+      say(`${subject.name} up on ${running.port}${running.pid === null ? '' : ` (pid ${running.pid})`}; sticky check: ${sticky}`);
+      live.push({ subject, running, info: { name: subject.name, what: subject.what, sticky, sendsCookies: subject.sendsCookies } });
+    } catch (err) {
+      skipped.push({ name: subject.name, reason: (err as Error).message });
+      say(`skip ${subject.name}: ${(err as Error).message}`);
+    }
+  }
+
+  const specFor = (s: Subject, port: number, durationSec: number): LoadSpec => ({
+    url: `http://127.0.0.1:${port}/ping`, host: DEMO_HOST, connections: opts.connections, durationSec,
+    cookies: s.sendsCookies ? cookies : null, cookieFile: s.sendsCookies ? cookieFile : null, rate: opts.rate, cpus: opts.pin ? PIN.rest : null,
+  });
+  if (opts.warmupSec > 0) {
+    for (const { subject, running } of live) {
+      say(`warm-up ${subject.name} (${opts.warmupSec} s)`);
+      await runLoad(tools[0]!, bins.wrk, specFor(subject, running.port, opts.warmupSec));
+    }
+  }
+
+  const samples: Sample[] = [];
+  const total = opts.runs * live.length * tools.length;
+  for (let r = 1; r <= opts.runs; r++) {
+    // Rotate the order each run so no subject always follows the same neighbour.
+    const order = live.map((_, i) => live[(i + r - 1) % live.length]!);
+    for (const { subject, running } of order) {
+      for (const tool of tools) {
+        const sample = await measure(subject, running, tool, r, specFor(subject, running.port, tool === 'wrk' ? opts.durationSec : acDurationSec));
+        samples.push(sample);
+        const cpu = usPerReq(sample);
+        say(`[${samples.length}/${total}] run ${r} ${subject.name.padEnd(17)} ${tool.padEnd(10)} ${Math.round(sample.rps).toLocaleString('en').padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  p99 ${sample.p99Ms.toFixed(2)} ms  errors ${sample.errors}/${sample.non2xx}${cpu === null ? '' : `  CPU ${cpu.toFixed(1)} µs/req`}  machine ${(sample.machineBusy * 100).toFixed(0)}% busy`);
+        await sleep(GAP_MS);
+      }
+    }
+  }
+
+  const report: Report = {
+    date: new Date(started).toISOString(), machine, loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    versions: versions(bins), options: { ...opts, tools, acDurationSec }, backends: backends.kind,
+    subjects: live.map((l) => l.info), skipped, samples, elapsedSec: (Date.now() - started) / 1000, argv: process.argv.slice(2),
+  };
+  if (opts.quick) {
+    await mkdir(OUT_DIR, { recursive: true });
+    await writeFile(join(OUT_DIR, 'http-quick.json'), JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(`\n${renderMarkdown(report)}\n\n`);
+    say('quick run: bench/RESULTS.md and bench/results.json left as they were; raw samples in bench/out/http-quick.json');
+  } else {
+    const { raw } = await writeReport(report);
+    process.stdout.write(`\n${renderMarkdown(report)}\n\n`);
+    say(`wrote the ${opts.section} block of bench/RESULTS.md${opts.section === 'http' ? ', bench/results.json' : ''} and ${raw}`);
+  }
+  if (opts.cpuProf) say(`stopping stickyd writes its CPU profiles to ${env.profDir}; summarise them with: node --import tsx bench/http/profile-summary.ts ${env.profDir}`);
+}
+
+async function measure(subject: Subject, running: Running, tool: Tool, run: number, spec: LoadSpec): Promise<Sample> {
+  const cpu0 = running.pid === null ? null : treeCpuSeconds(running.pid);
+  const m0 = machineCpu();
+  const load = await runLoad(tool, wrkBin, spec);
+  const m1 = machineCpu();
+  const cpu1 = running.pid === null ? null : treeCpuSeconds(running.pid);
+  return {
+    ...load, subject: subject.name, run,
+    cpuSec: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+    machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
+  };
+}
+
+/** Session values shaped like stickyd's minted ones (32 hex digits), fixed so runs are comparable. */
+function buildCookies(n: number): string[] {
+  const out: string[] = [];
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    let v = '';
+    for (let w = 0; w < 4; w++) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; // xorshift32
+      v += x.toString(16).padStart(8, '0');
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+function versions(b: ReturnType<typeof ensureBinaries>): Record<string, string | null> {
+  return {
+    nginx: versionOf(b.nginx, ['-v'])?.replace(/^nginx version: /, '') ?? null,
+    haproxy: versionOf(b.haproxy, ['-v'])?.replace(/^HAProxy version /, '').split(' ')[0] ?? null,
+    wrk: versionOf(b.wrk, ['--version'])?.split(' ')[1] ?? null,
+    autocannon: packageVersion('autocannon'),
+    'http-proxy': packageVersion('http-proxy'),
+    undici: packageVersion('undici'),
+  };
+}

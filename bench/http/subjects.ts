@@ -1,0 +1,158 @@
+// What is measured: the backends direct (the ceiling), nginx, HAProxy, three Node proxies and
+// stickyd in several settings. Each subject starts its processes through the ProcessGroup and
+// says which process tree's CPU counts as "the proxy".
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { CLI, DEMO_HOST, REPO } from '../stickyd-config.js';
+import { waitForOk } from './check.js';
+import { PEERS_DIR, renderTemplate, startHaproxy, startNginx } from './peers.js';
+import { freePort, type ProcessGroup, type Started } from './procs.js';
+
+export interface BenchEnv {
+  readonly group: ProcessGroup;
+  /** per-run temporary directory (configs, logs) */
+  readonly run: string;
+  readonly backends: readonly number[];
+  readonly stickydConfig: string;
+  readonly bins: { readonly nginx: string | null; readonly haproxy: string | null };
+  /** write V8 CPU profiles of stickyd into this directory (per subject), or null */
+  readonly profDir: string | null;
+  readonly workers: number;
+}
+
+export interface Running {
+  readonly port: number;
+  /** root of the process tree whose CPU is the proxy's; null for the direct ceiling */
+  readonly pid: number | null;
+}
+
+export interface Subject {
+  readonly name: string;
+  readonly what: string;
+  /** false: requests carry no cookie, so a cookie-minting proxy mints on every request */
+  readonly sendsCookies: boolean;
+  /** the proxy issues the session cookie itself */
+  readonly mints: boolean;
+  /** a reference point, not a sticky proxy: no sticky check */
+  readonly reference?: boolean;
+  /** why it cannot run here, or null */
+  readonly unavailable: (env: BenchEnv) => string | null;
+  readonly start: (env: BenchEnv) => Promise<Running>;
+}
+
+const READY_MS = 30_000;
+
+function nodePeer(name: string, script: string, what: string): Subject {
+  return {
+    name, what, sendsCookies: true, mints: false,
+    unavailable: () => null,
+    async start(env) {
+      const port = await freePort();
+      const p = env.group.spawn(name, process.execPath, [join(PEERS_DIR, script)], {
+        env: { PORT: String(port), BACKENDS: env.backends.join(','), WORKERS: String(env.workers) },
+        logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy',
+      });
+      await readyOrExit(p, port, name);
+      return { port, pid: p.pid };
+    },
+  };
+}
+
+/** Waits for GET /ping to answer 200, failing at once if the process exits first. */
+async function readyOrExit(p: Started, port: number, name: string): Promise<void> {
+  let ready = false;
+  const ok = waitForOk(port, DEMO_HOST, READY_MS, name).then(() => { ready = true; });
+  const died = p.exited.then((code) => { if (!ready) throw new Error(`${name} exited (${code}) before it answered; see its log`); });
+  // whichever loses the race must not become an unhandled rejection
+  ok.catch(() => {});
+  died.catch(() => {});
+  await Promise.race([ok, died]);
+}
+
+/** Whether `cli run --help` offers `--access-log <on|off>` (builds before it had no access log). */
+const accessLogSupport = new Map<string, boolean>();
+export function hasAccessLogFlag(cli: string): boolean {
+  let known = accessLogSupport.get(cli);
+  if (known === undefined) {
+    const r = spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8', timeout: 10_000 });
+    known = /--access-log <on\|off>/.test(r.stdout ?? '');
+    accessLogSupport.set(cli, known);
+  }
+  return known;
+}
+
+/**
+ * stickyd runs with its access log off unless `accessLog` is set, as the peers do (nginx
+ * `access_log off`, HAProxy without `log`); stdout goes to a file in the run directory.
+ */
+function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean }): Subject {
+  const cli = opts.cli ?? CLI;
+  return {
+    name, what, sendsCookies: opts.sendsCookies ?? true, mints: opts.sendsCookies === false,
+    unavailable: () => (existsSync(cli) ? null : `${cli} not found (run npm run build)`),
+    async start(env) {
+      const port = await freePort();
+      const node: string[] = [];
+      if (env.profDir !== null) {
+        const dir = join(env.profDir, name);
+        await mkdir(dir, { recursive: true });
+        // cluster workers inherit the primary's execArgv, so every stickyd process writes a profile
+        node.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+      }
+      const log = hasAccessLogFlag(cli) ? ['--access-log', opts.accessLog === true ? 'on' : 'off'] : [];
+      const args = [...node, cli, 'run', '-c', env.stickydConfig, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--workers', String(env.workers), ...log, ...(opts.args?.(env) ?? [])];
+      const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy' });
+      await readyOrExit(p, port, name);
+      return { port, pid: p.pid };
+    },
+  };
+}
+
+export function buildSubjects(variants: readonly { label: string; cli: string; args: readonly string[] }[]): Subject[] {
+  const subjects: Subject[] = [
+    {
+      name: 'direct', what: 'one backend, no proxy (ceiling)', sendsCookies: true, mints: false, reference: true,
+      unavailable: () => null,
+      start: async (env) => ({ port: env.backends[0]!, pid: null }),
+    },
+    { ...nodePeer('node-server', 'node-server.mjs', 'reference: a Node HTTP server answering /ping itself, no proxying (the floor of Node\'s server side)'), reference: true },
+    {
+      name: 'nginx', what: 'nginx, `hash $cookie_session consistent`', sendsCookies: true, mints: false,
+      unavailable: (env) => (env.bins.nginx === null ? 'nginx is not installed' : null),
+      async start(env) {
+        const port = await freePort();
+        const conf = await renderTemplate('nginx-proxy.conf.tmpl', 'nginx-proxy.conf', { run: env.run, port, backends: env.backends, workers: env.workers });
+        const p = startNginx(env.group, env.bins.nginx!, 'nginx-proxy', conf, env.run, 'proxy');
+        await waitForOk(port, DEMO_HOST, READY_MS, 'nginx');
+        return { port, pid: p.pid };
+      },
+    },
+    {
+      name: 'haproxy', what: 'HAProxy, `balance hash req.cook(session)`', sendsCookies: true, mints: false,
+      unavailable: (env) => (env.bins.haproxy === null ? 'haproxy is not installed' : null),
+      async start(env) {
+        const port = await freePort();
+        const conf = await renderTemplate('haproxy-hash.cfg.tmpl', 'haproxy-hash.cfg', { run: env.run, port, backends: env.backends, workers: env.workers });
+        const p = startHaproxy(env.group, env.bins.haproxy!, 'haproxy', conf, env.run);
+        await waitForOk(port, DEMO_HOST, READY_MS, 'haproxy');
+        return { port, pid: p.pid };
+      },
+    },
+    nodePeer('node-http-proxy', 'node-http-proxy.mjs', 'node-http-proxy in node:cluster'),
+    nodePeer('node-plain', 'node-plain.mjs', 'node:http proxy (`http.request` + pipe)'),
+    nodePeer('undici', 'undici-proxy.mjs', 'undici 7 `Pool.stream` proxy'),
+    stickyd('stickyd', 'stickyd, seed cookie policy, access log off', {}),
+    stickyd('stickyd-nocache', 'stickyd, session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
+    stickyd('stickyd-mint', 'stickyd, mints a cookie on every request', { sendsCookies: false }),
+  ];
+  if (hasAccessLogFlag(CLI)) {
+    subjects.push(stickyd('stickyd-accesslog', 'stickyd, access log on (`--access-log on`, stdout to a file)', { accessLog: true }));
+  }
+  for (const v of variants) {
+    const what = `stickyd build ${relative(REPO, v.cli)}${v.args.length > 0 ? ` \`${v.args.join(' ')}\`` : ''}`;
+    subjects.push(stickyd(`stickyd-${v.label}`, what, { cli: v.cli, args: () => [...v.args] }));
+  }
+  return subjects;
+}
