@@ -2,8 +2,8 @@
 // issue lists, a hash of the session key and never the key itself; off and sampled modes; the
 // daemon's own log lines stay apart.
 import test, { type ExecutionContext } from 'ava';
-import { startDaemon, runCli, type Daemon } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
+import { runCli, type Daemon } from '../helpers/daemon.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { getJson, sleep } from '../helpers/http.js';
 import { parseSamples, sample, scrape, sumWhere } from '../helpers/prom.js';
 import { initHasher } from '../../src/balancing/hash.js';
@@ -15,14 +15,7 @@ interface Line {
 }
 
 async function setup(t: ExecutionContext, args: string[] = []) {
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers: 2, args });
-  t.teardown(async () => {
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
+  const { daemon, backends } = await startSeedStack(t, { args });
   return { daemon, backends };
 }
 

@@ -1,8 +1,8 @@
 // GET /metrics on the real daemon (2 workers, the seed's five backends): known traffic must show
 // up with exact counts per label, survive a reload and a rolling restart, and pass promtool.
 import test, { type ExecutionContext } from 'ava';
-import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
+import type { Daemon } from '../helpers/daemon.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { BROKEN_YAML, stickyWithWeights, writeAtomic } from '../helpers/configs.js';
 import { getJson, sleep, alive, childPids } from '../helpers/http.js';
 import { parseSamples, promtoolCheck, sample, scrape, sumWhere, type Samples } from '../helpers/prom.js';
@@ -16,14 +16,7 @@ interface Ping { instance: string; version: string }
 interface Status { generation: number; ready: boolean; workers: { pid: number }[] }
 
 async function setup(t: ExecutionContext) {
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers: 2 });
-  t.teardown(async () => {
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
+  const { daemon, backends, cfg } = await startSeedStack(t);
   const endpointOf = (instance: string): string => `127.0.0.1:${backends.find((b) => b.instance === instance)!.port}`;
   return { daemon, backends, cfg, endpointOf };
 }

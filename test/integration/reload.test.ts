@@ -1,9 +1,8 @@
 // SIGHUP reloads under load: zero failed requests, coalescing, and failures that keep the old
 // generation serving. Real daemon, 2 workers, autocannon at 50 connections on loopback.
 import test from 'ava';
-import { startDaemon } from '../helpers/daemon.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { runCli } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
 import { stickyWithWeights, writeAtomic, BROKEN_YAML } from '../helpers/configs.js';
 import { load } from '../helpers/load.js';
 import { getJson, sleep, childPids } from '../helpers/http.js';
@@ -11,16 +10,7 @@ import { getJson, sleep, childPids } from '../helpers/http.js';
 interface Status { generation: number; ready: boolean; workers: { pid: number; epoch: number }[]; reloads: { ok: number; failed: number; requested: number }; lastReload: { ok: boolean; error: string | null; covers: number } | null }
 
 async function setup(t: import('ava').ExecutionContext) {
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers: 2 });
-  t.teardown(async () => {
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
-  const base = `http://127.0.0.1:${daemon.port}`;
-  const admin = `http://127.0.0.1:${daemon.adminPort}`;
+  const { backends, cfg, daemon, base, admin } = await startSeedStack(t);
   const version = async (): Promise<string> => (await getJson<{ version: string }>(`${base}/ping`, { host: 'demo.example.com' })).body.version;
   const status = async (): Promise<Status> => (await getJson<Status>(`${admin}/status`)).body;
   return { backends, cfg, daemon, base, admin, version, status };

@@ -1,22 +1,14 @@
 // Rolling restarts, crash recovery and graceful drain under load, with the real daemon.
 import test from 'ava';
 import http from 'node:http';
-import { startDaemon } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { load } from '../helpers/load.js';
 import { getJson, sleep, childPids, alive } from '../helpers/http.js';
 
 interface Status { generation: number; ready: boolean; workers: { pid: number }[]; workerRestarts: number }
 
 async function setup(t: import('ava').ExecutionContext, workers = 2) {
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers });
-  t.teardown(async () => {
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
+  const { daemon } = await startSeedStack(t, { workers });
   const status = async (): Promise<Status> => (await getJson<Status>(`http://127.0.0.1:${daemon.adminPort}/status`)).body;
   return { daemon, base: `http://127.0.0.1:${daemon.port}`, status };
 }
