@@ -2,6 +2,7 @@
 // Hostile-input tests count these to prove a refused request never reached a backend.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cookieStickyYaml } from './istio-yaml.js';
 
 export interface Recorded {
   readonly method: string;
@@ -52,43 +53,5 @@ export async function startRecordingBackend(): Promise<RecordingBackend> {
 
 /** One Gateway on "*", VirtualService demo.example.com -> `rec` with a `session` cookie (60 s). */
 export function recordingConfig(ports: readonly number[], extraRoute = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [demo.example.com]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: rec}
-${extraRoute}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: rec
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        httpCookie: {name: session, ttl: 60s}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: rec}
-spec:
-  hosts: [rec]
-  ports:
-  - {number: 8080, name: http, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}
-`;
+  return cookieStickyYaml('rec', ports, { route: extraRoute });
 }

@@ -14,50 +14,13 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { sleep } from '../helpers/http.js';
 import { mapSessions } from '../helpers/sessions.js';
 import { makeKeys } from '../golden/fixtures.js';
+import { cookieStickyYaml } from '../helpers/istio-yaml.js';
 
 const SESSIONS = 10_000;
 const INSTANCES = ['b1', 'b2', 'b3', 'b4', 'b5'];
 
 function config(ports: readonly number[], opts: { retries?: string; outlier?: string } = {}): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [demo.example.com]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: app}
-${opts.retries ?? ''}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: app
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        httpCookie: {name: session, ttl: 60s}
-${opts.outlier ?? ''}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: app}
-spec:
-  hosts: [app]
-  ports:
-  - {number: 8080, name: http, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}
-`;
+  return cookieStickyYaml('app', ports, { route: opts.retries ?? '', policy: opts.outlier ?? '' });
 }
 
 async function withConfig(text: string): Promise<{ dir: string; cleanup(): Promise<void> }> {

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../helpers/daemon.js';
 import { curl } from '../helpers/curl.js';
+import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../helpers/istio-yaml.js';
 
 test('an endpoint that never accepts the connection gets 504 at --connect-timeout', async (t) => {
   const hole = spawn('python3', [fileURLToPath(new URL('../fixtures/blackhole.py', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -15,31 +16,11 @@ test('an endpoint that never accepts the connection gets 504 at --connect-timeou
   const port = await new Promise<number>((resolve) => createInterface({ input: hole.stdout }).once('line', (l) => resolve(Number(l))));
   const dir = await mkdtemp(join(tmpdir(), 'stickyd-blackhole-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'config.yaml'), `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: hole}}]
+  await writeFile(join(dir, 'config.yaml'), `${GATEWAY_YAML}---
+${virtualServiceYaml(['"*"'], `  - route: [{destination: {host: hole}}]
     retries: {attempts: 0}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: hole}
-spec:
-  hosts: [hole]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
-`);
+`)}---
+${serviceEntryYaml('hole', [port])}`);
   const daemon = await startDaemon(dir, { workers: 1, args: ['--connect-timeout', '300'] });
   t.teardown(() => daemon.stop());
   const t0 = Date.now();

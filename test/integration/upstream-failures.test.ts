@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { sleep } from '../helpers/http.js';
+import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../helpers/istio-yaml.js';
 
 interface Servers { readonly ports: Record<string, number[]>; readonly hits: Record<string, number>; close(): Promise<void> }
 
@@ -91,33 +92,8 @@ async function startServers(): Promise<Servers> {
 function config(ports: Record<string, number[]>): string {
   const route = (prefix: string, host: string, extra = ''): string =>
     `  - match: [{uri: {prefix: /${prefix}}}]\n    route: [{destination: {host: ${host}}}]\n${extra}`;
-  const entry = (host: string, list: number[]): string => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${host}}
-spec:
-  hosts: [${host}]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-${list.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}
-`;
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [demo.example.com]
-  gateways: [gw]
-  http:
-${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}---
+  return `${GATEWAY_YAML}---
+${virtualServiceYaml(['demo.example.com'], `${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}`)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: pertry}
@@ -131,7 +107,7 @@ metadata: {name: postsvc}
 spec:
   host: postsvc
   trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-${Object.entries(ports).map(([host, list]) => entry(host, list)).join('')}`;
+${Object.entries(ports).map(([host, list]) => `---\n${serviceEntryYaml(host, list)}`).join('')}`;
 }
 
 interface Answer { status: number; body: string; error: string | null; ms: number }
