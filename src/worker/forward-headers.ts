@@ -19,10 +19,12 @@ const HOP_BY_HOP = new Set([
 /**
  * Set by stickyd itself on the upstream request: from an untrusted peer, client-sent values are
  * dropped (edge proxy, Envoy use_remote_address). `Forwarded` (RFC 7239) carries the same claims.
+ * `Expect: 100-continue` is answered on the client hop (Node sends the 100 before routing); the
+ * upstream client streams the body without waiting, and undici refuses the header outright.
  */
-const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded']);
+const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded', 'expect']);
 /** From a trusted peer (settings.trustedProxies) its forwarding headers are kept; XFF is appended to. */
-const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id']);
+const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id', 'expect']);
 
 /** Set by stickyd on the client response. */
 const RESPONSE_OWNED = new Set(['x-request-id']);
@@ -77,9 +79,8 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
   const trusted = facts.trustedPeer;
   const sawHost = copyEndToEnd(req.rawHeaders, headers.connection, trusted ? REQUEST_OWNED_TRUSTED : REQUEST_OWNED, out, true);
   if (!sawHost) out.push('Host', facts.fallbackHost);
-  // Transfer-Encoding is hop-by-hop, but the body is still chunked on our hop: say so, or Node
-  // would send a body with no framing for methods it does not chunk by default.
-  if (headers['transfer-encoding'] !== undefined) out.push('Transfer-Encoding', 'chunked');
+  // A chunked request body is framed on our hop by the upstream client itself: undici sends
+  // Transfer-Encoding: chunked for a body of unknown length and refuses the header from callers.
   const priorFor = trusted ? headers['x-forwarded-for'] : undefined;
   out.push('X-Forwarded-For', priorFor === undefined || priorFor === '' ? facts.clientAddress : `${priorFor}, ${facts.clientAddress}`);
   if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', 'http');
@@ -89,12 +90,18 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
 }
 
 /**
- * Client response headers: the upstream's end-to-end headers (every Set-Cookie line kept), then
- * X-Request-Id, stickyd's own Set-Cookie as a separate line, and Connection: close when asked.
+ * Client response headers from the upstream's raw [name, value, ...] list (undici's, as latin1
+ * strings): its end-to-end headers (every Set-Cookie line kept), then X-Request-Id, stickyd's own
+ * Set-Cookie as a separate line, and Connection: close when asked.
  */
-export function buildClientHeaders(upstream: IncomingMessage, requestId: string, setCookie: string | null, close: boolean): string[] {
+export function buildClientHeaders(raw: readonly string[], requestId: string, setCookie: string | null, close: boolean): string[] {
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1]! : `${connection}, ${raw[i + 1]!}`;
+  }
   const out: string[] = [];
-  copyEndToEnd(upstream.rawHeaders, upstream.headers.connection, RESPONSE_OWNED, out);
+  copyEndToEnd(raw, connection, RESPONSE_OWNED, out);
   out.push('X-Request-Id', requestId);
   if (setCookie !== null) out.push('Set-Cookie', setCookie);
   if (close) out.push('Connection', 'close');

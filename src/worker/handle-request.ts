@@ -9,7 +9,7 @@ import { RequestObservation } from './observe.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
 import { checkRequest } from './request-guard.js';
 import { selectPath, selectRequestHost } from './request-head.js';
-import { buildError, errorText, sendError } from './responses.js';
+import { buildError, errorText, sendError, sendServerOptions } from './responses.js';
 import { selectRoute } from './route.js';
 import type { RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
@@ -47,6 +47,11 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.
     markClientFaulted(req.socket);
     sendError(res, buildError(refused.code, refused.message), requestId, true, ctx.stats);
+    return;
+  }
+  if (req.url === '*') {
+    // checkRequest let only OPTIONS through with it
+    sendServerOptions(res, requestId, ctx.draining, ctx.stats);
     return;
   }
   const target = selectRoute(rt, listenerPort, req);

@@ -109,10 +109,10 @@ class WorkerProcess {
       send({ cmd: CMD, act: 'ack', seq: msg.seq, error: { code: 'STICKYD_ERR_RELOAD', message: 'malformed snapshot message' } });
       return;
     }
-    const pool = (this.#pool ??= new UpstreamPool(snapshot.settings.upstreamIdleTimeoutMs));
+    const pool = (this.#pool ??= new UpstreamPool(snapshot.settings.upstreamIdleTimeoutMs, snapshot.settings.upstreamConnectTimeoutMs));
     pool.configure(snapshot);
     try {
-      const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, agentFor: (e) => pool.agentFor(e), counters: this.#counters });
+      const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, poolFor: (e) => pool.poolFor(e), counters: this.#counters });
       const old = this.ctx.current;
       this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
       this.#meters.swap(runtime.meter);

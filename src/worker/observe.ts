@@ -56,11 +56,14 @@ export class RequestObservation {
     this.#index = index;
   }
 
-  /** The proxy forwards `upstream`'s body: count its bytes, only when the line is logged. */
-  countBody(upstream: IncomingMessage): void {
-    if (this.#log === null) return;
-    this.#bytes = 0;
-    upstream.on('data', (chunk: Buffer) => { this.#bytes += chunk.length; });
+  /** The proxy starts forwarding an upstream body: its bytes are counted only when the line is logged. */
+  countBody(): void {
+    if (this.#log !== null) this.#bytes = 0;
+  }
+
+  /** `n` more upstream body bytes went to the client. */
+  addBodyBytes(n: number): void {
+    if (this.#bytes >= 0) this.#bytes += n;
   }
 
   readonly #onClose = (): void => {

@@ -2,9 +2,10 @@
 // retry what is safe to retry, map failures to catalogue errors. Never throws and never leaves an
 // emitter without an 'error' listener: an upstream or client fault must not take the worker down.
 // Over 300 lines because the attempt lifecycle (timers, retries, the keep-alive race, body
-// streaming) is one state machine whose pieces only make sense together.
-import http, { type Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+// streaming) is one state machine whose pieces only make sense together. The wire side of one
+// attempt is upstream-attempt.ts, on the endpoint's undici Pool (upstream-pool.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { StickydError } from '../errors.js';
 import { log } from '../log.js';
 import type { RetryPolicy } from '../snapshot/types.js';
@@ -16,6 +17,8 @@ import { isIdempotent, shouldRetryFailure, shouldRetryStatus, type AttemptFailur
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { selectRetryEndpoint } from './select-endpoint.js';
 import { isClientFaulted } from './server.js';
+import { UpstreamAttempt, type AttemptSink } from './upstream-attempt.js';
+import { dispatchOnFreshConnection } from './upstream-pool.js';
 import type { RequestObservation } from './observe.js';
 import { countStatus, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from './stats.js';
 
@@ -31,7 +34,7 @@ export interface ProxyContext {
 export interface ProxyJob {
   readonly rt: RuntimeSnapshot;
   readonly subset: RuntimeSubset;
-  /** index into subset.endpoints (and subset.agents) of the first attempt */
+  /** index into subset.endpoints (and subset.pools) of the first attempt */
   readonly index: number;
   /** the session key, so a retry goes to the session's fallback endpoint; null for picker traffic */
   readonly key: string | null;
@@ -51,10 +54,17 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
   new Exchange(ctx, req, res, job).start();
 }
 
-/** Marks why this proxy destroyed an upstream request, so the error handler knows what it was. */
-type Cut = 'connectTimeout' | 'perTryTimeout' | 'routeTimeout' | 'idleTimeout' | null;
+/** Why this proxy cut an attempt itself (undici reports its own connect and idle timeouts). */
+type Cut = 'perTryTimeout' | 'routeTimeout' | null;
 
-class Exchange {
+/** undici refused the request as given (a header or path Node's server parser let through). */
+const REFUSED_AS_GIVEN = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+/** a connection that closed under a request that had been written to it */
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+/** undici's stream idle timeouts: no response head, or no body bytes, for the configured time */
+const IDLE_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+class Exchange implements AttemptSink {
   readonly #hasBody: boolean;
   /** a retry after bytes may have reached the backend is safe only for these */
   readonly #replayable: boolean;
@@ -62,17 +72,14 @@ class Exchange {
   #index: number;
   #tried: number[] | null = null;
   #attemptsLeft: number;
-  #upstream: ClientRequest | null = null;
-  #connectTimer: NodeJS.Timeout | null = null;
+  #attempt: UpstreamAttempt | null = null;
+  /** the current attempt's request body; the client request is piped in once a socket is up */
+  #body: PassThrough | null = null;
   #perTryTimer: NodeJS.Timeout | null = null;
   #routeTimer: NodeJS.Timeout | null = null;
   #cut: Cut = null;
-  /** the current attempt's socket is connected: failures from here on are resets, not connect errors */
-  #connected = false;
   #responded = false;
   #raceRetried = false;
-  /** an upstream failure after the headers went out, for the truncation log line */
-  #lateError: Error | null = null;
   #done = false;
 
   constructor(
@@ -92,9 +99,9 @@ class Exchange {
     this.job.subset.picker.start(this.#index);
     this.res.on('close', this.#onClientClose);
     this.req.on('error', this.#onClientError);
-    this.#send(this.job.subset.agents[this.#index]);
+    this.#send();
     // Envoy's route timeout runs from the end of the downstream request to the end of the response.
-    if (this.job.timeoutMs !== null) {
+    if (this.job.timeoutMs !== null && !this.#done) {
       if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
       else this.#armRouteTimer();
     }
@@ -104,32 +111,31 @@ class Exchange {
     return this.job.subset.endpoints[this.#index]?.id ?? '?';
   }
 
-  #send(agent: Agent | false | undefined): void {
-    const { subset, rt } = this.job;
-    const endpoint = subset.endpoints[this.#index]!;
-    const req = this.req;
-    const headers = (this.#headers ??= this.#buildHeaders());
-    let up: ClientRequest;
-    try {
-      up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path: req.url, headers, agent, setHost: false });
-    } catch (err) {
-      // Node's client validates what its server parser let through (e.g. a header value it rejects).
-      this.#fail(buildError('STICKYD_ERR_BAD_REQUEST', `request cannot be forwarded: ${errorCode(err)}`, err));
+  /** `fresh`: on a connection of its own rather than the endpoint's pool (the keep-alive race). */
+  #send(fresh = false): void {
+    const pool = this.job.subset.pools[this.#index];
+    if (pool === undefined) {
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(this.#endpointId, 'NO_POOL')));
       return;
     }
-    this.#upstream = up;
-    this.#connected = false;
+    const req = this.req;
+    const attempt = new UpstreamAttempt(this);
+    this.#attempt = attempt;
     this.#cut = null;
-    up.on('error', (err) => this.#onUpstreamError(up, err));
-    up.on('response', (upRes) => this.#onResponse(up, upRes));
-    up.on('socket', (socket) => this.#onSocket(up, socket as Socket));
+    // A fresh body stream per attempt: the client's bytes flow into it only once a socket is up,
+    // so a connect failure consumed none of them and the retry is safe for every method
+    // (RELIABILITY §2.7); and undici destroying it on failure cannot touch the client request.
+    const body = this.#hasBody ? (this.#body = new PassThrough()) : null;
     // Envoy's stream idle timeout: nothing from the backend for this long ends the attempt.
-    up.setTimeout(rt.settings.upstreamStreamIdleTimeoutMs, () => this.#cutUpstream(up, 'idleTimeout'));
+    const settings = this.job.rt.settings;
+    const idle = settings.upstreamStreamIdleTimeoutMs;
+    const options = { method: req.method ?? 'GET', path: req.url ?? '/', headers: (this.#headers ??= this.#buildHeaders()), body, headersTimeout: idle, bodyTimeout: idle };
+    if (fresh) dispatchOnFreshConnection(this.job.subset.endpoints[this.#index]!, settings.upstreamConnectTimeoutMs, options, attempt);
+    else pool.dispatch(options, attempt);
+    // undici reports a request it refuses (or a closed pool) synchronously, through onError.
+    if (attempt !== this.#attempt || this.#done) return;
     const perTry = this.job.retries?.perTryTimeoutMs ?? null;
-    if (perTry !== null) this.#perTryTimer = setTimeout(() => this.#cutUpstream(up, 'perTryTimeout'), perTry);
-    // A body is streamed only once connected: a connect failure then consumed none of it, so the
-    // retry is safe for every method (RELIABILITY §2.7).
-    if (!this.#hasBody) up.end();
+    if (perTry !== null) this.#perTryTimer = setTimeout(() => this.#cutAttempt(attempt, 'perTryTimeout'), perTry);
   }
 
   #buildHeaders(): string[] {
@@ -144,116 +150,102 @@ class Exchange {
     });
   }
 
-  #onSocket(up: ClientRequest, socket: Socket): void {
-    if (this.#done || up !== this.#upstream) return;
-    if (!socket.connecting) {
-      this.#onConnected(up);
-      return;
-    }
-    this.#connectTimer = setTimeout(() => this.#cutUpstream(up, 'connectTimeout'), this.job.rt.settings.upstreamConnectTimeoutMs);
-    socket.once('connect', () => this.#onConnected(up));
-  }
-
-  #onConnected(up: ClientRequest): void {
-    if (up !== this.#upstream || this.#done) return;
-    this.#clearConnectTimer();
+  onAttemptSent(attempt: UpstreamAttempt): void {
+    if (attempt !== this.#attempt || this.#done) return;
     if (isClientFaulted(this.req.socket)) {
       // The request's own bytes turned out malformed after its head: abandon it unsent.
       this.#finish();
-      up.destroy();
+      attempt.cancel(new Error('client request faulted'));
       return;
     }
-    this.#connected = true;
-    if (this.#hasBody) this.req.pipe(up);
+    if (this.#body !== null) this.req.pipe(this.#body);
   }
 
-  #cutUpstream(up: ClientRequest, cut: Exclude<Cut, null>): void {
-    if (up !== this.#upstream || this.#done) return;
+  #cutAttempt(attempt: UpstreamAttempt, cut: Exclude<Cut, null>): void {
+    if (attempt !== this.#attempt || this.#done) return;
     this.#cut = cut;
     const id = this.#endpointId;
-    const message =
-      cut === 'connectTimeout'
-        ? errorText.connectTimeout(id)
-        : cut === 'routeTimeout'
-          ? errorText.routeTimeout(id, this.job.timeoutMs ?? 0)
-          : `upstream ${cut === 'perTryTimeout' ? 'per-try timeout' : 'idle timeout'} from ${id}`;
-    up.destroy(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', message));
+    const message = cut === 'routeTimeout' ? errorText.routeTimeout(id, this.job.timeoutMs ?? 0) : `upstream per-try timeout from ${id}`;
+    attempt.fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', message));
   }
 
   readonly #armRouteTimer = (): void => {
     if (this.#done || this.job.timeoutMs === null) return;
     this.#routeTimer = setTimeout(() => {
-      const up = this.#upstream;
-      if (up !== null && !this.#responded) this.#cutUpstream(up, 'routeTimeout');
-      else up?.destroy(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
+      const attempt = this.#attempt;
+      if (attempt !== null) this.#cutAttempt(attempt, 'routeTimeout');
     }, this.job.timeoutMs);
   };
 
-  #onResponse(up: ClientRequest, upRes: IncomingMessage): void {
-    if (this.#done || up !== this.#upstream) {
-      upRes.resume();
-      return;
-    }
-    this.#clearAttemptTimers();
-    const status = upRes.statusCode ?? 0;
+  onAttemptHead(attempt: UpstreamAttempt, status: number, rawHeaders: string[]): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    this.#clearPerTryTimer();
     this.#report(selectOutcome(status));
     const policy = this.job.retries;
     if (policy !== null && this.#attemptsLeft > 0 && shouldRetryStatus(policy, status, this.#replayable)) {
-      // Discarded, never relayed; reading it to the end lets the socket go back to the pool.
-      upRes.resume();
+      // Discarded, never relayed; read to its end so the socket goes back to the pool.
+      attempt.discard();
       this.#retry();
       return;
     }
-    const res = this.res;
     try {
-      res.writeHead(status, buildClientHeaders(upRes, this.job.requestId, this.job.setCookie, this.ctx.draining));
+      this.res.writeHead(status, buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining));
     } catch (err) {
-      // An invalid status (Node's client accepts "099") or header value: nothing was sent yet.
-      up.destroy();
+      // An invalid status ("099") or header value: nothing was sent to the client yet.
+      attempt.cancel(new Error('invalid upstream response'));
       this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, errorCode(err)), err));
       return;
     }
     this.#responded = true;
     countStatus(this.ctx.stats, status);
-    // pipe(), not pipeline(): Node 20's pipeline() makes an AbortController per call and aborts
-    // it at the end, building a DOMException with a stack trace: ~4% of a worker's CPU in the
-    // profile (bench/RESULTS.md). A client that leaves is handled by #onClientClose.
-    const onBodyError = (err: Error): void => {
-      if (this.#done) return;
-      // Headers are out: the only honest signal left is a truncated response.
-      this.#logTruncated(this.#lateError ?? err);
-      res.destroy();
-      this.#finish();
-    };
-    upRes.on('error', onBodyError);
-    upRes.once('close', () => { if (!upRes.complete) onBodyError(new Error('upstream closed before the response was complete')); });
-    res.once('finish', () => this.#finish());
-    upRes.pipe(res);
-    // after pipe(), so the pipe is in place before this listener starts the flow
-    this.job.observation?.countBody(upRes);
+    this.job.observation?.countBody();
   }
 
-  #onUpstreamError(up: ClientRequest, err: Error): void {
-    if (this.#done || up !== this.#upstream) return;
+  onAttemptData(chunk: Buffer): boolean {
+    this.job.observation?.addBodyBytes(chunk.length);
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.#resume);
+    return false;
+  }
+
+  readonly #resume = (): void => {
+    this.#attempt?.resume();
+  };
+
+  onAttemptEnd(attempt: UpstreamAttempt): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    this.res.end();
+    this.#finish();
+  }
+
+  onAttemptError(attempt: UpstreamAttempt, err: Error): void {
+    if (attempt !== this.#attempt || this.#done) return;
     if (this.#responded) {
-      // Headers are out; the body's error handler logs and finishes once the client side is down.
-      this.#lateError = err;
+      // Headers are out: the only honest signal left is a truncated response.
+      this.#logTruncated(err);
       this.res.destroy();
+      this.#finish();
       return;
     }
-    this.#clearAttemptTimers();
+    this.#clearPerTryTimer();
     const code = errorCode(err);
-    if (code === 'ECONNRESET' && up.reusedSocket && !this.#raceRetried && this.#replayable && this.#cut === null) {
-      // The backend closed an idle keep-alive socket as we reused it (RELIABILITY §2.7): nothing
-      // reached it, so replay once on a fresh connection of its own. Not the backend's fault,
-      // not one of the route's retry attempts.
+    if (REFUSED_AS_GIVEN.has(code)) {
+      this.#fail(buildError('STICKYD_ERR_BAD_REQUEST', `request cannot be forwarded: ${code}`, err));
+      return;
+    }
+    if (attempt.sent && RESET_CODES.has(code) && !this.#raceRetried && this.#replayable && this.#cut === null) {
+      // A connection closed under a bodiless idempotent request before any answer: most often the
+      // backend closing an idle keep-alive socket as we reused it (RELIABILITY §2.7). undici does
+      // not say whether the socket was reused, so any such reset is replayed once, on the same
+      // endpoint, on a connection of its own. Not counted against the endpoint, not one of the
+      // route's retry attempts.
       this.#raceRetried = true;
       this.ctx.stats.upstreamRetries++;
-      this.#send(false);
+      this.#send(true);
       return;
     }
-    const failure = this.#failureOf(err);
-    const error = this.#classify(err);
+    const failure = this.#failureOf(err, attempt);
+    const error = this.#classify(err, attempt);
     countUpstreamFailure(this.job.subset.meter, this.#index, error.code);
     this.#report(code.startsWith('HPE_') ? 'gateway' : 'local');
     const policy = this.job.retries;
@@ -265,11 +257,12 @@ class Exchange {
   }
 
   /** null: not retriable whatever the policy (route or idle timeout, invalid response). */
-  #failureOf(err: Error): AttemptFailure | null {
-    if (this.#cut === 'routeTimeout' || this.#cut === 'idleTimeout') return null;
+  #failureOf(err: Error, attempt: UpstreamAttempt): AttemptFailure | null {
+    const code = errorCode(err);
+    if (this.#cut === 'routeTimeout' || IDLE_CODES.has(code)) return null;
     if (this.#cut === 'perTryTimeout') return 'perTryTimeout';
-    if (this.#cut === 'connectTimeout' || !this.#connected) return 'connect';
-    return errorCode(err).startsWith('HPE_') ? null : 'reset';
+    if (code === 'UND_ERR_CONNECT_TIMEOUT' || !attempt.sent) return 'connect';
+    return code.startsWith('HPE_') ? null : 'reset';
   }
 
   /** Next attempt on the session's fallback (or another picked) endpoint. */
@@ -285,7 +278,7 @@ class Exchange {
     this.#index = next;
     subset.picker.start(next);
     this.job.observation?.retarget(next);
-    this.#send(subset.agents[next]);
+    this.#send();
   }
 
   #report(outcome: Outcome): void {
@@ -293,13 +286,15 @@ class Exchange {
     if (subset.outlier !== null) this.ctx.outcomes?.record(subset, this.job.rt.epoch, this.#index, outcome);
   }
 
-  #classify(err: Error): StickydError {
+  #classify(err: Error, attempt: UpstreamAttempt): StickydError {
     if (err instanceof StickydError) return err;
     const id = this.#endpointId;
     const code = errorCode(err);
     if (code === 'ECONNREFUSED') return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.refused(id), err);
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.connectTimeout(id), err);
+    if (IDLE_CODES.has(code)) return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream idle timeout from ${id}`, err);
     if (code.startsWith('HPE_')) return buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(id, code), err);
-    if (!this.#connected) return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(id, code), err);
+    if (!attempt.sent) return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(id, code), err);
     return buildError('STICKYD_ERR_UPSTREAM_RESET', errorText.reset(id), err);
   }
 
@@ -317,32 +312,31 @@ class Exchange {
   #logTruncated(err: Error): void {
     this.ctx.stats.upstreamErrors++;
     const code = err instanceof StickydError ? err.code : errorCode(err);
-    // Only upstream faults count against the endpoint; a client that went away is not one.
-    if (this.#lateError !== null) countUpstreamFailure(this.job.subset.meter, this.#index, err instanceof StickydError ? err.code : 'STICKYD_ERR_UPSTREAM_RESET');
-    log('warn', 'upstream error after response headers', { endpoint: this.#endpointId, subset: this.job.subset.name, code, cause: err.cause, requestId: this.job.requestId });
+    // The client leaving cancels the attempt without a report: whatever lands here is upstream's.
+    countUpstreamFailure(this.job.subset.meter, this.#index, err instanceof StickydError ? err.code : 'STICKYD_ERR_UPSTREAM_RESET');
+    log('warn', 'upstream error after response headers', { endpoint: this.#endpointId, subset: this.job.subset.name, code, cause: err.cause ?? errorCode(err), requestId: this.job.requestId });
   }
 
   readonly #onClientClose = (): void => {
     // The client went away (or the response is complete): either way the exchange is over.
     if (!this.res.writableFinished && !this.#done) {
       this.#finish();
-      this.#upstream?.destroy();
+      this.#cancelAttempt('client closed the connection');
     }
   };
 
   readonly #onClientError = (): void => {
     if (this.#done) return;
     this.#finish();
-    this.#upstream?.destroy();
+    this.#cancelAttempt('client request failed');
   };
 
-  #clearConnectTimer(): void {
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    this.#connectTimer = null;
+  #cancelAttempt(why: string): void {
+    this.req.unpipe();
+    this.#attempt?.cancel(new Error(why));
   }
 
-  #clearAttemptTimers(): void {
-    this.#clearConnectTimer();
+  #clearPerTryTimer(): void {
     if (this.#perTryTimer !== null) clearTimeout(this.#perTryTimer);
     this.#perTryTimer = null;
   }
@@ -350,7 +344,7 @@ class Exchange {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#clearAttemptTimers();
+    this.#clearPerTryTimer();
     if (this.#routeTimer !== null) clearTimeout(this.#routeTimer);
     this.job.subset.picker.finish(this.#index);
   }

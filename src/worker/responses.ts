@@ -24,6 +24,18 @@ export function buildError(code: ErrorCode, message: string, cause?: unknown): S
 }
 
 /**
+ * `OPTIONS *` asks the server, not a resource, what it supports (RFC 9110 §9.3.7). To the client
+ * the gateway is the server, and undici cannot send an asterisk-form target, so stickyd answers.
+ */
+export function sendServerOptions(res: ServerResponse, requestId: string, close: boolean, stats: WorkerStats): void {
+  const headers = ['Allow', 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'Content-Length', '0', 'X-Request-Id', requestId];
+  if (close) headers.push('Connection', 'close');
+  countStatus(stats, 200);
+  res.writeHead(200, headers);
+  res.end();
+}
+
+/**
  * Writes `err` as `<status> <message>\n`. When the response has already started there is no honest
  * way to report an error: the client connection is destroyed so the client sees truncation.
  */

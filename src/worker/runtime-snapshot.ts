@@ -2,7 +2,7 @@
 // host tables, listeners by port, pickers, the kernel lookup, cumulative route weights and the
 // Set-Cookie halves. The worker swaps its `current` RuntimeSnapshot in one assignment; a request
 // keeps the one it started with.
-import type { Agent } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { BlockList } from 'node:net';
 import type { Hasher } from '../balancing/hash.js';
 import { createPicker, type Picker } from '../balancing/weighted.js';
@@ -36,8 +36,8 @@ export interface RuntimeSubset {
   readonly name: string;
   readonly host: string;
   readonly endpoints: readonly Endpoint[];
-  /** upstream agent per endpoint, same order; empty when built without a pool (unit tests) */
-  readonly agents: readonly Agent[];
+  /** upstream connection pool per endpoint, same order; empty when built without one (unit tests) */
+  readonly pools: readonly Dispatcher[];
   /** the hash key of a 'hash' policy, else null */
   readonly hashKey: HashKey | null;
   /** the policy's picker; for 'hash' policies the weighted-random fallback for keyless requests */
@@ -107,8 +107,8 @@ export interface RuntimeSnapshot {
 export interface RuntimeDeps {
   readonly kernel: Kernel;
   readonly hasher: Hasher;
-  /** the upstream agent for an endpoint; omitted in unit tests */
-  readonly agentFor?: ((endpoint: Endpoint) => Agent) | undefined;
+  /** the upstream connection pool for an endpoint; omitted in unit tests */
+  readonly poolFor?: ((endpoint: Endpoint) => Dispatcher) | undefined;
   readonly random?: (() => number) | undefined;
   /** shared session-cache hit/miss totals */
   readonly counters?: CacheCounters | undefined;
@@ -154,13 +154,13 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): Runtim
   const picker = createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random);
   const mintsCookie = hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
   const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
-  const agentFor = deps.agentFor;
+  const poolFor = deps.poolFor;
   return {
     id: s.id,
     name: s.name,
     host: s.host,
     endpoints: s.endpoints,
-    agents: agentFor === undefined ? [] : s.endpoints.map(agentFor),
+    pools: poolFor === undefined ? [] : s.endpoints.map(poolFor),
     hashKey,
     picker,
     mintsCookie,

@@ -109,7 +109,7 @@ for (const c of REFUSED) {
 }
 
 /** Accepted cases: forwarded, answered 200, and the backend saw exactly what it should. */
-test.serial('accepted edge cases are forwarded: upper-case Chunked, OWS in TE, URI of 7 KB, HTTP/1.0 without Host', async (t) => {
+test.serial('accepted edge cases are forwarded: upper-case Chunked, OWS in TE, URI of 7 KB, HTTP/1.0 without Host; OPTIONS * answered', async (t) => {
   backend.reset();
   const C = 'Connection: close\r\n';
   const cases = [
@@ -128,7 +128,9 @@ test.serial('accepted edge cases are forwarded: upper-case Chunked, OWS in TE, U
   t.deepEqual(urls.slice(0, 2), ['/chunked', '/ows']);
   t.is(urls[2], `/${'a'.repeat(7_000)}`);
   t.is(urls[3], '/absolute?q=1', 'absolute-form is forwarded in origin-form');
-  t.is(urls[4], '*');
+  t.is(urls.length, 4, 'OPTIONS * is answered by stickyd itself (the gateway is the server the client asks)');
+  const star = await rawExchange(daemon.port, `OPTIONS * HTTP/1.1\r\n${H}${C}\r\n`, { waitMs: 2_000 });
+  t.regex(star.data, /\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n/);
   t.is(backend.requests[0]!.body, 'abc');
   t.true(backend.requests.every((q) => q.complete));
   // HTTP/1.0 without Host has no route host: 404 from stickyd, never a request with an empty Host upstream.
