@@ -31,7 +31,8 @@ const RESPONSE_OWNED = new Set(['x-request-id']);
 
 /** Lower-case names listed in a Connection header; null when there are none beyond hop-by-hop ones. */
 function selectNominated(connection: string | undefined): string[] | null {
-  if (connection === undefined) return null;
+  // the common values, without splitting: every keep-alive response carries one of them
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return null;
   let names: string[] | null = null;
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();

@@ -129,8 +129,19 @@ class Exchange implements AttemptSink {
     // Envoy's stream idle timeout: nothing from the backend for this long ends the attempt.
     const settings = this.job.rt.settings;
     const idle = settings.upstreamStreamIdleTimeoutMs;
-    const options = { method: req.method ?? 'GET', path: req.url ?? '/', headers: (this.#headers ??= this.#buildHeaders()), body, headersTimeout: idle, bodyTimeout: idle };
-    if (fresh) dispatchOnFreshConnection(this.job.subset.endpoints[this.#index]!, settings.upstreamConnectTimeoutMs, options, attempt);
+    const endpoint = this.job.subset.endpoints[this.#index]!;
+    const options = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: (this.#headers ??= this.#buildHeaders()),
+      body,
+      headersTimeout: idle,
+      bodyTimeout: idle,
+      // TLS SNI only, unused on plain HTTP; given so undici does not derive it from each
+      // request's Host (net.isIP's IPv6 regex per request, in the profile).
+      servername: endpoint.address,
+    };
+    if (fresh) dispatchOnFreshConnection(endpoint, settings.upstreamConnectTimeoutMs, options, attempt);
     else pool.dispatch(options, attempt);
     // undici reports a request it refuses (or a closed pool) synchronously, through onError.
     if (attempt !== this.#attempt || this.#done) return;
