@@ -33,6 +33,12 @@ export interface WorkerContext extends ProxyContext {
 
 export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: ServerResponse, listenerPort: number): void {
   ctx.stats.requests++;
+  // Node hands over Expect: 100-continue requests without answering them (server.ts). Until the
+  // 100 goes out the client holds its body back, so an answer before that must close the
+  // connection: the body may follow or not, and either way it is not read.
+  // (Node answers any other expectation with 417 itself; an HTTP/1.0 client gets no 1xx.)
+  const awaitingContinue = req.headers.expect !== undefined && req.httpVersionMinor === 1;
+  const close = ctx.draining || awaitingContinue;
   const rt = ctx.current;
   const requestId = selectRequestId(req.headers['x-request-id']);
   if (rt === null) {
@@ -51,14 +57,14 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   }
   if (req.url === '*') {
     // checkRequest let only OPTIONS through with it
-    sendServerOptions(res, requestId, ctx.draining, ctx.stats);
+    sendServerOptions(res, requestId, close, ctx.stats);
     return;
   }
   const target = selectRoute(rt, listenerPort, req);
   if (typeof target === 'string') {
     const host = selectRequestHost(req.headers);
     const message = target === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, selectPath(req.url ?? '/'));
-    sendError(res, buildError(target, message), requestId, ctx.draining, ctx.stats);
+    sendError(res, buildError(target, message), requestId, close, ctx.stats);
     return;
   }
   const subset = target.subset;
@@ -67,9 +73,10 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   const index = selectEndpoint(rt, subset, key, down);
   observation.routed(target, index, key, setCookie !== null && index >= 0);
   if (index < 0) {
-    sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, ctx.draining, ctx.stats);
+    sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, close, ctx.stats);
     return;
   }
+  if (awaitingContinue) res.writeContinue();
   proxyRequest(ctx, req, res, { rt, subset, index, key, down, timeoutMs: target.route.timeoutMs, retries: target.route.retries, requestId, setCookie, observation });
 }
 

@@ -79,6 +79,10 @@ export class ListenerGroup {
     const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
     for (const spec of specs) {
       // Route by the Gateway port this socket serves, not the port it is bound to (--listen may differ).
+      const handle = (req: IncomingMessage, res: ServerResponse): void => {
+        if (faulted.has(req.socket)) res.destroy();
+        else onRequest(req, res, spec.gatewayPort);
+      };
       const server = http.createServer(
         {
           maxHeaderSize: limits.maxHeaderBytes + limits.maxUriLength + REQUEST_LINE_SLACK,
@@ -88,11 +92,12 @@ export class ListenerGroup {
           keepAliveTimeout: limits.keepAliveTimeoutMs,
           requireHostHeader: true,
         },
-        (req, res) => {
-          if (faulted.has(req.socket)) res.destroy();
-          else onRequest(req, res, spec.gatewayPort);
-        },
+        handle,
       );
+      // Expect: 100-continue: without a listener Node sends 100 Continue before stickyd has looked
+      // at the request; with one, handle-request.ts sends it only once the request is routed, so a
+      // refused request is answered before the client sends its body.
+      server.on('checkContinue', handle);
       // Node keeps ~maxHeadersCount lines and silently drops the rest (RELIABILITY §2.2); one more
       // than the limit lets request-guard.ts see the excess and answer 431.
       server.maxHeadersCount = limits.maxHeaderCount + 1;

@@ -1,7 +1,7 @@
-// Bodies through the upstream client, both ways, with the real daemon: a 16 MB chunked response
-// to a client that stops reading for a while (backpressure end to end, every byte intact), and a
-// 4 MB upload with Expect: 100-continue from real curl (answered on the client hop, never
-// forwarded; the body arrives whole).
+// Bodies through the upstream client, both ways, with the real daemon: a 64 MB chunked response
+// to a client that stops reading for a while (backpressure end to end, every byte intact), and
+// 4 MB uploads with Expect: 100-continue from real curl (100 sent only once the request is routed,
+// never forwarded; a refused request is answered before any byte of its body is sent).
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -123,6 +123,19 @@ test.serial('a 4 MB upload with Expect: 100-continue (curl) arrives whole; Expec
   const seen = JSON.parse(json!) as Upload;
   t.deepEqual(seen, { bytes: body.length, sha256: sha256([body]), expect: null });
   t.is(uploads.length, 1);
+});
+
+test.serial('Expect: 100-continue to a host with no route: 404 before the body, which curl then never sends', async (t) => {
+  const file = join(dir, 'upload.bin');
+  await writeFile(file, pattern(7, 4 * 1024 * 1024));
+  uploads.length = 0;
+  const r = await curl(['-H', 'Host: nowhere.example', '-H', 'Expect: 100-continue', '--expect100-timeout', '5', '--data-binary', `@${file}`,
+    '-o', '/dev/null', '-D', '-', '-w', '%{http_code} %{size_upload}', `http://127.0.0.1:${daemon.port}/upload`], 20_000);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /404 0$/, 'answered without 100 Continue; not one byte of the body was uploaded');
+  t.regex(r.stdout, /\r\nConnection: close\r\n/i, 'the connection closes: the body may follow, unread');
+  t.notRegex(r.stdout, /100 Continue/);
+  t.is(uploads.length, 0);
 });
 
 test.serial('a client that leaves mid-download frees the upstream: the next request is answered at once', async (t) => {
