@@ -43,11 +43,14 @@ test('systemd-analyze security rates the unit at most 2.0 (OK)', async (t) => {
   t.regex(m?.[2] ?? '', /^(OK|PERFECT)$/);
 });
 
-test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, WATCHDOG, STOPPING, in order', async (t) => {
+interface Notified { message: string; fds: number; at: number }
+
+/** A NOTIFY_SOCKET systemd-style (notify-socket.py), the seed's backends and config; all stopped at teardown. */
+async function notifyStack(t: import('ava').ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'stickyd-notify-'));
   const sock = join(dir, 'notify.sock');
   const receiver = spawn('python3', [fileURLToPath(new URL('../helpers/notify-socket.py', import.meta.url)), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const messages: { message: string; fds: number; at: number }[] = [];
+  const messages: Notified[] = [];
   await new Promise<void>((resolve) => createInterface({ input: receiver.stdout }).on('line', (l) => {
     const o = JSON.parse(l) as { bound?: string; message?: string; fds?: number };
     if (o.bound) resolve(); else messages.push({ message: o.message ?? '', fds: o.fds ?? 0, at: Date.now() });
@@ -60,7 +63,7 @@ test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, W
     await cfg.cleanup();
     await rm(dir, { recursive: true, force: true });
   });
-  const daemon = await startDaemon(cfg.dir, { workers: 2, env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '600000' } });
+  /** index of the first message from #`from` on that matches `re` (10 s at most) */
   const waitFor = async (re: RegExp, from = 0): Promise<number> => {
     for (let i = 0; i < 200; i++) {
       const idx = messages.findIndex((m, j) => j >= from && re.test(m.message));
@@ -69,6 +72,12 @@ test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, W
     }
     throw new Error(`no ${re} after #${from}; got ${JSON.stringify(messages.map((m) => m.message))}`);
   };
+  return { sock, messages, waitFor, cfg };
+}
+
+test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, WATCHDOG, STOPPING, in order', async (t) => {
+  const { sock, messages, waitFor, cfg } = await notifyStack(t);
+  const daemon = await startDaemon(cfg.dir, { workers: 2, env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '600000' } });
   const ready1 = await waitFor(/READY=1/);
   t.regex(messages[ready1]?.message ?? '', /STATUS=generation 1, 2 workers/);
   await writeAtomic(cfg.dir, 'ingress-sticky.yaml', await stickyWithWeights(0, 100));
@@ -91,6 +100,31 @@ test('sd_notify: READY, RELOADING+MONOTONIC_USEC, READY, failed-reload STATUS, W
   const barriers = messages.filter((m) => /BARRIER=1/.test(m.message));
   t.true(barriers.length > 0 && barriers.every((b) => b.fds === 1), 'every BARRIER=1 carried one fd, which we closed');
   t.log(messages.filter((m) => !/BARRIER|WATCHDOG/.test(m.message)).map((m) => m.message.replace(/\n/g, ' ')).join(' | '));
+});
+
+test('WATCHDOG=1 is withheld while a worker misses heartbeats, and resumes once it is replaced', async (t) => {
+  const { sock, messages, waitFor, cfg } = await notifyStack(t);
+  // pings every 200 ms; heartbeats every 1 s, a worker silent for 5 s is stalled (primary/main.ts)
+  const daemon = await startDaemon(cfg.dir, { workers: 1, env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' } });
+  t.teardown(async () => { await daemon.stop(); });
+  await waitFor(/READY=1/);
+  const status = (await (await fetch(`http://127.0.0.1:${daemon.adminPort}/status`)).json()) as { workers: { pid: number }[] };
+  const victim = status.workers[0]!.pid;
+  const stoppedAt = Date.now();
+  process.kill(victim, 'SIGSTOP');
+  t.teardown(() => { try { process.kill(victim, 'SIGKILL'); } catch { /* gone */ } });
+  const withheld = (): boolean => daemon.stderr.some((l) => l.includes('"msg":"withholding WATCHDOG=1'));
+  for (let i = 0; i < 300 && !withheld(); i++) await sleep(50);
+  t.true(withheld(), 'the primary logged that it withholds WATCHDOG=1');
+  // then the stalled worker is killed and replaced, and the pings come back
+  const resumedFrom = messages.length;
+  await waitFor(/WATCHDOG=1/, resumedFrom);
+  const pings = messages.filter((m) => /WATCHDOG=1/.test(m.message)).map((m) => m.at);
+  let gap = { ms: 0, at: 0 };
+  for (let i = 1; i < pings.length; i++) if (pings[i]! - pings[i - 1]! > gap.ms) gap = { ms: pings[i]! - pings[i - 1]!, at: pings[i - 1]! };
+  t.log(`longest pause between WATCHDOG=1 pings: ${gap.ms} ms, from ${gap.at - stoppedAt} ms after the SIGSTOP`);
+  t.true(gap.ms >= 600, 'pings stopped for several intervals');
+  t.true(gap.at - stoppedAt >= 3_500, 'not before the worker had missed heartbeats for seconds');
 });
 
 test('without NOTIFY_SOCKET no sd_notify runs', async (t) => {
