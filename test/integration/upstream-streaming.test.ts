@@ -1,10 +1,12 @@
 // Bodies through the upstream client, both ways, with the real daemon: a 64 MB chunked response
 // to a client that stops reading for a while (backpressure end to end, every byte intact), and
 // 4 MB uploads with Expect: 100-continue from real curl (100 sent only once the request is routed,
-// never forwarded; a refused request is answered before any byte of its body is sent).
+// never forwarded; a refused request is answered before any byte of its body is sent), and
+// 1 GiB each way through one worker without its peak RSS moving.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,6 +60,12 @@ test.before(async () => {
       };
       pump();
       req.resume();
+      return;
+    }
+    if (url.pathname === '/count') {
+      let bytes = 0;
+      req.on('data', (d: Buffer) => { bytes += d.length; });
+      req.on('end', () => res.end(JSON.stringify({ bytes })));
       return;
     }
     const parts: Buffer[] = [];
@@ -136,6 +144,40 @@ test.serial('Expect: 100-continue to a host with no route: 404 before the body, 
   t.regex(r.stdout, /\r\nConnection: close\r\n/i, 'the connection closes: the body may follow, unread');
   t.notRegex(r.stdout, /100 Continue/);
   t.is(uploads.length, 0);
+});
+
+/** The worker's peak resident set so far (VmHWM), in MiB. */
+async function workerPeakMiB(): Promise<number> {
+  const status = (await (await fetch(`http://127.0.0.1:${daemon.adminPort}/status`)).json()) as { workers: { pid: number }[] };
+  const text = await readFile(`/proc/${status.workers[0]!.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(text)![1]) / 1024;
+}
+
+test.serial('1 GiB up and 1 GiB down through one worker: its peak RSS stays flat', async (t) => {
+  const before = await workerPeakMiB();
+  const GiB = 1024 ** 3;
+  // upload: curl streams stdin as a chunked PUT, never holding it
+  const up = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn('sh', ['-c', `head -c ${GiB} /dev/zero | curl -sS -T - -H 'Host: demo.example.com' http://127.0.0.1:${daemon.port}/count`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+  t.is(up.code, 0);
+  t.deepEqual(JSON.parse(up.out), { bytes: GiB });
+  // download: read and dropped as it comes
+  const down = await new Promise<number>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: daemon.port, path: `/big?bytes=${GiB}`, headers: { host: 'demo.example.com' }, agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => { n += d.length; });
+      res.on('end', () => resolve(n));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  t.is(down, GiB);
+  const after = await workerPeakMiB();
+  t.log(`worker peak RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after 2 GiB through it`);
+  t.true(after - before < 64, `peak grew by ${(after - before).toFixed(1)} MiB`);
 });
 
 test.serial('a client that leaves mid-download frees the upstream: the next request is answered at once', async (t) => {
