@@ -126,6 +126,9 @@ class Exchange implements AttemptSink {
     // so a connect failure consumed none of them and the retry is safe for every method
     // (RELIABILITY §2.7); and undici destroying it on failure cannot touch the client request.
     const body = this.#hasBody ? (this.#body = new PassThrough()) : null;
+    // undici may destroy it with the attempt's error, which reaches us through the attempt; an
+    // 'error' event nobody listens to would take the worker down.
+    body?.on('error', ignore);
     // Envoy's stream idle timeout: nothing from the backend for this long ends the attempt.
     const settings = this.job.rt.settings;
     const idle = settings.upstreamStreamIdleTimeoutMs;
@@ -360,6 +363,8 @@ class Exchange implements AttemptSink {
     this.job.subset.picker.finish(this.#index);
   }
 }
+
+function ignore(): void {}
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

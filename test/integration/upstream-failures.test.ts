@@ -74,6 +74,8 @@ async function startServers(): Promise<Servers> {
     status099: [await rawServer(reply('HTTP/1.1 099 Weird\r\nContent-Length: 0\r\n\r\n', 'end'))],
     garbage: [await rawServer(reply('this is not http\r\n\r\n', 'end'))],
     silent: [await rawServer(() => {})],
+    // reads the head and a little of the body, then resets: an upload cut on the backend's side
+    upreset: [await rawServer((socket) => { let n = 0; socket.on('data', (d: Buffer) => { n += d.length; if (n > 64 * 1024) socket.resetAndDestroy(); }); })],
   };
   const closed = net.createServer();
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
@@ -93,7 +95,7 @@ function config(ports: Record<string, number[]>): string {
   const route = (prefix: string, host: string, extra = ''): string =>
     `  - match: [{uri: {prefix: /${prefix}}}]\n    route: [{destination: {host: ${host}}}]\n${extra}`;
   return `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}`)}---
+${virtualServiceYaml(['demo.example.com'], `${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}${route('upreset', 'upreset')}`)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: pertry}
@@ -205,6 +207,18 @@ test.serial('a refused endpoint with retries off is 502', async (t) => {
   const r = await request(daemon.port, '/refused');
   t.is(r.status, 502);
   t.regex(r.body, /connection refused/);
+});
+
+test.serial('a backend that resets in the middle of an upload: 502 or a closed connection, never a dead worker', async (t) => {
+  const body = Buffer.alloc(8 << 20, 1);
+  const answers: Answer[] = [];
+  for (let i = 0; i < 4; i++) answers.push(await request(daemon.port, '/upreset', { method: 'POST', body }));
+  t.log(answers.map((a) => `${a.status} ${a.error ?? ''}`.trim()).join(', '));
+  t.true(answers.every((a) => a.status === 502 || (a.status === 0 && a.error !== null)));
+  t.true(answers.some((a) => a.status === 502), 'the reset is reported');
+  await sleep(200);
+  t.false(daemon.stderr.some((l) => l.includes('worker died') || l.includes('uncaught')), daemon.stderr.slice(-5).join('\n'));
+  t.is((await request(daemon.port, '/status099')).status, 502, 'the worker still answers');
 });
 
 test.serial('connect failure is retried for any method: POSTs with a 1 MB body all arrive whole at the live endpoint', async (t) => {
