@@ -164,7 +164,7 @@ class WorkerProcess {
       draining: this.ctx.draining,
       sessionCache: { size: sessions?.size ?? 0, max: sessions?.max ?? 0, hits, misses, evictions: this.#evictions.total(misses, sessions) },
       accessLog: { lines: this.ctx.accessLog.lines, dropped: this.ctx.accessLog.dropped },
-      upstreamAgents: this.#pool?.size ?? 0,
+      upstreamPools: this.#pool?.size ?? 0,
     });
   }
 

@@ -139,7 +139,7 @@ export interface ReportInputs {
   readonly draining: boolean;
   readonly sessionCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly evictions: number };
   readonly accessLog: { readonly lines: number; readonly dropped: number };
-  readonly upstreamAgents: number;
+  readonly upstreamPools: number;
 }
 
 /** A plain, structured-clone-friendly view for statsReply / finalStats. */
@@ -166,7 +166,7 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       inflight: ledger.inflight,
       sessionCacheEntries: extra.sessionCache.size,
       sessionCacheCapacity: extra.sessionCache.max,
-      upstreamAgents: extra.upstreamAgents,
+      upstreamPools: extra.upstreamPools,
     },
     series: ledger.series(),
   };

@@ -64,7 +64,7 @@ function row(report: StatsReport, family: string, labels: string[]): readonly nu
 
 function report(ledger: MeterLedger): StatsReport {
   return buildStatsReport(createWorkerStats(), ledger, {
-    epoch: 1, draining: false, upstreamAgents: 0, accessLog: { lines: 0, dropped: 0 },
+    epoch: 1, draining: false, upstreamPools: 0, accessLog: { lines: 0, dropped: 0 },
     sessionCache: { size: 0, max: 0, hits: 0, misses: 0, evictions: 0 },
   });
 }
