@@ -19,8 +19,9 @@ const HOP_BY_HOP = new Set([
 /**
  * Set by stickyd itself on the upstream request: from an untrusted peer, client-sent values are
  * dropped (edge proxy, Envoy use_remote_address). `Forwarded` (RFC 7239) carries the same claims.
- * `Expect: 100-continue` is answered on the client hop (Node sends the 100 before routing); the
- * upstream client streams the body without waiting, and undici refuses the header outright.
+ * `Expect: 100-continue` is answered on the client hop (handle-request.ts sends the 100 once the
+ * request is routed); the upstream client streams the body as it comes, and undici refuses the
+ * header outright.
  */
 const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded', 'expect']);
 /** From a trusted peer (settings.trustedProxies) its forwarding headers are kept; XFF is appended to. */
