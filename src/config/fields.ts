@@ -9,11 +9,15 @@ export type Obj = Record<string, unknown>;
 export interface ObjectSpec {
   /** fields we read */
   readonly known: readonly string[];
-  /** Istio fields we do not implement: field -> why it is ignored (warned, never silent) */
+  /** Istio fields we do not implement and whose absence changes nothing that matters here: field -> why (warned) */
   readonly ignored?: Readonly<Record<string, string>>;
+  /** Istio fields we do not implement where ignoring them would change the config's meaning: field -> why (an error) */
+  readonly unsupported?: Readonly<Record<string, string>>;
 }
 
 export const NOT_IMPLEMENTED = 'not implemented by stickyd; ignored';
+/** For `unsupported`: the config would mean something else on stickyd than on Istio, so it is refused. */
+export const REFUSED = 'not implemented by stickyd: ignoring it would change what this config means, so it is refused';
 
 export function isAbsent(v: unknown): v is null | undefined {
   return v === null || v === undefined;
@@ -23,7 +27,7 @@ export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A mapping, with a warning for every field outside `spec`; null when absent or not a mapping. */
+/** A mapping, with a warning for every field outside `spec` (an error for `unsupported` ones); null when absent or not a mapping. */
 export function readObject(sink: IssueSink, place: Place, v: unknown, spec: ObjectSpec): Obj | null {
   if (isAbsent(v)) return null;
   if (!isObj(v)) {
@@ -32,6 +36,11 @@ export function readObject(sink: IssueSink, place: Place, v: unknown, spec: Obje
   }
   for (const key of Object.keys(v)) {
     if (spec.known.includes(key)) continue;
+    const refused = spec.unsupported?.[key];
+    if (refused !== undefined) {
+      sink.error(at(place, key), refused);
+      continue;
+    }
     const why = spec.ignored?.[key];
     sink.warn(at(place, key), why ?? 'unknown field; ignored');
   }

@@ -1,40 +1,46 @@
 import test from 'ava';
-import { API, compileOne, destinationRule, docs, find, GATEWAY, lineOf, SERVICE, virtualService } from '../fixtures/config/helpers.js';
+import { API, compileOne, destinationRule, docs, errorsOf, find, GATEWAY, lineOf, SERVICE, virtualService } from '../fixtures/config/helpers.js';
 
-test('unimplemented VirtualService fields are warned by full path, never silently dropped', (t) => {
+test('unimplemented VirtualService http fields are errors by full path: ignoring them would change the route', (t) => {
   const extra = [
     '    fault: {abort: {httpStatus: 500}}',
     '    mirror: {host: svc}',
-    '    rewrite: {uri: /}',
     '    corsPolicy: {allowOrigins: []}',
-    '    headers: {request: {set: {x: y}}}',
     '  tcp: []',
     '  tls: []',
     '  exportTo: ["."]',
     '',
   ].join('\n');
   const text = docs(GATEWAY, SERVICE, virtualService(undefined, extra));
-  const { warnings } = compileOne(text);
-  for (const f of ['fault', 'mirror', 'rewrite', 'corsPolicy', 'headers']) {
-    const w = find(warnings, `spec.http[0].${f}`);
-    t.truthy(w, f);
-    t.is(w!.document, 'VirtualService/vs');
-    t.is(w!.line, lineOf(text, `    ${f}:`));
-    t.regex(w!.message, /not implemented/);
+  const errors = errorsOf(text);
+  for (const f of ['fault', 'mirror', 'corsPolicy']) {
+    const e = find(errors, `spec.http[0].${f}`);
+    t.truthy(e, f);
+    t.is(e!.document, 'VirtualService/vs');
+    t.is(e!.line, lineOf(text, `    ${f}:`));
+    t.regex(e!.message, /not implemented by stickyd: ignoring it would change what this config means/);
   }
+  const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService(undefined, '  tcp: []\n  tls: []\n  exportTo: ["."]\n')));
   t.truthy(find(warnings, 'spec.tcp'));
   t.truthy(find(warnings, 'spec.tls'));
   t.regex(find(warnings, 'spec.exportTo')!.message, /ignored/);
 });
 
-test('unknown fields anywhere are warned with their full path; match conditions we ignore say the match broadens', (t) => {
-  const vs = virtualService().replace('  - route:', '  - match:\n    - withoutHeaders: {x: {exact: y}}\n      colour: blue\n    route:').replace('        host: svc\n', '        host: svc\n        hostt: typo\n');
+test('unknown fields anywhere are warned with their full path', (t) => {
+  const vs = virtualService().replace('  - route:', '  - match:\n    - colour: blue\n    route:').replace('        host: svc\n', '        host: svc\n        hostt: typo\n');
   const text = docs(GATEWAY.replace('  servers:', '  extra: 1\n  servers:'), SERVICE, vs);
   const { warnings } = compileOne(text);
   t.regex(find(warnings, 'spec.extra')!.message, /unknown field; ignored/);
   t.is(find(warnings, 'spec.http[0].route[0].destination.hostt')!.line, lineOf(text, 'hostt: typo'));
-  t.regex(find(warnings, 'spec.http[0].match[0].withoutHeaders')!.message, /broader than written/);
   t.truthy(find(warnings, 'spec.http[0].match[0].colour'));
+});
+
+test('Istio ignores the header names uri, scheme, method and authority in a match, and so does stickyd (warned)', (t) => {
+  const vs = virtualService().replace('  - route:', '  - match:\n    - headers:\n        uri: {exact: /x}\n        Authority: {exact: a}\n        x-ok: {exact: "1"}\n    route:');
+  const { snapshot, warnings } = compileOne(docs(GATEWAY, SERVICE, vs));
+  t.deepEqual(snapshot.listeners[0]!.virtualHosts[0]!.routes[0]!.matches[0]!.headers.map((h) => h.name), ['x-ok']);
+  t.regex(find(warnings, 'spec.http[0].match[0].headers.uri')!.message, /Istio ignores the header name "uri"/);
+  t.truthy(find(warnings, 'spec.http[0].match[0].headers.Authority'));
 });
 
 test('"mesh" and a VirtualService with no gateways are warned and bound to no listener', (t) => {

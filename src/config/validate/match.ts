@@ -3,21 +3,26 @@ import type { HeaderMatch, QueryParamMatch, RouteMatch, StringMatch } from '../.
 import { at, type IssueSink, type Place } from '../issues.js';
 import { describe, isAbsent, isObj, readObject, readString } from '../fields.js';
 
-const BROADER = 'not implemented by stickyd; ignored, so this match is broader than written';
+const BROADER = 'not implemented by stickyd: ignoring it would make this match broader than written, so it is refused';
 
 const MATCH_FIELDS = {
   known: ['name', 'uri', 'method', 'authority', 'headers', 'queryParams'],
   ignored: {
+    sourceLabels: 'ignored: applies to mesh sidecars only',
+    sourceNamespace: 'ignored: applies to mesh sidecars only',
+    statPrefix: 'ignored: stickyd keeps its own statistics',
+  },
+  unsupported: {
     scheme: BROADER,
     port: BROADER,
     withoutHeaders: BROADER,
-    ignoreUriCase: 'not implemented by stickyd; ignored, so uri matches stay case-sensitive',
-    sourceLabels: 'ignored: applies to mesh sidecars only',
-    sourceNamespace: 'ignored: applies to mesh sidecars only',
+    ignoreUriCase: 'not implemented by stickyd: ignoring it would keep uri matches case-sensitive, so it is refused',
     gateways: BROADER,
-    statPrefix: 'ignored: stickyd keeps its own statistics',
   },
 };
+
+/** Istio: "The keys uri, scheme, method, and authority will be ignored" in headers matches. */
+const PSEUDO_HEADER_NAMES = new Set(['uri', 'scheme', 'method', 'authority']);
 
 const KINDS = ['exact', 'prefix', 'regex'] as const;
 
@@ -79,6 +84,10 @@ function readNamedMatches(sink: IssueSink, place: Place, value: unknown, isHeade
   const out: [string, StringMatch][] = [];
   for (const [rawName, v] of Object.entries(value)) {
     const name = isHeader ? rawName.toLowerCase() : rawName;
+    if (isHeader && PSEUDO_HEADER_NAMES.has(name)) {
+      sink.warn(at(place, rawName), `ignored: Istio ignores the header name "${name}" in a match (use the match's own ${name} field)`);
+      continue;
+    }
     if (out.some(([n]) => n === name)) {
       sink.error(at(place, rawName), `${isHeader ? 'header' : 'query parameter'} "${name}" is matched twice`);
       continue;

@@ -2,7 +2,7 @@
 // turns retries off. Conditions follow Envoy's x-envoy-retry-on names, which Istio passes through.
 import type { RetryPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
-import { isAbsent, NOT_IMPLEMENTED, readInt, readObject, readString } from '../fields.js';
+import { isAbsent, NOT_IMPLEMENTED, readInt, readObject, readString, REFUSED } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 
 /**
@@ -32,7 +32,8 @@ const MAX_ATTEMPTS = 10;
 
 const FIELDS = {
   known: ['attempts', 'perTryTimeout', 'retryOn'],
-  ignored: { retryRemoteLocalities: NOT_IMPLEMENTED, retryIgnorePreviousHosts: 'ignored: stickyd always retries on another endpoint', backoff: NOT_IMPLEMENTED },
+  ignored: { retryRemoteLocalities: NOT_IMPLEMENTED, retryIgnorePreviousHosts: 'ignored: stickyd always retries on another endpoint' },
+  unsupported: { backoff: REFUSED },
 };
 
 export function readRetries(sink: IssueSink, place: Place, value: unknown): RetryPolicy | null {

@@ -1,7 +1,7 @@
 // VirtualService http[].route[]: weighted destinations. Istio assumes weight 100 for a lone
 // destination and requires weights when there are several; 0 means "takes no traffic".
 import { at, type IssueSink, type Place } from '../issues.js';
-import { describe, isAbsent, isEmptyList, readList, readObject, readPort, requireString, readString, NOT_IMPLEMENTED } from '../fields.js';
+import { describe, isAbsent, isEmptyList, readList, readObject, readPort, requireString, readString, REFUSED } from '../fields.js';
 import type { DestinationRef } from '../resources.js';
 
 const LONE_WEIGHT = 100; // Istio: "If there is only one destination in a rule, the weight value is assumed to be 100"
@@ -29,7 +29,7 @@ export function readDestinations(sink: IssueSink, place: Place, value: unknown):
 }
 
 function readDestination(sink: IssueSink, place: Place, value: unknown, count: number): DestinationRef | null {
-  const r = readObject(sink, place, value, { known: ['destination', 'weight'], ignored: { headers: NOT_IMPLEMENTED } });
+  const r = readObject(sink, place, value, { known: ['destination', 'weight'], unsupported: { headers: REFUSED } });
   if (r === null) {
     if (isAbsent(value)) sink.error(place, 'empty route destination');
     return null;

@@ -1,7 +1,7 @@
 // VirtualService: hosts, the Gateways it binds to, and its http routes (first match wins).
 import type { RouteMatch } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
-import { isAbsent, isEmptyList, NOT_IMPLEMENTED, readList, readObject, readString } from '../fields.js';
+import { isAbsent, isEmptyList, NOT_IMPLEMENTED, readList, REFUSED, readObject, readString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 import { readHosts, stripNamespace } from '../hosts.js';
 import { readDestinations } from './route-destination.js';
@@ -16,9 +16,9 @@ const SPEC_FIELDS = {
 
 const HTTP_FIELDS = {
   known: ['name', 'match', 'route', 'timeout', 'retries'],
-  ignored: Object.fromEntries(
+  unsupported: Object.fromEntries(
     ['fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'rewrite', 'redirect', 'directResponse', 'corsPolicy', 'headers', 'delegate'].map(
-      (k) => [k, NOT_IMPLEMENTED],
+      (k) => [k, REFUSED],
     ),
   ),
 };
