@@ -2,7 +2,7 @@
 // workers, health, hash shares) plus every worker's counters summed by StatsCollector, rendered
 // in Prometheus text format. Names follow Prometheus conventions: stickyd_ prefix, _total for
 // counters, base units (_seconds), _ratio for fractions.
-import { DURATION_BUCKETS, STATUS_COLUMNS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
+import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { MergedStats } from '../primary/stats-collector.js';
 import { PromText, type Labels } from './prom-text.js';
@@ -152,6 +152,8 @@ function renderWorkers(p: PromText, m: MergedStats): void {
   one('stickyd_session_cache_hits_total', 'counter', 'Session keys answered from the cache.', c.sessionCacheHits ?? 0);
   one('stickyd_session_cache_misses_total', 'counter', 'Session keys hashed and looked up in the table.', c.sessionCacheMisses ?? 0);
   one('stickyd_session_cache_evictions_total', 'counter', 'Sessions evicted from a full cache (least recently used first).', c.sessionCacheEvictions ?? 0);
+  p.family('stickyd_upgrades_refused_total', 'counter', 'Upgrade requests not tunnelled, by reason: the Upgrade header stripped and the request proxied as a plain one (protocol: not websocket; method: not GET; handshake: no Sec-WebSocket-Key; connection: Connection does not name upgrade), or upstream_101: a backend answered 101 to a plain request (502).');
+  for (const reason of UPGRADE_REFUSALS) p.sample('stickyd_upgrades_refused_total', [['reason', reason]], c[`upgradesRefused.${reason}`] ?? 0);
   one('stickyd_access_log_lines_total', 'counter', 'Access log lines written.', c.accessLogLines ?? 0);
   one('stickyd_access_log_dropped_total', 'counter', 'Access log lines dropped because stdout could not keep up.', c.accessLogDropped ?? 0);
 }

@@ -3,7 +3,7 @@
 // string concatenation: names from the config arrive JSON-escaped once per snapshot, untrusted
 // strings are escaped here, and the line is pure ASCII so its length is its byte count. Lines are
 // buffered and written once per event-loop turn, in chunks of at most PIPE_BUF bytes.
-import type { AccessLogSpec } from '../protocol.js';
+import type { AccessLogSpec, UpgradeRefusal } from '../protocol.js';
 
 /**
  * Linux PIPE_BUF: a write of at most this many bytes to a pipe is atomic. Every worker shares the
@@ -39,6 +39,8 @@ export interface AccessFields {
   readonly session: SessionUse;
   /** xxHash32 of the session key (the raw key is never written), null without one */
   readonly sessionKeyHash: number | null;
+  /** why the request's Upgrade header was stripped (upgrade-policy.ts), null without one */
+  readonly upgradeRefused: UpgradeRefusal | null;
 }
 
 /** Where lines go: process.stdout, or a collector in tests. */
@@ -141,6 +143,7 @@ export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - perfo
     ',"upstream":' + f.upstreamJson +
     ',"session":"' + f.session +
     '","sessionKeyHash":' + keyHash +
+    ',"upgradeRefused":' + (f.upgradeRefused === null ? 'null' : '"' + f.upgradeRefused + '"') +
     ',"pid":' + process.pid +
     '}\n'
   );

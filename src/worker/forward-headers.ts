@@ -3,9 +3,14 @@
 // repeated lines (Set-Cookie above all) stay separate lines and names keep their case.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
-/** RFC 9110 §7.6.1 plus the legacy Keep-Alive / Proxy-Connection and the proxy-auth pair. */
+/**
+ * RFC 9110 §7.6.1 plus the legacy Keep-Alive / Proxy-Connection and the proxy-auth pair, and
+ * HTTP2-Settings (RFC 7540 §3.2.1: connection-specific, and only ever sent with an h2c upgrade,
+ * which stickyd never forwards: upgrade-policy.ts). A WebSocket upgrade re-adds its own Upgrade.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
+  'http2-settings',
   'keep-alive',
   'proxy-connection',
   'proxy-authenticate',

@@ -15,7 +15,8 @@ import type { RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { markClientFaulted } from './server.js';
 import { selectSessionKey } from './sticky.js';
-import type { WorkerStats } from './stats.js';
+import { countUpgradeRefusal, type WorkerStats } from './stats.js';
+import { selectUpgradeRefusal } from './upgrade-policy.js';
 
 /** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
 export const MAX_REQUEST_ID_LENGTH = 128;
@@ -48,6 +49,14 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   }
   // Metrics and the access log: bumped once the response closes, whichever path answers.
   const observation = new RequestObservation(rt, ctx.accessLog.sampled() ? ctx.accessLog : null, req, res, requestId);
+  // Node hands over as an upgrade only requests whose Connection names `upgrade`, and server.ts
+  // hands those stickyd does not tunnel back as plain requests: any Upgrade header here is stripped.
+  const upgrade = req.headers.upgrade;
+  if (upgrade !== undefined) {
+    const reason = selectUpgradeRefusal(req.method, upgrade, req.headers['sec-websocket-key']) ?? 'connection';
+    countUpgradeRefusal(ctx.stats, reason);
+    observation.upgradeRefused(reason);
+  }
   const refused = checkRequest(req, rt.settings);
   if (refused !== null) {
     // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.

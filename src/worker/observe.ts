@@ -7,7 +7,7 @@ import type { Hasher } from '../balancing/hash.js';
 import type { AccessLog, SessionUse } from './access-log.js';
 import { normaliseAddress, selectPath, selectRequestHost } from './request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './runtime-snapshot.js';
-import { STATUS_COLUMNS } from '../protocol.js';
+import { STATUS_COLUMNS, type UpgradeRefusal } from '../protocol.js';
 import { observeDuration, selectStatusColumn, type SnapshotMeter } from './stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
@@ -29,6 +29,7 @@ export class RequestObservation {
   #key: string | null = null;
   /** body bytes forwarded from the upstream; -1 while no upstream body is being counted */
   #bytes = -1;
+  #upgradeRefused: UpgradeRefusal | null = null;
 
   /** `log` is null when this request is not logged (log off, or not sampled). */
   constructor(rt: RuntimeSnapshot, log: AccessLog | null, req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -49,6 +50,11 @@ export class RequestObservation {
     this.#key = key;
     this.#session = minted ? 'minted' : key === null ? 'none' : 'reused';
     if (minted) target.subset.meter.sessions[0]!++;
+  }
+
+  /** The request's Upgrade header is stripped for `reason` (counted by the caller). */
+  upgradeRefused(reason: UpgradeRefusal): void {
+    this.#upgradeRefused = reason;
   }
 
   /** A retry moved the request to another endpoint of the same subset. */
@@ -104,6 +110,7 @@ export class RequestObservation {
       upstreamJson: subset === undefined || this.#index < 0 ? 'null' : subset.endpointJson[this.#index] ?? 'null',
       session: this.#session,
       sessionKeyHash: this.#key === null ? null : this.#hasher.hash32(this.#key),
+      upgradeRefused: this.#upgradeRefused,
     });
   }
 }

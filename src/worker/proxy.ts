@@ -17,10 +17,10 @@ import { isIdempotent, shouldRetryFailure, shouldRetryStatus, type AttemptFailur
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { selectRetryEndpoint } from './select-endpoint.js';
 import { isClientFaulted } from './server.js';
-import { UpstreamAttempt, type AttemptSink } from './upstream-attempt.js';
+import { UnaskedSwitchError, UpstreamAttempt, type AttemptSink } from './upstream-attempt.js';
 import { dispatchOnFreshConnection } from './upstream-pool.js';
 import type { RequestObservation } from './observe.js';
-import { countStatus, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from './stats.js';
+import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from './stats.js';
 
 /** What the proxy reads from the worker while a request is in flight. */
 export interface ProxyContext {
@@ -242,6 +242,15 @@ class Exchange implements AttemptSink {
       return;
     }
     this.#clearPerTryTimer();
+    if (err instanceof UnaskedSwitchError) {
+      // Never retried: the endpoint is misbehaving, like an unparsable response (HPE_*).
+      countUpgradeRefusal(this.ctx.stats, 'upstream_101');
+      this.job.observation?.upgradeRefused('upstream_101');
+      countUpstreamFailure(this.job.subset.meter, this.#index, 'STICKYD_ERR_UPSTREAM_PROTOCOL');
+      this.#report('gateway');
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, '101 to a request sent without Upgrade'), err));
+      return;
+    }
     const code = errorCode(err);
     if (REFUSED_AS_GIVEN.has(code)) {
       this.#fail(buildError('STICKYD_ERR_BAD_REQUEST', `request cannot be forwarded: ${code}`, err));

@@ -1,13 +1,14 @@
 // The client-facing HTTP listeners and their connection lifecycle: create, listen, count and track
 // sockets, the client-side limits (header size and count, slowloris timeouts, connections per
-// worker), answer unparsable requests and CONNECT, hand upgrades on, and drain. Nothing about
-// routing lives here.
+// worker), answer unparsable requests and CONNECT, hand WebSocket upgrades on (any other upgrade
+// is read again as a plain request: upgrade-policy.ts), and drain. Nothing about routing lives here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ListenSpec } from '../protocol.js';
 import type { ProxySettings } from '../snapshot/types.js';
 import { countStatus, type WorkerStats } from './stats.js';
+import { buildPlainHead, selectUpgradeRefusal } from './upgrade-policy.js';
 
 /** How long a socket may linger after we answered a parse error before it is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1_000;
@@ -50,7 +51,7 @@ export function markClientFaulted(socket: object): void {
 
 /** `gatewayPort`: the Snapshot listener (Gateway server port) the request arrived for. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, gatewayPort: number) => void;
-/** An `Upgrade:` request (WebSocket); the handler owns `socket` from then on. */
+/** A WebSocket upgrade request (upgrade-policy.ts let it through); the handler owns `socket` from then on. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, gatewayPort: number) => void;
 
 /** Status for the parser errors Node's own default handler distinguishes; everything else is 400. */
@@ -104,7 +105,11 @@ export class ListenerGroup {
       server.on('connection', this.#onConnection);
       server.on('clientError', this.#onClientError);
       server.on('connect', this.#onConnect);
-      if (onUpgrade !== undefined) server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, spec.gatewayPort));
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (faulted.has(socket)) socket.destroy();
+        else if (onUpgrade !== undefined && selectUpgradeRefusal(req.method, String(req.headers.upgrade), req.headers['sec-websocket-key']) === null) onUpgrade(req, socket, head, spec.gatewayPort);
+        else this.#replayAsPlain(server, req, socket, head);
+      });
       this.#servers.push(server);
     }
   }
@@ -158,6 +163,8 @@ export class ListenerGroup {
   }
 
   readonly #onConnection = (socket: Socket): void => {
+    // A refused upgrade handed back to the server (#replayAsPlain): already counted and tracked.
+    if (this.#sockets.has(socket)) return;
     if (this.#sockets.size >= this.#maxConnections) {
       // Shed at once with a 503 (RELIABILITY §3.6) rather than queue: this worker is full. Node's
       // parser is already attached, so a request the client sends anyway must not be proxied.
@@ -175,6 +182,33 @@ export class ListenerGroup {
       this.#checkEmpty();
     });
   };
+
+  /**
+   * An upgrade stickyd does not tunnel goes on as a plain request (upgrade-policy.ts). Node's
+   * parser has already given the socket up, so the head is re-serialised without the `upgrade`
+   * Connection token, put back in front of the bytes that followed it, and the socket injected
+   * into the same server again ('connection' event: Node's documented way to hand it a stream).
+   * Node consumes a socket's handle only the first time, so the new parser reads through 'data'
+   * events and sees the unshifted bytes first. Pipelined behind a response still being written,
+   * it waits for that response: the new parser's response must not take the socket before it.
+   */
+  #replayAsPlain(server: http.Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const plain = buildPlainHead(req);
+    if (plain === null || !(socket instanceof net.Socket)) {
+      faulted.add(socket);
+      socket.on('error', () => socket.destroy());
+      writeAndClose(socket, 400, this.#stats, 'Bad Request\n', '');
+      return;
+    }
+    const replay = (): void => {
+      if (socket.destroyed) return;
+      socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain);
+      server.emit('connection', socket);
+    };
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending == null) replay();
+    else pending.once('close', replay);
+  }
 
   /** RFC 9110 §9.3.6: a gateway is not a tunnel. Without this listener Node just closes the socket. */
   readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {

@@ -3,7 +3,7 @@
 // while requests that started on them are in flight, then MeterLedger folds them into
 // label-keyed totals, so counters survive reloads exactly. Folding happens at a swap or a
 // report, never per request.
-import { STATUS_COLUMNS, UPSTREAM_COLUMNS, type SeriesRow, type StatsReport } from '../protocol.js';
+import { STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow, type StatsReport } from '../protocol.js';
 import type { SnapshotMeter, WorkerStats } from './stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
@@ -159,6 +159,7 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       sessionCacheEvictions: extra.sessionCache.evictions,
       accessLogLines: extra.accessLog.lines,
       accessLogDropped: extra.accessLog.dropped,
+      ...upgradeCounters(stats.upgradesRefused),
       'responses.other': c[0]!, 'responses.1xx': c[1]!, 'responses.2xx': c[2]!, 'responses.3xx': c[3]!, 'responses.4xx': c[4]!, 'responses.5xx': c[5]!,
     },
     gauges: {
@@ -170,4 +171,11 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
     },
     series: ledger.series(),
   };
+}
+
+/** `upgradesRefused.<reason>` counters, summed over workers like the others. */
+function upgradeCounters(row: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  UPGRADE_REFUSALS.forEach((reason, i) => { out[`upgradesRefused.${reason}`] = row[i] ?? 0; });
+  return out;
 }

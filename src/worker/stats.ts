@@ -6,7 +6,7 @@
 //   numbers only when the primary asks (buildStatsReport).
 // A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
 // Everything here is per worker; the primary sums workers.
-import { DURATION_BUCKETS, STATUS_COLUMNS, UPSTREAM_COLUMNS } from '../protocol.js';
+import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type UpgradeRefusal } from '../protocol.js';
 import type { Endpoint } from '../snapshot/types.js';
 import { jsonString } from './access-log.js';
 import type { RuntimeListener, RuntimeSubset, RouteTarget } from './runtime-snapshot.js';
@@ -37,10 +37,16 @@ export interface WorkerStats {
   activeConnections: number;
   /** client connections accepted since start */
   connections: number;
+  /** Upgrade headers stripped and 101s refused, by UPGRADE_REFUSALS index */
+  readonly upgradesRefused: Float64Array;
 }
 
 export function createWorkerStats(): WorkerStats {
-  return { requests: 0, byStatusClass: new Float64Array(6), upstreamErrors: 0, upstreamRetries: 0, activeConnections: 0, connections: 0 };
+  return { requests: 0, byStatusClass: new Float64Array(6), upstreamErrors: 0, upstreamRetries: 0, activeConnections: 0, connections: 0, upgradesRefused: new Float64Array(UPGRADE_REFUSALS.length) };
+}
+
+export function countUpgradeRefusal(stats: WorkerStats, reason: UpgradeRefusal): void {
+  stats.upgradesRefused[UPGRADE_REFUSALS.indexOf(reason)]!++;
 }
 
 export function countStatus(stats: WorkerStats, status: number): void {

@@ -21,6 +21,20 @@ export interface AttemptSink {
   onAttemptError(attempt: UpstreamAttempt, err: Error): void;
 }
 
+/**
+ * The endpoint answered 101 Switching Protocols to a request stickyd sent without Upgrade (plain
+ * requests never carry one: forward-headers.ts). Honouring it would be a tunnel nothing routed,
+ * so the attempt fails and undici closes the connection: for a 101 with Upgrade and Connection:
+ * upgrade, undici destroys the socket itself ("bad upgrade"); for a bare 101, aborting from
+ * onHeaders does (client-h1.js destroys the socket of an aborted request).
+ */
+export class UnaskedSwitchError extends Error {
+  readonly code = 'UPSTREAM_101';
+  constructor(cause?: unknown) {
+    super('upstream answered 101 Switching Protocols to a request sent without Upgrade', cause === undefined ? undefined : { cause });
+  }
+}
+
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
@@ -69,7 +83,11 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
     if (this.#detached) return true;
-    if (statusCode >= 100 && statusCode < 200) return true; // 103 Early Hints and the like: not relayed
+    if (statusCode >= 100 && statusCode < 200) {
+      // 103 Early Hints and the like: not relayed
+      if (statusCode === 101) this.fail(new UnaskedSwitchError());
+      return true;
+    }
     this.#resume = resume;
     const raw = new Array<string>(headers.length);
     for (let i = 0; i < headers.length; i++) raw[i] = headers[i]!.toString('latin1');
@@ -91,6 +109,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.sink.onAttemptError(this, err);
+    const unasked = (err as { code?: unknown }).code === 'UND_ERR_SOCKET' && err.message === 'bad upgrade';
+    this.sink.onAttemptError(this, unasked ? new UnaskedSwitchError(err) : err);
   }
 }

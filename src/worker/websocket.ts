@@ -1,4 +1,4 @@
-// `Upgrade:` requests (WebSocket): the same guard, route and sticky selection as plain requests,
+// WebSocket upgrades (the only upgrade upgrade-policy.ts lets server.ts hand here): the same guard, route and sticky selection as plain requests,
 // then the upgrade request re-sent to the endpoint on a connection of its own. A 101 with a
 // valid Sec-WebSocket-Accept joins the two sockets; any other answer is relayed and the
 // connection closed; a failure before the 101 is a 502/504. Either side closing tears down both.
@@ -54,7 +54,8 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   const peers = rt.trustedPeers;
   const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
   const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer });
-  headers.push('Connection', 'Upgrade', 'Upgrade', String(req.headers.upgrade ?? 'websocket'));
+  // upgrade-policy.ts let only a websocket upgrade this far
+  headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.
   const up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path: req.url, headers, agent: false, setHost: false });
   const connectTimer = setTimeout(() => up.destroy(new StickydError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream connect timeout to ${endpoint.id}`)), rt.settings.upstreamConnectTimeoutMs);
@@ -69,9 +70,9 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   up.on('response', (upRes) => relayRefusal(ctx, socket, upRes));
   up.on('upgrade', (upRes, upSocket, upHead) => {
     clearTimeout(connectTimer);
-    if (!acceptMatches(req.headers['sec-websocket-key'], upRes.headers['sec-websocket-accept'])) {
+    if (String(upRes.headers.upgrade).trim().toLowerCase() !== 'websocket' || !acceptMatches(req.headers['sec-websocket-key'], upRes.headers['sec-websocket-accept'])) {
       upSocket.destroy();
-      refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_PROTOCOL', `upstream ${endpoint.id} answered 101 without a valid Sec-WebSocket-Accept`);
+      refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_PROTOCOL', `upstream ${endpoint.id} answered 101 without Upgrade: websocket and a valid Sec-WebSocket-Accept`);
       return;
     }
     join(ctx, socket, head, upRes, upSocket, upHead, requestId, setCookie);
@@ -137,10 +138,9 @@ function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: st
   );
 }
 
-/** RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). No key: nothing to check. */
+/** RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). upgrade-policy.ts requires a key. */
 function acceptMatches(key: string | undefined, accept: string | string[] | undefined): boolean {
-  if (key === undefined) return true;
-  return typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return key !== undefined && typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
 }
 
 function selectRequestId(value: string | string[] | undefined): string {

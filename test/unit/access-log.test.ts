@@ -5,7 +5,7 @@ function fields(over: Partial<AccessFields> = {}): AccessFields {
   return {
     requestId: 'req-1', client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
     status: 200, bytes: 87, startedAt: performance.now() - 1.23456, durationMs: 1.23456, routeJson: '"demo-vs/http[1]"', subsetJson: '"demo-service/v1"',
-    upstreamJson: '"127.0.0.1:18081"', session: 'minted', sessionKeyHash: 0x0badf00d, ...over,
+    upstreamJson: '"127.0.0.1:18081"', session: 'minted', sessionKeyHash: 0x0badf00d, upgradeRefused: null, ...over,
   };
 }
 
@@ -22,11 +22,11 @@ test('a line is one JSON object with every field the issue lists, in a fixed ord
   t.true(line.endsWith('}\n'));
   t.true(line.startsWith('{"msg":"access","time":"'));
   const obj = JSON.parse(line) as Record<string, unknown>;
-  t.deepEqual(Object.keys(obj), ['msg', 'time', 'requestId', 'client', 'method', 'host', 'path', 'status', 'bytes', 'durationMs', 'route', 'subset', 'upstream', 'session', 'sessionKeyHash', 'pid']);
+  t.deepEqual(Object.keys(obj), ['msg', 'time', 'requestId', 'client', 'method', 'host', 'path', 'status', 'bytes', 'durationMs', 'route', 'subset', 'upstream', 'session', 'sessionKeyHash', 'upgradeRefused', 'pid']);
   t.like(obj, {
     msg: 'access', requestId: 'req-1', client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
     status: 200, bytes: 87, durationMs: 1.235, route: 'demo-vs/http[1]', subset: 'demo-service/v1', upstream: '127.0.0.1:18081',
-    session: 'minted', sessionKeyHash: '0badf00d', pid: process.pid,
+    session: 'minted', sessionKeyHash: '0badf00d', upgradeRefused: null, pid: process.pid,
   });
   // time is the request start: now minus the duration, as ISO-8601
   t.true(Math.abs(Date.parse(obj.time as string) - Date.now()) < 5_000);
@@ -35,6 +35,11 @@ test('a line is one JSON object with every field the issue lists, in a fixed ord
 test('unrouted requests log null route, subset, upstream and session hash', (t) => {
   const obj = JSON.parse(buildAccessLine(fields({ routeJson: 'null', subsetJson: 'null', upstreamJson: 'null', session: 'none', sessionKeyHash: null, status: 404 })));
   t.like(obj, { route: null, subset: null, upstream: null, session: 'none', sessionKeyHash: null, status: 404 });
+});
+
+test('a stripped Upgrade header is logged with its reason', (t) => {
+  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'protocol' }))), { upgradeRefused: 'protocol' });
+  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'upstream_101' }))), { upgradeRefused: 'upstream_101' });
 });
 
 test('hostile strings stay inside their field, and the line is pure ASCII', (t) => {

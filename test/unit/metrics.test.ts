@@ -15,7 +15,7 @@ import type { StatsReport } from '../../src/protocol.js';
 import type { Endpoint, Snapshot, Subset } from '../../src/snapshot/types.js';
 import { RequestObservation } from '../../src/worker/observe.js';
 import { buildRuntimeSnapshot, type RouteTarget, type RuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
-import { createWorkerStats } from '../../src/worker/stats.js';
+import { countUpgradeRefusal, createWorkerStats } from '../../src/worker/stats.js';
 import { buildStatsReport, EvictionLedger, MeterLedger } from '../../src/worker/stats-ledger.js';
 
 const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
@@ -203,6 +203,26 @@ test('a killed worker leaves its last scraped counts; a silent worker is reporte
   collector.exited(2); // a second exit notice changes nothing
   m = await collector.collect(fakeSupervisor(live));
   t.is(m.counters.requests, 15);
+});
+
+test('refused upgrades: one series per reason from the start, summed from the workers\' counters', (t) => {
+  const stats = createWorkerStats();
+  countUpgradeRefusal(stats, 'protocol');
+  countUpgradeRefusal(stats, 'protocol');
+  countUpgradeRefusal(stats, 'upstream_101');
+  const r = buildStatsReport(stats, new MeterLedger(), {
+    epoch: 1, draining: false, upstreamPools: 0, accessLog: { lines: 0, dropped: 0 },
+    sessionCache: { size: 0, max: 0, hits: 0, misses: 0, evictions: 0 },
+  });
+  const view: MetricsView = {
+    merged: { counters: r.counters, gauges: r.gauges, series: r.series, workers: [], unanswered: 0 }, snapshot: null, generation: 1,
+    reloads: { ok: 0, failed: 0 }, lastReloadOk: null, ready: true, servingWorkers: 1, workerRestarts: 0, startedAt: Date.now(), health: null,
+  };
+  const text = buildMetricsText(view);
+  t.regex(text, /^# TYPE stickyd_upgrades_refused_total counter$/m);
+  t.regex(text, /^stickyd_upgrades_refused_total\{reason="protocol"\} 2$/m);
+  t.regex(text, /^stickyd_upgrades_refused_total\{reason="upstream_101"\} 1$/m);
+  for (const reason of ['method', 'handshake', 'connection']) t.regex(text, new RegExp(`^stickyd_upgrades_refused_total\\{reason="${reason}"\\} 0$`, 'm'));
 });
 
 function promtool(): string | null {

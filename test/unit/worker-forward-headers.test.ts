@@ -57,3 +57,14 @@ test('settings.trustedProxies compile once per snapshot into IP and CIDR matches
   t.true(peers.check('::1', 'ipv6'));
   t.is(buildRuntimeSnapshot({ ...snapshot, settings: DEFAULT_SETTINGS }, { kernel, hasher }).trustedPeers, null, 'none configured: no per-request check at all');
 });
+
+test('Upgrade and HTTP2-Settings never travel on a plain request, named in Connection or not', (t) => {
+  for (const connection of [[], ['Connection', 'Upgrade'], ['Connection', 'Upgrade, HTTP2-Settings']]) {
+    const raw = ['Host', 'app.test', ...connection, 'Upgrade', 'h2c', 'HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA', 'Accept', '*/*'];
+    const h = pairs(buildUpstreamHeaders(fakeRequest(raw), { clientAddress: '198.51.100.9', requestId: 'rid', fallbackHost: 'svc', trustedPeer: false }));
+    t.is(h.upgrade, undefined);
+    t.is(h['http2-settings'], undefined);
+    t.is(h.connection, undefined);
+    t.deepEqual(h.accept, ['*/*']);
+  }
+});
