@@ -10,14 +10,50 @@ export interface Origin {
   readonly place: Place;
 }
 
+/** A Gateway server's terminating TLS settings (SIMPLE, MUTUAL, OPTIONAL_MUTUAL), files not yet read. */
+export interface ServerTlsRes {
+  readonly mode: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
+  /** where each PEM comes from: the file path and the field (or credentialName) that named it */
+  readonly certificate: FileRef;
+  readonly privateKey: FileRef;
+  /** null for SIMPLE without caCertificates */
+  readonly caCertificates: FileRef | null;
+  readonly subjectAltNames: readonly string[];
+  /** base64 SHA-256 of the client certificate's SubjectPublicKeyInfo */
+  readonly verifyCertificateSpki: readonly string[];
+  /** hex SHA-256 of the client certificate's DER, lower-case, no colons */
+  readonly verifyCertificateHash: readonly string[];
+  readonly minVersion: TlsVersion;
+  readonly maxVersion: TlsVersion;
+  /** OpenSSL names for TLS <= 1.2; null = Node's defaults */
+  readonly cipherSuites: readonly string[] | null;
+  /** the tls place */
+  readonly place: Place;
+}
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** A file named by the config, with the field that named it (for errors about its content). */
+export interface FileRef {
+  readonly path: string;
+  readonly place: Place;
+}
+
 export interface GatewayServer {
   readonly port: number;
+  readonly protocol: 'HTTP' | 'HTTPS';
   readonly hosts: readonly string[];
+  /** metrics and status label: "<Gateway>/<server name or servers[i]>" */
+  readonly label: string;
+  /** HTTPS servers only */
+  readonly tls: ServerTlsRes | null;
+  /** HTTP servers only: tls.httpsRedirect */
+  readonly httpsRedirect: boolean;
   readonly place: Place;
 }
 
 export interface GatewayRes extends Origin {
-  /** HTTP servers only; other protocols were reported as errors */
+  /** HTTP and HTTPS servers; other protocols were reported as errors */
   readonly servers: readonly GatewayServer[];
 }
 

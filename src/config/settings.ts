@@ -46,6 +46,7 @@ export const DEFAULT_SETTINGS: ProxySettings = Object.freeze({
   maxConnectionsPerWorker: DEFAULT_MAX_CONNECTIONS_PER_WORKER,
   upstreamStreamIdleTimeoutMs: DEFAULT_UPSTREAM_STREAM_IDLE_TIMEOUT_MS,
   trustedProxies: Object.freeze([]) as readonly string[],
+  credentialsDir: null,
 });
 
 type NumericSetting = { [K in keyof ProxySettings]: ProxySettings[K] extends number ? K : never }[keyof ProxySettings];
@@ -58,6 +59,11 @@ export function resolveSettings(overrides: Partial<ProxySettings> = {}): ProxySe
     if (v === undefined) continue;
     if (key === 'trustedProxies') {
       merged.trustedProxies = checkTrustedProxies(v);
+      continue;
+    }
+    if (key === 'credentialsDir') {
+      if (v !== null && (typeof v !== 'string' || v === '')) throw new StickydError('STICKYD_ERR_USAGE', 'setting credentialsDir must be a directory path');
+      merged.credentialsDir = v as string | null;
       continue;
     }
     // sessionCacheSize 0 disables the cache (`--session-cache 0`, as the help says)

@@ -74,9 +74,61 @@ export interface VirtualHost {
 export interface Listener {
   /** Gateway server port.number */
   readonly port: number;
+  /** every server on one port speaks the same protocol (a mix is a config error) */
+  readonly protocol: 'HTTP' | 'HTTPS';
   /** Gateway server hosts (lower-case, Istio "ns/host" prefixes removed); a request whose host matches none gets 404 */
   readonly gatewayHosts: readonly string[];
   readonly virtualHosts: readonly VirtualHost[];
+  /**
+   * The Gateway servers on this port, in Gateway name then server order. A request (or, on
+   * HTTPS, a TLS handshake's SNI) belongs to the server whose hosts match it most specifically.
+   */
+  readonly servers: readonly ListenerServer[];
+}
+
+export interface ListenerServer {
+  /** "<Gateway>/<server name>" or "<Gateway>/servers[i]": metrics and status label */
+  readonly name: string;
+  readonly hosts: readonly string[];
+  /** HTTP servers: answer 301 to https://<host><path> before routing */
+  readonly httpsRedirect: boolean;
+  /** HTTPS servers: the terminating TLS settings; null on HTTP */
+  readonly tls: ServerTls | null;
+}
+
+/** What a certificate says, read once by the primary (for checks, /status and metrics). */
+export interface CertificateInfo {
+  /** the file it came from */
+  readonly file: string;
+  readonly subject: string;
+  /** DNS and IP subjectAltNames, e.g. "DNS:demo.example.com" */
+  readonly subjectAltNames: readonly string[];
+  /** hex, upper-case, as openssl prints it */
+  readonly serial: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  readonly fingerprint256: string;
+}
+
+/** A Gateway server's terminating TLS, with the PEM bytes the primary read (workers never read files). */
+export interface ServerTls {
+  readonly mode: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
+  /** leaf first, then any intermediates, as in the file */
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+  readonly privateKeyFile: string;
+  readonly certificate: CertificateInfo;
+  /** client CA bundle (MUTUAL, OPTIONAL_MUTUAL); null for SIMPLE */
+  readonly caPem: string | null;
+  readonly caFile: string | null;
+  readonly minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher string for TLS <= 1.2, TLS 1.3 suites appended; null = Node's defaults */
+  readonly ciphers: string | null;
+  /** client certificate checks, each an OR-list; empty = not checked */
+  readonly subjectAltNames: readonly string[];
+  readonly verifyCertificateSpki: readonly string[];
+  readonly verifyCertificateHash: readonly string[];
 }
 
 export interface Endpoint {
@@ -186,6 +238,8 @@ export interface ProxySettings {
   readonly upstreamStreamIdleTimeoutMs: number;
   /** peers (IPs or CIDRs) whose X-Forwarded-* headers are kept and appended to */
   readonly trustedProxies: readonly string[];
+  /** --credentials-dir: where Gateway tls.credentialName secrets live; null = credentialName is an error */
+  readonly credentialsDir: string | null;
 }
 
 export interface Snapshot {

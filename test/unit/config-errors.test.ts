@@ -110,11 +110,12 @@ test('an invalid regex names its field', (t) => {
   t.regex(issues[0]!.message, /invalid regular expression/);
 });
 
-test('HTTPS / TLS gateway servers are not implemented', (t) => {
-  const text = docs(GATEWAY.replace('protocol: HTTP', 'protocol: HTTPS'), SERVICE, virtualService());
-  const issues = errorsOf(text);
-  t.deepEqual(only(issues), ['config.yaml Gateway/gw spec.servers[0].port.protocol']);
-  t.regex(issues[0]!.message, /protocol HTTPS is not implemented/);
+test('an HTTPS gateway server without tls is an error; TCP is not implemented', (t) => {
+  const issues = errorsOf(docs(GATEWAY.replace('protocol: HTTP', 'protocol: HTTPS'), SERVICE, virtualService()));
+  t.deepEqual(only(issues), ['config.yaml Gateway/gw spec.servers[0].tls']);
+  t.regex(issues[0]!.message, /required for protocol: HTTPS/);
+  const tcp = errorsOf(docs(GATEWAY.replace('protocol: HTTP', 'protocol: TCP'), SERVICE, virtualService()));
+  t.regex(tcp[0]!.message, /protocol TCP is not implemented/);
 });
 
 test('ServiceEntry resolution other than STATIC, and hostnames as endpoint addresses', (t) => {

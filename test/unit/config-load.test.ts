@@ -21,6 +21,7 @@ test('a directory loads its *.yaml / *.yml files in byte order of name, not recu
   t.deepEqual(snapshot.listeners, [
     {
       port: 8080,
+      protocol: 'HTTP',
       gatewayHosts: ['shop.example.com'],
       virtualHosts: [
         {
@@ -29,6 +30,7 @@ test('a directory loads its *.yaml / *.yml files in byte order of name, not recu
           routes: [{ name: 'shop/http[0]', matches: [], destinations: [{ subset: 0, weight: 100 }], totalWeight: 100, timeoutMs: null, retries: DEFAULT_RETRY_POLICY }],
         },
       ],
+      servers: [{ name: 'gw/servers[0]', hosts: ['shop.example.com'], httpsRedirect: false, tls: null }],
     },
   ]);
   t.deepEqual(snapshot.subsets.map((s) => [s.name, s.port, s.endpoints.map((e) => e.id)]), [['shop/stable', 80, ['192.0.2.10:3000']]]);
@@ -69,7 +71,7 @@ test('settings: defaults, overrides, and invalid values', async (t) => {
   t.deepEqual(DEFAULT_SETTINGS, {
     sessionCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000,
     maxHeaderCount: 100, maxUriLength: 8_192, maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 300_000,
-    keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000, trustedProxies: [],
+    keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000, trustedProxies: [], credentialsDir: null,
   });
   const { snapshot } = await loadConfig(dir, { maxKeyLength: 64 });
   t.deepEqual(snapshot.settings, { ...DEFAULT_SETTINGS, maxKeyLength: 64 });

@@ -1,6 +1,7 @@
 // Validated resources -> the routing part of a Snapshot (listeners and subsets, tables null).
 import type { Listener, Route, Subset } from '../../snapshot/types.js';
 import type { IssueSink } from '../issues.js';
+import type { CertificateLoader } from '../certificates.js';
 import type { Resources, VirtualServiceRes } from '../resources.js';
 import { buildListeners } from './listeners.js';
 import { buildRoute, resolveRoutes, type PendingRoute } from './routes.js';
@@ -11,13 +12,13 @@ export interface Compiled {
   readonly subsets: Subset[];
 }
 
-export function compileResources(sink: IssueSink, res: Resources, configPath: string): Compiled {
+export function compileResources(sink: IssueSink, res: Resources, configPath: string, certs: CertificateLoader): Compiled {
   const collector = new SubsetCollector(sink, res);
   const pending = new Map<VirtualServiceRes, (PendingRoute | null)[]>(res.virtualServices.map((vs) => [vs, resolveRoutes(vs, collector)]));
   const { subsets, ids } = collector.finish();
   const routesOf = (vs: VirtualServiceRes): Route[] =>
     (pending.get(vs) ?? []).filter((p): p is PendingRoute => p !== null).map((p) => buildRoute(p, ids));
-  const listeners = buildListeners(sink, res, routesOf);
+  const listeners = buildListeners(sink, res, routesOf, certs);
   if (res.gateways.length === 0) sink.errorGlobal(configPath, 'no Gateway: stickyd would listen on no port');
   return { listeners, subsets };
 }

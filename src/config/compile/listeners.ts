@@ -1,27 +1,30 @@
 // Gateways + VirtualServices -> Listeners: one per Gateway port, serving the union of its servers'
 // hosts, with the VirtualServices bound to those Gateways whose hosts intersect them. Virtual hosts
-// are in VirtualService name order, so file and document order never change the snapshot.
-import type { Listener, Route, VirtualHost } from '../../snapshot/types.js';
-import { at, type IssueSink } from '../issues.js';
+// are in VirtualService name order and servers in Gateway name order, so file and document order
+// never change the snapshot.
+import type { Listener, ListenerServer, Route, VirtualHost } from '../../snapshot/types.js';
+import { at, describePlace, type IssueSink } from '../issues.js';
 import { intersectHosts } from '../hosts.js';
-import type { GatewayRes, Resources, VirtualServiceRes } from '../resources.js';
+import type { GatewayRes, GatewayServer, Resources, VirtualServiceRes } from '../resources.js';
+import type { CertificateLoader } from '../certificates.js';
 import { compareStrings } from './order.js';
 
 interface PortState {
+  readonly protocol: GatewayServer['protocol'];
+  readonly first: GatewayServer;
   readonly hosts: Set<string>;
+  readonly servers: ListenerServer[];
+  /** host -> the server that claimed it first on this port */
+  readonly owners: Map<string, GatewayServer>;
   /** VirtualService name -> hosts it serves on this port */
   readonly bound: Map<string, string[]>;
 }
 
-export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes) => Route[]): Listener[] {
+export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes) => Route[], certs: CertificateLoader): Listener[] {
   const gateways = new Map(res.gateways.map((g) => [g.name, g]));
   const ports = new Map<number, PortState>();
-  for (const g of res.gateways) {
-    for (const s of g.servers) {
-      const state = ports.get(s.port) ?? { hosts: new Set<string>(), bound: new Map<string, string[]>() };
-      s.hosts.forEach((h) => state.hosts.add(h));
-      ports.set(s.port, state);
-    }
+  for (const g of [...res.gateways].sort((a, b) => compareStrings(a.name, b.name))) {
+    for (const s of g.servers) addServer(sink, ports, s, certs);
   }
   const used = new Set<string>();
   const byName = [...res.virtualServices].sort((a, b) => compareStrings(a.name, b.name));
@@ -35,8 +38,35 @@ export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: V
     .map(([port, state]) => {
       const virtualHosts = [...state.bound.entries()].map(([name, hosts]): VirtualHost => ({ name, hosts, routes: routesOf(vsByName.get(name) as VirtualServiceRes) }));
       warnSharedHosts(sink, port, virtualHosts, vsByName);
-      return { port, gatewayHosts: [...state.hosts].sort(compareStrings), virtualHosts };
+      return { port, protocol: state.protocol, gatewayHosts: [...state.hosts].sort(compareStrings), virtualHosts, servers: state.servers };
     });
+}
+
+/**
+ * One port speaks one protocol, and on it each host belongs to one server: on HTTPS the host
+ * picks the certificate (SNI), on HTTP whether to redirect, so two claims would be ambiguous
+ * (Istio rejects duplicate hosts across servers on a port too).
+ */
+function addServer(sink: IssueSink, ports: Map<number, PortState>, s: GatewayServer, certs: CertificateLoader): void {
+  let state = ports.get(s.port);
+  if (state === undefined) {
+    state = { protocol: s.protocol, first: s, hosts: new Set(), servers: [], owners: new Map(), bound: new Map() };
+    ports.set(s.port, state);
+  } else if (state.protocol !== s.protocol) {
+    sink.error(at(s.place, 'port', 'protocol'), `port ${s.port} is already ${state.protocol} at ${describePlace(at(state.first.place, 'port', 'protocol'))}: one port serves one protocol`);
+    return;
+  }
+  for (const [i, h] of s.hosts.entries()) {
+    const owner = state.owners.get(h);
+    // Plain HTTP servers sharing a host are one server to a request, unless they disagree on redirecting.
+    const clash = owner !== undefined && (s.protocol === 'HTTPS' || owner.httpsRedirect !== s.httpsRedirect);
+    if (clash) sink.error(at(s.place, 'hosts', i), `host "${h}" on port ${s.port} is already served by ${describePlace(owner.place)}${s.protocol === 'HTTPS' ? ' with its own certificate' : ' with another httpsRedirect'}: each host belongs to one server of a port`);
+    else if (owner === undefined) state.owners.set(h, s);
+    state.hosts.add(h);
+  }
+  const tls = s.tls === null ? null : certs.load(s, s.tls);
+  if (s.tls !== null && tls === null) return;
+  state.servers.push({ name: s.label, hosts: s.hosts, httpsRedirect: s.httpsRedirect, tls });
 }
 
 function bindVirtualService(sink: IssueSink, vs: VirtualServiceRes, gateways: Map<string, GatewayRes>, ports: Map<number, PortState>, used: Set<string>): void {

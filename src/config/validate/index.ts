@@ -5,6 +5,7 @@ import { isAbsent, readObject, requireString } from '../fields.js';
 import type { RawDoc } from '../parse.js';
 import type { Resources } from '../resources.js';
 import { validateGateway } from './gateway.js';
+import type { TlsContext } from './gateway-tls.js';
 import { validateVirtualService } from './virtual-service.js';
 import { validateDestinationRule } from './destination-rule.js';
 import { validateServiceEntry } from './service-entry.js';
@@ -23,7 +24,7 @@ const METADATA_FIELDS = {
   ),
 };
 
-export function validateDocs(docs: readonly RawDoc[], sink: IssueSink): Resources {
+export function validateDocs(docs: readonly RawDoc[], sink: IssueSink, ctx: TlsContext = { credentialsDir: null }): Resources {
   const res = emptyResources();
   const seen = new Map<string, Place>();
   for (const doc of docs) {
@@ -39,11 +40,11 @@ export function validateDocs(docs: readonly RawDoc[], sink: IssueSink): Resource
     if (first !== undefined) {
       sink.error(at(root, 'metadata', 'name'), `duplicate ${kind} "${name}": also defined at ${describePlace(first)}`);
       // still validated, so its own problems show in the same run, but never compiled
-      addResource(emptyResources(), sink, kind, root, name, doc.body.spec);
+      addResource(emptyResources(), sink, kind, root, name, doc.body.spec, ctx);
       continue;
     }
     seen.set(`${kind}/${name}`, at(root, 'metadata', 'name'));
-    addResource(res, sink, kind, root, name, doc.body.spec);
+    addResource(res, sink, kind, root, name, doc.body.spec, ctx);
   }
   return res;
 }
@@ -54,10 +55,10 @@ function emptyResources(): MutableResources {
   return { gateways: [], virtualServices: [], destinationRules: [], serviceEntries: [], workloadEntries: [] };
 }
 
-function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: Place, name: string, spec: unknown): void {
+function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: Place, name: string, spec: unknown, ctx: TlsContext): void {
   switch (kind) {
     case 'Gateway':
-      res.gateways.push(validateGateway(sink, root, name, spec));
+      res.gateways.push(validateGateway(sink, root, name, spec, ctx));
       return;
     case 'VirtualService':
       res.virtualServices.push(validateVirtualService(sink, root, name, spec));
