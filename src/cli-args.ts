@@ -29,3 +29,17 @@ export function hostPort(value: string, flag: string, command: string): { host: 
   const host = m[1] ?? (m[2] || '0.0.0.0');
   return { host, port: portNumber(m[3] as string, flag, command) };
 }
+
+/** --listen: "host:port", or "GATEWAYPORT=host:port,..." to place each Gateway port */
+export function listenOverride(value: string, command: string): { host: string; port: number } | Map<number, { host: string; port: number }> {
+  if (!value.includes('=')) return hostPort(value, '--listen', command);
+  const out = new Map<number, { host: string; port: number }>();
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) throw new UsageError(`--listen wants GATEWAYPORT=host:port entries separated by commas, got '${part}'`, command);
+    const gw = portNumber(part.slice(0, eq), '--listen', command);
+    if (out.has(gw)) throw new UsageError(`--listen names Gateway port ${gw} twice`, command);
+    out.set(gw, hostPort(part.slice(eq + 1), '--listen', command));
+  }
+  return out;
+}

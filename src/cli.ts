@@ -26,7 +26,10 @@ Runs the proxy in the foreground: a primary that holds the config and supervises
 
 Options:
   -c, --config <path>       Istio YAML file, or a directory of *.yaml/*.yml (required)
-      --listen <host:port>  listen here instead of the Gateway's port (config must have one port)
+      --listen <host:port>  listen here instead of the Gateway's port (config must have one port);
+                            or PORT=host:port,... to place each Gateway port (e.g. 80=:8080,443=:8443)
+      --credentials-dir <dir> where Gateway tls.credentialName secrets live: <dir>/<name>/tls.crt,
+                            tls.key and ca.crt, like a Kubernetes TLS secret (default: none)
       --workers <n>         worker processes (default: CPU count, ${availableParallelism()} here)
       --admin <host:port>   admin listener (default 127.0.0.1:9901; 'off' disables it)
       --session-cache <n>   session cache entries per worker (default 100000; 0 disables)
@@ -81,7 +84,11 @@ error listed as file:line, document (Kind/name) and field path.
 Options:
   -c, --config <path>   Istio YAML file or directory (required)
   -q, --quiet           print errors only (no warnings, no summary)
+      --credentials-dir <dir>  where tls.credentialName secrets live (as for run)
   -h, --help            this help
+
+Certificates and keys are read and checked too: unreadable, a key that is not the certificate's,
+expired (errors); expiring within 14 days, a host the certificate does not cover (warnings).
 `,
   backend: `Usage: stickyd backend --port <p> --version <v> --metadata <m> [--instance <name>] [--host <h>]
 
@@ -177,14 +184,15 @@ async function runCommand(args: string[]): Promise<void> {
   const v = parse('run', args, {
     config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
     admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
-    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' },
+    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' },
     'access-log': { type: 'string' }, 'access-log-sample': { type: 'string' },
     ...stringFlags(Object.keys(SETTING_FLAGS)), ...stringFlags(HEALTH_FLAGS),
   });
-  const { hostPort, positiveInt, required } = await import('./cli-args.js');
+  const { hostPort, listenOverride, positiveInt, required } = await import('./cli-args.js');
   const configPath = required(v.config, '--config', 'run');
   const adminArg = typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901';
-  const settings: Record<string, number | string[]> = {};
+  const settings: Record<string, number | string[] | string> = {};
+  if (typeof v['credentials-dir'] === 'string') settings.credentialsDir = v['credentials-dir'];
   if (typeof v['session-cache'] === 'string') settings.sessionCacheSize = positiveInt(v['session-cache'], '--session-cache', 'run', true);
   if (typeof v['drain-timeout'] === 'string') settings.drainTimeoutMs = positiveInt(v['drain-timeout'], '--drain-timeout', 'run', true);
   for (const [flag, key] of Object.entries(SETTING_FLAGS)) {
@@ -205,7 +213,7 @@ async function runCommand(args: string[]): Promise<void> {
   const { log } = await import('./log.js');
   const options = {
     configPath,
-    listen: typeof v.listen === 'string' ? hostPort(v.listen, '--listen', 'run') : null,
+    listen: typeof v.listen === 'string' ? listenOverride(v.listen, 'run') : null,
     workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'run') : availableParallelism(),
     admin: adminArg === 'off' ? null : hostPort(adminArg, '--admin', 'run'),
     settings,
@@ -234,10 +242,11 @@ function accessLogOptions(v: Record<string, string | boolean | undefined>): { en
 }
 
 async function checkCommand(args: string[]): Promise<void> {
-  const v = parse('check', args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' } });
+  const v = parse('check', args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' }, 'credentials-dir': { type: 'string' } });
   const { required } = await import('./cli-args.js');
   const { runCheck } = await import('./primary/check.js');
-  process.exitCode = await runCheck(required(v.config, '--config', 'check'), v.quiet === true);
+  const credentialsDir = typeof v['credentials-dir'] === 'string' ? v['credentials-dir'] : null;
+  process.exitCode = await runCheck(required(v.config, '--config', 'check'), v.quiet === true, credentialsDir);
 }
 
 async function reloadCommand(args: string[]): Promise<void> {

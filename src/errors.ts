@@ -14,6 +14,7 @@ export const CODES = {
   STICKYD_ERR_CONFIG_INVALID: { status: 0, source: 'config', retryable: false, summary: 'the configuration failed validation' },
   STICKYD_ERR_CONFIG_READ: { status: 0, source: 'config', retryable: false, summary: 'a configuration file could not be read' },
   STICKYD_ERR_NO_HOST: { status: 404, source: 'downstream', retryable: false, summary: 'no Gateway host or VirtualService matches the request host' },
+  STICKYD_ERR_MISDIRECTED: { status: 421, source: 'downstream', retryable: false, summary: 'the request host belongs to another Gateway server (certificate) on this HTTPS port than the connection\'s' },
   STICKYD_ERR_NO_ROUTE: { status: 404, source: 'downstream', retryable: false, summary: 'no VirtualService route matches the request' },
   STICKYD_ERR_NO_HEALTHY_ENDPOINT: { status: 503, source: 'upstream', retryable: false, summary: 'every endpoint of the subset is down' },
   STICKYD_ERR_UPSTREAM_REFUSED: { status: 502, source: 'upstream', retryable: true, summary: 'the upstream endpoint refused the connection' },

@@ -17,6 +17,11 @@ export interface ListenSpec {
   readonly port: number;
   /** the Gateway server port (Snapshot listener) this socket serves; differs from `port` under --listen */
   readonly gatewayPort: number;
+  /**
+   * 'off': cleartext HTTP; 'on': TLS; 'mutual': TLS asking clients for a certificate (some server
+   * on the port is MUTUAL or OPTIONAL_MUTUAL). Fixed for a worker's life, like the port.
+   */
+  readonly tls: 'off' | 'on' | 'mutual';
 }
 
 /** Access log options for a worker's life: CLI flags, not config, so a reload does not change them. */

@@ -4,9 +4,9 @@ import { loadConfig } from '../config/index.js';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
 import { listenSpecs } from './main.js';
 
-export async function runCheck(path: string, quiet: boolean): Promise<number> {
+export async function runCheck(path: string, quiet: boolean, credentialsDir: string | null = null): Promise<number> {
   try {
-    const { snapshot, warnings, files } = await loadConfig(path);
+    const { snapshot, warnings, files } = await loadConfig(path, { credentialsDir });
     listenSpecs(snapshot, null);
     if (!quiet) {
       for (const w of warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);

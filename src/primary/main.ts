@@ -17,10 +17,12 @@ import { HealthMonitor } from './health.js';
 import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
 
 export interface HostPort { readonly host: string; readonly port: number }
+/** --listen: one address for a config with one Gateway port, or an address per Gateway port */
+export type ListenOverride = HostPort | ReadonlyMap<number, HostPort>;
 
 export interface RunOptions {
   readonly configPath: string;
-  readonly listen: HostPort | null;
+  readonly listen: ListenOverride | null;
   readonly workers: number;
   readonly admin: HostPort | null;
   readonly settings: Partial<ProxySettings>;
@@ -133,15 +135,25 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   notifier.startWatchdog(() => supervisor.healthy(HEARTBEAT_TIMEOUT_MS));
 }
 
-/** One socket per Gateway port, or the --listen override (which needs a config with one port). */
-export function listenSpecs(snapshot: Snapshot, override: HostPort | null): ListenSpec[] {
+/** One socket per Gateway port, or the --listen override (one address for a one-port config, or one per port). */
+export function listenSpecs(snapshot: Snapshot, override: ListenOverride | null): ListenSpec[] {
   const ports = snapshot.listeners.map((l) => l.port);
   if (ports.length === 0) throw new StickydError('STICKYD_ERR_CONFIG_INVALID', `${snapshot.configPath}: no Gateway with an HTTP server is bound by a VirtualService; nothing to listen on`);
-  if (override) {
-    if (ports.length > 1) throw new StickydError('STICKYD_ERR_USAGE', `--listen replaces one Gateway port, but the config has ${ports.length} (${ports.join(', ')})`);
-    return [{ host: override.host, port: override.port, gatewayPort: ports[0] as number }];
+  const tlsOf = (l: Snapshot['listeners'][number]): ListenSpec['tls'] =>
+    l.protocol === 'HTTP' ? 'off' : l.servers.some((s) => s.tls !== null && s.tls.mode !== 'SIMPLE') ? 'mutual' : 'on';
+  if (override instanceof Map) {
+    for (const p of override.keys()) if (!ports.includes(p)) throw new StickydError('STICKYD_ERR_USAGE', `--listen names Gateway port ${p}, but the config has ${ports.join(', ')}`);
+    return snapshot.listeners.map((l) => {
+      const at = override.get(l.port) ?? { host: DEFAULT_LISTEN_HOST, port: l.port };
+      return { host: at.host, port: at.port, gatewayPort: l.port, tls: tlsOf(l) };
+    });
   }
-  return ports.map((p) => ({ host: DEFAULT_LISTEN_HOST, port: p, gatewayPort: p }));
+  if (override) {
+    if (ports.length > 1) throw new StickydError('STICKYD_ERR_USAGE', `--listen host:port replaces one Gateway port, but the config has ${ports.length} (${ports.join(', ')}): use --listen ${ports.map((p) => `${p}=host:port`).join(',')}`);
+    const only = override as HostPort;
+    return [{ host: only.host, port: only.port, gatewayPort: ports[0] as number, tls: tlsOf(snapshot.listeners[0]!) }];
+  }
+  return snapshot.listeners.map((l) => ({ host: DEFAULT_LISTEN_HOST, port: l.port, gatewayPort: l.port, tls: tlsOf(l) }));
 }
 
 export function describeStartupError(err: unknown): string[] {

@@ -6,7 +6,7 @@ import { log } from '../log.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import type { TableBuilder } from './builder.js';
 import type { Supervisor } from './supervisor.js';
-import { listenSpecs, type HostPort } from './main.js';
+import { listenSpecs, type ListenOverride } from './main.js';
 
 export interface ReloadResult {
   readonly ok: boolean;
@@ -22,7 +22,7 @@ export interface ReloaderDeps {
   readonly settings: Partial<ProxySettings>;
   readonly builder: TableBuilder;
   readonly supervisor: Supervisor;
-  readonly listen: HostPort | null;
+  readonly listen: ListenOverride | null;
   /** sd_notify hooks: RELOADING=1 when a run starts, READY=1 with STATUS when it ends */
   readonly onStart?: () => void;
   readonly onDone?: () => void;
@@ -73,8 +73,9 @@ export class Reloader {
       const prepared = await this.#deps.builder.prepare(this.#deps.configPath, this.#deps.settings, epoch);
       for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
       const next = prepared.snapshot;
-      const want = listenSpecs(next, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',');
-      const have = prev ? listenSpecs(prev, this.#deps.listen).map((l) => `${l.host}:${l.port}`).join(',') : want;
+      const describe = (s: typeof next): string => listenSpecs(s, this.#deps.listen).map((l) => `${l.host}:${l.port}${l.tls === 'off' ? '' : ` (TLS${l.tls === 'mutual' ? ', client certificates' : ''})`}`).join(',');
+      const want = describe(next);
+      const have = prev ? describe(prev) : want;
       if (want !== have) throw new Error(`the Gateway ports changed (${have} -> ${want}); listeners change only on restart`);
       await this.#deps.supervisor.publish(next);
       this.#applied = next;

@@ -74,6 +74,8 @@ export interface ForwardFacts {
   readonly fallbackHost: string;
   /** the peer is a trusted proxy: keep its X-Forwarded-* and append to X-Forwarded-For */
   readonly trustedPeer: boolean;
+  /** the client connection is TLS: X-Forwarded-Proto https */
+  readonly encrypted?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
   // Transfer-Encoding: chunked for a body of unknown length and refuses the header from callers.
   const priorFor = trusted ? headers['x-forwarded-for'] : undefined;
   out.push('X-Forwarded-For', priorFor === undefined || priorFor === '' ? facts.clientAddress : `${priorFor}, ${facts.clientAddress}`);
-  if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', 'http');
+  if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', facts.encrypted === true ? 'https' : 'http');
   if (headers.host !== undefined && (!trusted || headers['x-forwarded-host'] === undefined)) out.push('X-Forwarded-Host', headers.host);
   out.push('X-Request-Id', facts.requestId);
   return out;

@@ -9,7 +9,8 @@ import { RequestObservation } from './observe.js';
 import { proxyRequest, type ProxyContext } from './proxy.js';
 import { checkRequest } from './request-guard.js';
 import { selectPath, selectRequestHost } from './request-head.js';
-import { buildError, errorText, sendError, sendServerOptions } from './responses.js';
+import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './responses.js';
+import { checkGatewayServer } from './gateway-checks.js';
 import { selectRoute } from './route.js';
 import type { RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
@@ -68,6 +69,15 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     // checkRequest let only OPTIONS through with it
     sendServerOptions(res, requestId, close, ctx.stats);
     return;
+  }
+  const listener = rt.listeners.get(listenerPort);
+  if (listener !== undefined) {
+    const verdict = checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', req.socket);
+    if (verdict !== null) {
+      if (verdict.kind === 'redirect') sendHttpsRedirect(res, verdict.location, requestId, close, ctx.stats);
+      else sendError(res, buildError('STICKYD_ERR_MISDIRECTED', errorText.misdirected(selectRequestHost(req.headers), verdict.server)), requestId, close, ctx.stats);
+      return;
+    }
   }
   const target = selectRoute(rt, listenerPort, req);
   if (typeof target === 'string') {

@@ -115,6 +115,7 @@ class WorkerProcess {
       const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, poolFor: (e) => pool.poolFor(e), counters: this.#counters });
       const old = this.ctx.current;
       this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
+      this.#listeners?.snapshotChanged();
       this.#meters.swap(runtime.meter);
       this.#evictions.swap(this.#counters.misses, old?.sessions ?? null);
     } catch (err) {
@@ -173,9 +174,10 @@ class WorkerProcess {
     const specs = this.#specs;
     const rt = this.ctx.current;
     if (this.#listeners !== null || specs === null || rt === null || this.ctx.draining) return;
+    const tlsHooks = { serversFor: (port: number) => this.ctx.current?.listeners.get(port)?.servers ?? null, http2: null };
     const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats, rt.settings, (req, socket, head, port) =>
       handleUpgrade(this.ctx, req, socket, head, port),
-    );
+    tlsHooks);
     this.#listeners = listeners;
     listeners.listen().then(
       (addresses) => send({ cmd: CMD, act: 'listening', epoch: this.ctx.current?.epoch ?? rt.epoch, addresses }),

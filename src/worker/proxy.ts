@@ -161,6 +161,7 @@ class Exchange implements AttemptSink {
       requestId: this.job.requestId,
       fallbackHost: this.job.subset.host,
       trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
+      encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
     });
   }
 

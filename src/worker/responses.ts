@@ -17,6 +17,7 @@ export const errorText = {
   reset: (endpoint: string): string => `upstream reset before response headers from ${endpoint}`,
   routeTimeout: (endpoint: string, ms: number): string => `upstream request timeout after ${ms} ms from ${endpoint}`,
   protocol: (endpoint: string, code: string): string => `upstream protocol error: ${code} from ${endpoint}`,
+  misdirected: (host: string, server: string): string => `host ${host} is not served by this connection's certificate (${server}): open a connection for it`,
 } as const;
 
 export function buildError(code: ErrorCode, message: string, cause?: unknown): StickydError {
@@ -49,5 +50,15 @@ export function sendError(res: ServerResponse, err: StickydError, requestId: str
   if (close) headers.push('Connection', 'close');
   countStatus(stats, err.status);
   res.writeHead(err.status, headers);
+  res.end(body);
+}
+
+/** Gateway tls.httpsRedirect: 301 to the same host and target over https, before any routing. */
+export function sendHttpsRedirect(res: ServerResponse, location: string, requestId: string, close: boolean, stats: WorkerStats): void {
+  const body = `moved to ${location}\n`;
+  const headers = ['Location', location, 'Content-Type', CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(body)), 'X-Request-Id', requestId];
+  if (close) headers.push('Connection', 'close');
+  countStatus(stats, 301);
+  res.writeHead(301, headers);
   res.end(body);
 }

@@ -10,6 +10,7 @@ import { StickydError } from '../errors.js';
 import type { Kernel } from '../kernel/index.js';
 import type { BalancerTable, Endpoint, HashKey, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
 import { buildHostTable, type HostTable } from './host-table.js';
+import { buildRuntimeServers, type RuntimeServers } from './gateway-servers.js';
 import { SessionCache, type CacheCounters } from './session-cache.js';
 import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from './stats.js';
 import { buildSetCookieParts } from './sticky.js';
@@ -83,6 +84,9 @@ export interface RuntimeVirtualHost {
 
 export interface RuntimeListener {
   readonly port: number;
+  readonly protocol: 'HTTP' | 'HTTPS';
+  /** the Gateway servers: redirect and 421 checks, and the TLS contexts of an HTTPS port */
+  readonly servers: RuntimeServers;
   readonly gatewayHosts: HostTable<true>;
   readonly virtualHosts: HostTable<RuntimeVirtualHost>;
 }
@@ -123,6 +127,8 @@ export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): Run
     if (listeners.has(l.port)) continue;
     listeners.set(l.port, {
       port: l.port,
+      protocol: l.protocol,
+      servers: buildRuntimeServers(l),
       gatewayHosts: buildHostTable(l.gatewayHosts.map((h) => [h, true] as const)),
       virtualHosts: buildHostTable(
         l.virtualHosts.flatMap((vh) => {

@@ -5,10 +5,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { ListenSpec } from '../protocol.js';
 import type { ProxySettings } from '../snapshot/types.js';
+import type { RuntimeServers } from './gateway-servers.js';
 import { countStatus, type WorkerStats } from './stats.js';
 import { buildPlainHead, selectUpgradeRefusal } from './upgrade-policy.js';
+import { TlsFront } from './tls-front.js';
 
 /** How long a socket may linger after we answered a parse error before it is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1_000;
@@ -61,16 +64,26 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
   ERR_HTTP_REQUEST_TIMEOUT: 408,
 };
 
+/** What the TLS fronts of HTTPS listeners need from the worker. */
+export interface TlsHooks {
+  /** the current snapshot's Gateway servers of a listener */
+  readonly serversFor: (gatewayPort: number) => RuntimeServers | null;
+  /** hands an h2 connection to the HTTP/2 front end; null: ALPN offers http/1.1 only */
+  readonly http2: ((socket: TLSSocket, gatewayPort: number) => void) | null;
+}
+
 export class ListenerGroup {
   readonly #specs: readonly ListenSpec[];
   readonly #servers: http.Server[] = [];
+  /** per spec: the TLS front of an HTTPS listener (it listens; the HTTP server only parses), else null */
+  readonly #fronts: (TlsFront | null)[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #stats: WorkerStats;
   readonly #maxConnections: number;
   #draining = false;
   #onEmpty: (() => void) | null = null;
 
-  constructor(specs: readonly ListenSpec[], onRequest: RequestHandler, stats: WorkerStats, limits: ListenerLimits, onUpgrade?: UpgradeHandler) {
+  constructor(specs: readonly ListenSpec[], onRequest: RequestHandler, stats: WorkerStats, limits: ListenerLimits, onUpgrade?: UpgradeHandler, tlsHooks?: TlsHooks) {
     this.#specs = specs;
     this.#stats = stats;
     // Not server.maxConnections: in cluster round-robin mode a worker over it refuses the handle
@@ -111,7 +124,25 @@ export class ListenerGroup {
         else this.#replayAsPlain(server, req, socket, head);
       });
       this.#servers.push(server);
+      const h2 = tlsHooks?.http2 ?? null;
+      this.#fronts.push(
+        spec.tls === 'off' || tlsHooks === undefined
+          ? null
+          : new TlsFront({
+              servers: () => tlsHooks.serversFor(spec.gatewayPort),
+              http1: server,
+              http2: h2 === null ? null : (socket) => h2(socket, spec.gatewayPort),
+              stats,
+              handshakeTimeoutMs: headersTimeout,
+              requestCert: spec.tls === 'mutual',
+            }),
+      );
     }
+  }
+
+  /** A new snapshot is current: TLS fronts pick up its certificates for new handshakes. */
+  snapshotChanged(): void {
+    for (const front of this.#fronts) front?.update();
   }
 
   /** Listen on every spec; in a cluster worker this shares the primary's listening socket. */
@@ -121,14 +152,16 @@ export class ListenerGroup {
         (server, i) =>
           new Promise<ListenSpec>((resolve, reject) => {
             const spec = this.#specs[i]!;
+            // An HTTPS listener's TLS front owns the socket; its HTTP server only parses.
+            const listening: net.Server = this.#fronts[i]?.server ?? server;
             const onError = (err: Error): void => reject(err);
-            server.once('error', onError);
-            server.listen({ host: spec.host, port: spec.port }, () => {
-              server.off('error', onError);
+            listening.once('error', onError);
+            listening.listen({ host: spec.host, port: spec.port }, () => {
+              listening.off('error', onError);
               // A drain that arrived while we were binding: stop again at once.
-              if (this.#draining) net.Server.prototype.close.call(server);
-              const address = server.address();
-              resolve(typeof address === 'object' && address !== null ? { host: address.address, port: address.port, gatewayPort: spec.gatewayPort } : spec);
+              if (this.#draining) net.Server.prototype.close.call(listening);
+              const address = listening.address();
+              resolve(typeof address === 'object' && address !== null ? { host: address.address, port: address.port, gatewayPort: spec.gatewayPort, tls: spec.tls } : spec);
             });
           }),
       ),
@@ -152,6 +185,9 @@ export class ListenerGroup {
     for (const server of this.#servers) {
       // net.Server's close, not http.Server's: stop listening without closeIdleConnections().
       if (server.listening) net.Server.prototype.close.call(server);
+    }
+    for (const front of this.#fronts) {
+      if (front?.server.listening) front.server.close();
     }
     setTimeout(() => {
       for (const server of this.#servers) server.closeIdleConnections();

@@ -161,6 +161,10 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       accessLogDropped: extra.accessLog.dropped,
       ...upgradeCounters(stats.upgradesRefused),
       'responses.other': c[0]!, 'responses.1xx': c[1]!, 'responses.2xx': c[2]!, 'responses.3xx': c[3]!, 'responses.4xx': c[4]!, 'responses.5xx': c[5]!,
+      'requests.h2': stats.requestsH2,
+      tlsHandshakes: stats.tlsHandshakes,
+      ...prefixed('tlsHandshakeFailures.', stats.tlsHandshakeFailures),
+      ...prefixed('h2SessionsRefused.', stats.h2SessionsRefused),
     },
     gauges: {
       activeConnections: stats.activeConnections,
@@ -177,5 +181,12 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
 function upgradeCounters(row: Float64Array): Record<string, number> {
   const out: Record<string, number> = {};
   UPGRADE_REFUSALS.forEach((reason, i) => { out[`upgradesRefused.${reason}`] = row[i] ?? 0; });
+  return out;
+}
+
+/** Reason-keyed counters as flat report counters ("prefix.reason"), which the primary sums as any other. */
+function prefixed(prefix: string, counts: ReadonlyMap<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of counts) out[prefix + k] = v;
   return out;
 }

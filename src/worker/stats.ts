@@ -39,10 +39,22 @@ export interface WorkerStats {
   connections: number;
   /** Upgrade headers stripped and 101s refused, by UPGRADE_REFUSALS index */
   readonly upgradesRefused: Float64Array;
+  /** requests that reached the handler over HTTP/2 (the rest are HTTP/1.x) */
+  requestsH2: number;
+  /** TLS handshakes completed (and client certificates accepted) */
+  tlsHandshakes: number;
+  /** TLS handshakes that failed, by reason (a small fixed set: tls-front.ts) */
+  readonly tlsHandshakeFailures: Map<string, number>;
+  /** HTTP/2 sessions ended by a limit (GOAWAY), by reason */
+  readonly h2SessionsRefused: Map<string, number>;
 }
 
 export function createWorkerStats(): WorkerStats {
-  return { requests: 0, byStatusClass: new Float64Array(6), upstreamErrors: 0, upstreamRetries: 0, activeConnections: 0, connections: 0, upgradesRefused: new Float64Array(UPGRADE_REFUSALS.length) };
+  return {
+    requests: 0, byStatusClass: new Float64Array(6), upstreamErrors: 0, upstreamRetries: 0, activeConnections: 0, connections: 0,
+    upgradesRefused: new Float64Array(UPGRADE_REFUSALS.length),
+    requestsH2: 0, tlsHandshakes: 0, tlsHandshakeFailures: new Map(), h2SessionsRefused: new Map(),
+  };
 }
 
 export function countUpgradeRefusal(stats: WorkerStats, reason: UpgradeRefusal): void {

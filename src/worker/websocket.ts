@@ -10,7 +10,8 @@ import { StickydError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
 import { buildUpstreamHeaders } from './forward-headers.js';
 import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
-import { normaliseAddress } from './request-head.js';
+import { normaliseAddress, selectRequestHost } from './request-head.js';
+import { checkGatewayServer } from './gateway-checks.js';
 import { checkRequest } from './request-guard.js';
 import { selectRoute } from './route.js';
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
@@ -37,6 +38,11 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   if (rt === null || ctx.draining) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', 'not serving');
   const refused = checkRequest(req, rt.settings);
   if (refused !== null) return refuse(ctx, socket, refused.code, refused.message);
+  const listener = rt.listeners.get(listenerPort);
+  // The same Gateway server rules as any request: no upgrade through another certificate's connection,
+  // none over cleartext where the server redirects to https (a 101 cannot be a 301, so refuse).
+  const verdict = listener === undefined ? null : checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', req.socket);
+  if (verdict !== null) return refuse(ctx, socket, verdict.kind === 'misdirected' ? 'STICKYD_ERR_MISDIRECTED' : 'STICKYD_ERR_NO_ROUTE', verdict.kind === 'misdirected' ? 'misdirected upgrade request' : 'this server redirects to https');
   const target = selectRoute(rt, listenerPort, req);
   if (typeof target === 'string') return refuse(ctx, socket, target, 'no route for this upgrade request');
   const subset = target.subset;
@@ -53,7 +59,7 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   const address = normaliseAddress(req.socket.remoteAddress ?? '');
   const peers = rt.trustedPeers;
   const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer });
+  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true });
   // upgrade-policy.ts let only a websocket upgrade this far
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.
