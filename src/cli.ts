@@ -30,6 +30,9 @@ Options:
                             or PORT=host:port,... to place each Gateway port (e.g. 80=:8080,443=:8443)
       --credentials-dir <dir> where Gateway tls.credentialName secrets live: <dir>/<name>/tls.crt,
                             tls.key and ca.crt, like a Kubernetes TLS secret (default: none)
+      --forward-client-cert send a mutual TLS client's verified certificate upstream in
+                            X-Forwarded-Client-Cert, Envoy's format (default: off; a client's own
+                            X-Forwarded-Client-Cert is always removed)
       --workers <n>         worker processes (default: CPU count, ${availableParallelism()} here)
       --admin <host:port>   admin listener (default 127.0.0.1:9901; 'off' disables it)
       --session-cache <n>   session cache entries per worker (default 100000; 0 disables)
@@ -184,14 +187,15 @@ async function runCommand(args: string[]): Promise<void> {
   const v = parse('run', args, {
     config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
     admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
-    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' },
+    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' }, 'forward-client-cert': { type: 'boolean' },
     'access-log': { type: 'string' }, 'access-log-sample': { type: 'string' },
     ...stringFlags(Object.keys(SETTING_FLAGS)), ...stringFlags(HEALTH_FLAGS),
   });
   const { hostPort, listenOverride, positiveInt, required } = await import('./cli-args.js');
   const configPath = required(v.config, '--config', 'run');
   const adminArg = typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901';
-  const settings: Record<string, number | string[] | string> = {};
+  const settings: Record<string, number | string[] | string | boolean> = {};
+  if (v['forward-client-cert'] === true) settings.forwardClientCert = true;
   if (typeof v['credentials-dir'] === 'string') settings.credentialsDir = v['credentials-dir'];
   if (typeof v['session-cache'] === 'string') settings.sessionCacheSize = positiveInt(v['session-cache'], '--session-cache', 'run', true);
   if (typeof v['drain-timeout'] === 'string') settings.drainTimeoutMs = positiveInt(v['drain-timeout'], '--drain-timeout', 'run', true);

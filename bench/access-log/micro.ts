@@ -20,7 +20,7 @@ const snapshot: Snapshot = {
   epoch: 1, configHash: 'bench', configPath: 'bench', settings: DEFAULT_SETTINGS,
   subsets: [{ id: 0, name: 'demo-service/v1', host: 'demo-service', subsetName: 'v1', port: 8080, policy: { kind: 'roundRobin' }, table: null,
     endpoints: [1, 2, 3].map((i) => ({ id: `127.0.0.1:1808${i}`, address: '127.0.0.1', port: 18080 + i, weight: 1, labels: {} })) }],
-  listeners: [{ port: 80, gatewayHosts: ['*'], virtualHosts: [{ name: 'demo-vs', hosts: ['demo.example.com'], routes: [{ name: 'demo-vs/http[1]', matches: [], destinations: [{ subset: 0, weight: 1 }], totalWeight: 1, timeoutMs: null, retries: null }] }] }],
+  listeners: [{ port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['*'], virtualHosts: [{ name: 'demo-vs', hosts: ['demo.example.com'], routes: [{ name: 'demo-vs/http[1]', matches: [], destinations: [{ subset: 0, weight: 1 }], totalWeight: 1, timeoutMs: null, retries: null }] }] }],
 };
 const kernel: Kernel = { load: () => ({ select: () => 0 }) };
 const hasher = await initHasher();

@@ -7,6 +7,7 @@ import type { Snapshot } from '../snapshot/types.js';
 import type { MergedStats } from '../primary/stats-collector.js';
 import { PromText, type Labels } from './prom-text.js';
 import { selectShares } from './shares.js';
+import { renderTls } from './metrics-tls.js';
 import type { AdminSources, HealthSource } from './sources.js';
 
 /** Plain inputs, so rendering is testable without a daemon. */
@@ -62,6 +63,7 @@ export function buildMetricsText(v: MetricsView): string {
   renderRequests(p, v.merged);
   renderUpstream(p, v.merged.series.upstream ?? []);
   renderWorkers(p, v.merged);
+  renderTls(p, v.snapshot, v.merged);
   return p.text();
 }
 

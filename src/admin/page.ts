@@ -56,6 +56,13 @@ export const PAGE_HTML = `<!doctype html>
       <tbody></tbody>
     </table>
   </section>
+  <section id="certificates-section" hidden>
+    <h2>Certificates</h2>
+    <table id="certificates">
+      <thead><tr><th class="num">port</th><th>server</th><th>subject</th><th>subjectAltNames</th><th>serial</th><th>expires</th><th class="num">days left</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
   <div id="subsets" style="display: grid; gap: 16px;"></div>
 </main>
 <script>
@@ -105,6 +112,13 @@ export const PAGE_HTML = `<!doctype html>
         td(w.pid), td(w.epoch, 'num'), td(duration(w.uptimeSec), 'num'), td(w.requests == null ? '-' : w.requests, 'num requests'),
         td(rate(w.requests, before[w.pid], dt), 'num'), td(w.activeConnections == null ? '-' : w.activeConnections, 'num'), td(state),
       ]);
+    }));
+
+    var certs = s.certificates || [];
+    document.getElementById('certificates-section').hidden = certs.length === 0;
+    var cbody = document.querySelector('#certificates tbody');
+    cbody.replaceChildren.apply(cbody, certs.map(function (c) {
+      return el('tr', {}, [td(c.port, 'num'), td(c.server), td(c.subject), td(c.subjectAltNames.join(', ')), td(c.serial), td(c.notAfter), td(c.daysLeft, c.daysLeft < 14 ? 'num err' : 'num')]);
     }));
 
     var prevEndpoints = {};

@@ -57,6 +57,7 @@ export async function buildStatus(src: AdminSources): Promise<Record<string, unk
     },
     unansweredWorkers: merged.unanswered,
     health: src.health?.status?.() ?? null,
+    certificates: src.reloader.applied === null ? [] : buildCertificateStatus(src.reloader.applied),
     subsets: src.reloader.applied === null ? [] : buildSubsetStatus(src.reloader.applied, merged, src.health),
   };
 }
@@ -102,4 +103,19 @@ export function describePolicy(p: LbPolicy): string {
   const k = p.key;
   const key = k.kind === 'cookie' ? `cookie ${k.name}` : k.kind === 'header' ? `header ${k.name}` : k.kind === 'query' ? `query ${k.name}` : 'source IP';
   return `consistentHash(${key}, ${p.table})`;
+}
+
+/** Every Gateway server certificate in use: what it says and when it expires. */
+export function buildCertificateStatus(snapshot: Snapshot): Record<string, unknown>[] {
+  return snapshot.listeners.flatMap((l) =>
+    l.servers.flatMap((s) => {
+      if (s.tls === null) return [];
+      const c = s.tls.certificate;
+      return [{
+        port: l.port, server: s.name, hosts: s.hosts, mode: s.tls.mode, file: c.file, subject: c.subject, subjectAltNames: c.subjectAltNames,
+        serial: c.serial, notBefore: new Date(c.notBeforeMs).toISOString(), notAfter: new Date(c.notAfterMs).toISOString(),
+        daysLeft: Math.floor((c.notAfterMs - Date.now()) / 86_400_000), caFile: s.tls.caFile,
+      }];
+    }),
+  );
 }

@@ -47,6 +47,7 @@ export const DEFAULT_SETTINGS: ProxySettings = Object.freeze({
   upstreamStreamIdleTimeoutMs: DEFAULT_UPSTREAM_STREAM_IDLE_TIMEOUT_MS,
   trustedProxies: Object.freeze([]) as readonly string[],
   credentialsDir: null,
+  forwardClientCert: false,
 });
 
 type NumericSetting = { [K in keyof ProxySettings]: ProxySettings[K] extends number ? K : never }[keyof ProxySettings];
@@ -59,6 +60,11 @@ export function resolveSettings(overrides: Partial<ProxySettings> = {}): ProxySe
     if (v === undefined) continue;
     if (key === 'trustedProxies') {
       merged.trustedProxies = checkTrustedProxies(v);
+      continue;
+    }
+    if (key === 'forwardClientCert') {
+      if (typeof v !== 'boolean') throw new StickydError('STICKYD_ERR_USAGE', 'setting forwardClientCert must be true or false');
+      merged.forwardClientCert = v;
       continue;
     }
     if (key === 'credentialsDir') {

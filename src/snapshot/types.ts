@@ -240,6 +240,8 @@ export interface ProxySettings {
   readonly trustedProxies: readonly string[];
   /** --credentials-dir: where Gateway tls.credentialName secrets live; null = credentialName is an error */
   readonly credentialsDir: string | null;
+  /** --forward-client-cert: send mutual TLS clients' verified certificates upstream in X-Forwarded-Client-Cert */
+  readonly forwardClientCert: boolean;
 }
 
 export interface Snapshot {

@@ -31,16 +31,20 @@ function matchesSan(cert: X509Certificate, wanted: readonly string[]): boolean {
   return readSans(cert).some((v) => wanted.includes(v));
 }
 
-/** "DNS:a, URI:spiffe://x, IP Address:1.2.3.4" -> values; quoted values (with commas) are unquoted. */
-export function readSans(cert: X509Certificate): string[] {
+/** "DNS:a, URI:spiffe://x, IP Address:1.2.3.4" -> [type, value] pairs; quoted values (with commas) are unquoted. */
+function parseSans(cert: X509Certificate): [string, string][] {
   const raw = cert.subjectAltName ?? '';
-  const out: string[] = [];
+  const out: [string, string][] = [];
   const re = /(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g;
   for (let m = re.exec(raw); m !== null; m = re.exec(raw)) {
     const v = m[2] ?? '';
-    out.push(v.startsWith('"') ? (JSON.parse(v) as string) : v);
+    out.push([m[1] ?? '', v.startsWith('"') ? (JSON.parse(v) as string) : v]);
   }
   return out;
+}
+
+export function readSans(cert: X509Certificate): string[] {
+  return parseSans(cert).map(([, v]) => v);
 }
 
 function matchesPin(cert: X509Certificate, tls: ServerTls): boolean {
@@ -53,4 +57,28 @@ function matchesPin(cert: X509Certificate, tls: ServerTls): boolean {
     if (tls.verifyCertificateSpki.includes(spki)) return true;
   }
   return false;
+}
+
+/**
+ * Envoy's x-forwarded-client-cert element for a verified client certificate:
+ * By (the server certificate's URI SAN, when it has one), Hash (hex SHA-256 of the DER),
+ * Subject (quoted), URI and DNS SANs. Values with `,;="` are quoted with `"` escaped, as Envoy does.
+ */
+export function buildXfcc(client: X509Certificate, server: X509Certificate | null): string {
+  const parts: string[] = [];
+  const by = server === null ? [] : sansOfType(server, 'URI');
+  if (by[0] !== undefined) parts.push(`By=${quoteXfcc(by[0])}`);
+  parts.push(`Hash=${createHash('sha256').update(client.raw).digest('hex')}`);
+  parts.push(`Subject="${client.subject.split('\n').filter((x) => x !== '').reverse().join(',').replaceAll('"', '\\"')}"`);
+  for (const uri of sansOfType(client, 'URI')) parts.push(`URI=${quoteXfcc(uri)}`);
+  for (const dns of sansOfType(client, 'DNS')) parts.push(`DNS=${quoteXfcc(dns)}`);
+  return parts.join(';');
+}
+
+function sansOfType(cert: X509Certificate, type: string): string[] {
+  return parseSans(cert).filter(([t]) => t === type).map(([, v]) => v);
+}
+
+function quoteXfcc(v: string): string {
+  return /[,;="]/.test(v) ? `"${v.replaceAll('"', '\\"')}"` : v;
 }

@@ -28,9 +28,13 @@ const HOP_BY_HOP = new Set([
  * request is routed); the upstream client streams the body as it comes, and undici refuses the
  * header outright.
  */
-const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded', 'expect']);
-/** From a trusted peer (settings.trustedProxies) its forwarding headers are kept; XFF is appended to. */
-const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id', 'expect']);
+const REQUEST_OWNED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'forwarded', 'expect', 'x-forwarded-client-cert']);
+/**
+ * From a trusted peer (settings.trustedProxies) its forwarding headers are kept; XFF is appended to.
+ * X-Forwarded-Client-Cert never is: a client identity reaches a backend only as stickyd verified
+ * it on this connection (Envoy's SANITIZE / SANITIZE_SET).
+ */
+const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id', 'expect', 'x-forwarded-client-cert']);
 
 /** Set by stickyd on the client response. */
 const RESPONSE_OWNED = new Set(['x-request-id']);
@@ -76,6 +80,8 @@ export interface ForwardFacts {
   readonly trustedPeer: boolean;
   /** the client connection is TLS: X-Forwarded-Proto https */
   readonly encrypted?: boolean;
+  /** the verified client certificate in Envoy's XFCC format, when --forward-client-cert is on */
+  readonly clientCert?: string | null;
 }
 
 /**
@@ -95,6 +101,7 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
   if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', facts.encrypted === true ? 'https' : 'http');
   if (headers.host !== undefined && (!trusted || headers['x-forwarded-host'] === undefined)) out.push('X-Forwarded-Host', headers.host);
   out.push('X-Request-Id', facts.requestId);
+  if (facts.clientCert !== undefined && facts.clientCert !== null) out.push('X-Forwarded-Client-Cert', facts.clientCert);
   return out;
 }
 

@@ -10,6 +10,7 @@ import { StickydError } from '../errors.js';
 import { log } from '../log.js';
 import type { RetryPolicy } from '../snapshot/types.js';
 import { buildClientHeaders, buildUpstreamHeaders } from './forward-headers.js';
+import { selectClientCertHeader } from './tls-front.js';
 import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
 import { normaliseAddress } from './request-head.js';
 import { buildError, errorText, sendError } from './responses.js';
@@ -162,6 +163,7 @@ class Exchange implements AttemptSink {
       fallbackHost: this.job.subset.host,
       trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
+      clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null,
     });
   }
 

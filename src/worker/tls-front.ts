@@ -6,7 +6,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import type { ServerTls } from '../snapshot/types.js';
 import { selectServerForSni, secureContextOptions, type RuntimeServer, type RuntimeServers } from './gateway-servers.js';
-import { verifyClientCertificate } from './client-cert.js';
+import { buildXfcc, verifyClientCertificate } from './client-cert.js';
 import type { WorkerStats } from './stats.js';
 
 /** The Gateway server whose certificate a connection was handshaken with: the 421 check compares against it. */
@@ -14,6 +14,13 @@ const connectionServer = new WeakMap<object, string>();
 
 export function selectConnectionServer(socket: object): string | undefined {
   return connectionServer.get(socket);
+}
+
+/** The verified client certificate of a mutual connection in XFCC form, built once per connection. */
+const connectionClientCert = new WeakMap<object, string>();
+
+export function selectClientCertHeader(socket: object): string | null {
+  return connectionClientCert.get(socket) ?? null;
 }
 
 export interface TlsFrontDeps {
@@ -92,6 +99,10 @@ export class TlsFront {
     }
     stats.tlsHandshakes++;
     connectionServer.set(socket, server.name);
+    if (server.tls.mode !== 'SIMPLE') {
+      const peer = socket.getPeerX509Certificate();
+      if (peer !== undefined) connectionClientCert.set(socket, buildXfcc(peer, socket.getX509Certificate() ?? null));
+    }
     if (socket.alpnProtocol === 'h2' && this.#deps.http2 !== null) this.#deps.http2(socket);
     else this.#deps.http1.emit('connection', socket);
   };

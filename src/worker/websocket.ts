@@ -12,6 +12,7 @@ import { buildUpstreamHeaders } from './forward-headers.js';
 import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
 import { normaliseAddress, selectRequestHost } from './request-head.js';
 import { checkGatewayServer } from './gateway-checks.js';
+import { selectClientCertHeader } from './tls-front.js';
 import { checkRequest } from './request-guard.js';
 import { selectRoute } from './route.js';
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
@@ -59,7 +60,7 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   const address = normaliseAddress(req.socket.remoteAddress ?? '');
   const peers = rt.trustedPeers;
   const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true });
+  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null });
   // upgrade-policy.ts let only a websocket upgrade this far
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.

@@ -10,6 +10,7 @@ import { startBackends, configDir } from '../helpers/backends.js';
 import { curl } from '../helpers/curl.js';
 import { makeCa, type IssuedCert, type TestCa } from '../helpers/tls-certs.js';
 import type { Backend } from '../../src/demo/backend.js';
+import { tlsGateway, writeTlsConfig } from '../helpers/tls-config.js';
 
 interface Ping { instance: string; version: string }
 
@@ -21,42 +22,6 @@ let demo: IssuedCert;
 let other: IssuedCert;
 let httpPort: number;
 let httpsPort: number;
-
-/** The seed's ingress-sticky.yaml with its Gateway replaced: 443 HTTPS (two certificates), 80 HTTP redirecting demo.example.com. */
-export function tlsGateway(demoCert: IssuedCert, otherCert: IssuedCert, extra = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: cluster-gateway
-spec:
-  servers:
-  - port: {number: 443, name: https-demo, protocol: HTTPS}
-    name: demo
-    hosts: [demo.example.com]
-    tls:
-      mode: SIMPLE
-      serverCertificate: ${demoCert.cert}
-      privateKey: ${demoCert.key}
-${extra}  - port: {number: 443, name: https-other, protocol: HTTPS}
-    name: other
-    hosts: [other.example.com]
-    tls:
-      mode: SIMPLE
-      serverCertificate: ${otherCert.cert}
-      privateKey: ${otherCert.key}
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [demo.example.com]
-    tls:
-      httpsRedirect: true
-`;
-}
-
-export async function writeTlsConfig(dir: string, gateway: string): Promise<void> {
-  const path = join(dir, 'ingress-sticky.yaml');
-  const seed = await readFile(path, 'utf8');
-  const rest = seed.slice(seed.indexOf('---'));
-  await writeFile(path, gateway + rest.replace('  - "demo.example.com"\n', '  - "demo.example.com"\n  - "other.example.com"\n'));
-}
 
 test.before(async () => {
   ca = makeCa();
@@ -173,4 +138,23 @@ test('stickyd check names the file, document and field of a broken certificate',
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /ingress-sticky\.yaml:\d+: Gateway\/cluster-gateway: spec\.servers\[0\]\.tls\.serverCertificate: .*expired\.crt: the certificate \(CN=expired\) expired on 2020-01-02/);
   t.regex(r.stderr, /ingress-sticky\.yaml:\d+: Gateway\/cluster-gateway: spec\.servers\[1\]\.tls\.privateKey: .*demo\.key: this private key does not belong to the certificate/);
+});
+
+test('/metrics: certificate expiry per server and file, handshakes and failures by reason; /status shows each certificate', async (t) => {
+  await curl(['-s', '-o', '/dev/null', `http://127.0.0.1:${httpsPort}/`]); // plaintext to the TLS port
+  await tlsCurl('demo.example.com', ['--http1.1', '-s', '-o', '/dev/null', `https://demo.example.com:${httpsPort}/ping`]);
+  const m = (await curl([`http://127.0.0.1:${daemon.adminPort}/metrics`])).stdout;
+  const { X509Certificate } = await import('node:crypto');
+  const notAfter = Math.floor(Date.parse(new X509Certificate(await readFile(demo.cert)).validTo) / 1000);
+  t.true(m.includes(`stickyd_tls_certificate_expiry_timestamp_seconds{server="demo",file="${demo.cert}"} ${notAfter}\n`), m);
+  t.regex(m, /stickyd_tls_certificate_expiry_timestamp_seconds\{server="other",file="[^"]+other\.crt"\} \d+/);
+  t.regex(m, /stickyd_tls_handshakes_total [1-9]\d*/);
+  t.regex(m, /stickyd_tls_handshake_failures_total\{reason="plaintext_http"\} [1-9]/);
+  t.regex(m, /stickyd_downstream_requests_total\{protocol="http\/1\.1"\} [1-9]/);
+  const status = JSON.parse((await curl([`http://127.0.0.1:${daemon.adminPort}/status`])).stdout) as { certificates: { server: string; subject: string; subjectAltNames: string[]; serial: string; notAfter: string }[] };
+  const c = status.certificates.find((x) => x.server === 'other')!;
+  t.is(c.subject, 'CN=other');
+  t.deepEqual(c.subjectAltNames, ['DNS:other.example.com']);
+  t.is(c.serial, other.serial);
+  t.regex(c.notAfter, /^\d{4}-\d\d-\d\dT/);
 });

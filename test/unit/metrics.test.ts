@@ -29,7 +29,7 @@ function snapshot(epoch: number, endpoints: number[]): Snapshot {
   const subset: Subset = { id: 0, name: 'svc/v1', host: 'svc', subsetName: 'v1', port: 8080, endpoints: endpoints.map(endpoint), policy: { kind: 'roundRobin' }, table: null };
   return {
     epoch, configHash: `h${epoch}`, configPath: '/etc/stickyd', subsets: [subset], settings: DEFAULT_SETTINGS,
-    listeners: [{ port: 80, gatewayHosts: ['*'], virtualHosts: [{ name: 'vs', hosts: ['*'], routes: [{ name: 'vs/http[0]', matches: [], destinations: [{ subset: 0, weight: 1 }], totalWeight: 1, timeoutMs: null, retries: null }] }] }],
+    listeners: [{ port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['*'], virtualHosts: [{ name: 'vs', hosts: ['*'], routes: [{ name: 'vs/http[0]', matches: [], destinations: [{ subset: 0, weight: 1 }], totalWeight: 1, timeoutMs: null, retries: null }] }] }],
   };
 }
 

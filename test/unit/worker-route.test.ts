@@ -65,6 +65,8 @@ function routeName(rt: RuntimeSnapshot, r: ReturnType<typeof req>, port = 80): s
 const hostsRuntime = runtime([
   {
     port: 80,
+    protocol: 'HTTP',
+    servers: [],
     gatewayHosts: ['*'],
     virtualHosts: [
       vhost('exact', ['demo.example.com']),
@@ -96,7 +98,7 @@ test('host is lower-cased and its port stripped, IPv6 literals included', (t) =>
 
 test('Gateway hosts filter before VirtualService hosts; no match is NO_HOST', (t) => {
   const rt = runtime([
-    { port: 80, gatewayHosts: ['demo.example.com', '*.corp.test'], virtualHosts: [vhost('any', ['*']), vhost('other', ['other.test'])] },
+    { port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['demo.example.com', '*.corp.test'], virtualHosts: [vhost('any', ['*']), vhost('other', ['other.test'])] },
   ]);
   t.is(routeName(rt, req('demo.example.com')), 'any');
   t.is(routeName(rt, req('x.corp.test')), 'any');
@@ -106,13 +108,13 @@ test('Gateway hosts filter before VirtualService hosts; no match is NO_HOST', (t
 });
 
 test('a host no VirtualService claims, or an unknown listener port, is NO_HOST', (t) => {
-  const rt = runtime([{ port: 80, gatewayHosts: ['*'], virtualHosts: [vhost('only', ['demo.example.com'])] }]);
+  const rt = runtime([{ port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['*'], virtualHosts: [vhost('only', ['demo.example.com'])] }]);
   t.is(routeName(rt, req('nope.example.com')), 'STICKYD_ERR_NO_HOST');
   t.is(routeName(rt, req('demo.example.com'), 8080), 'STICKYD_ERR_NO_HOST');
 });
 
 function routesRuntime(routes: Route[], random?: () => number): RuntimeSnapshot {
-  return runtime([{ port: 80, gatewayHosts: ['*'], virtualHosts: [vhost('vh', ['*'], routes)] }], random);
+  return runtime([{ port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['*'], virtualHosts: [vhost('vh', ['*'], routes)] }], random);
 }
 
 test('routes are tried in order; the first whose matches accept wins', (t) => {
