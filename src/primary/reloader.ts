@@ -20,8 +20,9 @@ export interface ReloadResult {
 export interface ReloaderDeps {
   readonly configPath: string;
   readonly settings: Partial<ProxySettings>;
-  readonly builder: TableBuilder;
-  readonly supervisor: Supervisor;
+  /** only what a reload uses, so the unit tests can pass fakes */
+  readonly builder: Pick<TableBuilder, 'prepare'>;
+  readonly supervisor: Pick<Supervisor, 'publish' | 'allReady' | 'workers' | 'restarts' | 'crashLoop'>;
   readonly listen: ListenOverride | null;
   /** sd_notify hooks: RELOADING=1 when a run starts, READY=1 with STATUS when it ends */
   readonly onStart?: () => void;

@@ -2,7 +2,7 @@
 // traffic, replaces the ones that die (with backoff when they keep dying) and drains them on stop.
 // The listening socket lives here (SCHED_RR), so the set must never reach zero workers while a
 // listener is meant to stay open: replacements are forked before anything is retired.
-import cluster, { type Worker } from 'node:cluster';
+import cluster, { type ClusterSettings } from 'node:cluster';
 import { CMD, isOurs, type AccessLogSpec, type ListenSpec, type OutcomesMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { log } from '../log.js';
@@ -25,6 +25,29 @@ export interface WorkerInfo {
   addresses: readonly ListenSpec[];
   /** Date.now() of the last heartbeat answer */
   lastPong: number;
+}
+
+/**
+ * What the supervisor uses of a cluster worker: node:cluster's Worker satisfies it, and the unit
+ * tests drive the supervisor with fakes through it (no processes, no IPC).
+ */
+export interface ClusterWorker {
+  readonly id: number;
+  readonly process: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals): boolean };
+  send(msg: ToWorker): boolean;
+  isConnected(): boolean;
+  isDead(): boolean;
+  on(event: 'message', listener: (msg: unknown) => void): unknown;
+  on(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'message', listener: (msg: unknown) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
+}
+
+/** What the supervisor uses of node:cluster (the default). */
+export interface ClusterPrimary {
+  setupPrimary(settings: ClusterSettings): void;
+  fork(): ClusterWorker;
 }
 
 interface Pending {
@@ -50,13 +73,16 @@ export interface SupervisorOptions {
   readonly onFinalStats?: (workerId: number, stats: StatsReport) => void;
   /** a worker exited, for whatever reason (cluster worker id) */
   readonly onExit?: (workerId: number) => void;
+  /** default node:cluster; a seam for the unit tests */
+  readonly cluster?: ClusterPrimary;
 }
 
 const DEFAULT_ACCESS_LOG: AccessLogSpec = { enabled: true, sample: 1 };
 
 export class Supervisor {
   readonly #opts: SupervisorOptions;
-  readonly #workers = new Map<number, { worker: Worker; info: WorkerInfo }>();
+  readonly #cluster: ClusterPrimary;
+  readonly #workers = new Map<number, { worker: ClusterWorker; info: WorkerInfo }>();
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #current: Snapshot | null = null;
@@ -71,7 +97,8 @@ export class Supervisor {
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts;
-    cluster.setupPrimary({ exec: opts.workerScript, args: [...opts.workerArgs], serialization: 'advanced' });
+    this.#cluster = opts.cluster ?? cluster;
+    this.#cluster.setupPrimary({ exec: opts.workerScript, args: [...opts.workerArgs], serialization: 'advanced' });
   }
 
   get restarts(): number { return this.#restarts; }
@@ -160,7 +187,7 @@ export class Supervisor {
   async #spawn(): Promise<void> {
     const snapshot = this.#current;
     if (!snapshot) throw new Error('no snapshot to start a worker with');
-    const worker = cluster.fork();
+    const worker = this.#cluster.fork();
     const info: WorkerInfo = { id: worker.id, pid: worker.process.pid ?? 0, startedAt: Date.now(), epoch: 0, listening: false, retiring: false, addresses: [], lastPong: Date.now() };
     this.#workers.set(worker.id, { worker, info });
     const until = (act: 'ready' | 'listening'): Promise<void> => {
@@ -197,7 +224,7 @@ export class Supervisor {
     this.#opts.onChange?.();
   }
 
-  #retire(worker: Worker, graceMs: number, deadlineMs: number): Promise<void> {
+  #retire(worker: ClusterWorker, graceMs: number, deadlineMs: number): Promise<void> {
     const entry = this.#workers.get(worker.id);
     if (entry) entry.info.retiring = true;
     return new Promise((resolve) => {
@@ -211,7 +238,7 @@ export class Supervisor {
     });
   }
 
-  #onExit(worker: Worker, info: WorkerInfo, code: number | null, signal: string | null): void {
+  #onExit(worker: ClusterWorker, info: WorkerInfo, code: number | null, signal: string | null): void {
     this.#workers.delete(worker.id);
     this.#readyIds.delete(worker.id);
     this.#opts.onExit?.(worker.id);
@@ -254,7 +281,7 @@ export class Supervisor {
     for (const { worker, info } of this.#workers.values()) if (!info.retiring && this.#readyIds.has(worker.id)) this.#sendHealth(worker);
   }
 
-  #sendHealth(worker: Worker): void {
+  #sendHealth(worker: ClusterWorker): void {
     const h = this.#health;
     if (h === null) return;
     this.#request(worker, { cmd: CMD, act: 'health', seq: 0, generation: h.generation, unhealthy: h.unhealthy }).catch((err: unknown) =>
@@ -283,7 +310,7 @@ export class Supervisor {
     return this.#request(entry.worker, msg, timeoutMs);
   }
 
-  #request(worker: Worker, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
+  #request(worker: ClusterWorker, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -296,7 +323,7 @@ export class Supervisor {
     });
   }
 
-  #send(worker: Worker, msg: ToWorker): void {
+  #send(worker: ClusterWorker, msg: ToWorker): void {
     if (worker.isConnected()) worker.send(msg);
   }
 }
