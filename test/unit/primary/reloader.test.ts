@@ -11,7 +11,7 @@ import type { Snapshot } from '../../../src/snapshot/types.js';
 function snapshot(epoch: number, configHash: string, ports: readonly number[] = [8080]): Snapshot {
   return {
     epoch, configHash, configPath: '/etc/stickyd', subsets: [], settings: DEFAULT_SETTINGS,
-    listeners: ports.map((port) => ({ port, gatewayHosts: ['*'], virtualHosts: [] })),
+    listeners: ports.map((port) => ({ port, protocol: 'HTTP', gatewayHosts: ['*'], virtualHosts: [], servers: [] })),
   };
 }
 

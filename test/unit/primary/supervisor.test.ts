@@ -9,7 +9,7 @@ import { CMD, type ListenSpec, type StatsReport, type ToWorker } from '../../../
 import { Supervisor, type ClusterPrimary, type ClusterWorker, type SupervisorOptions } from '../../../src/primary/supervisor.js';
 import type { Snapshot } from '../../../src/snapshot/types.js';
 
-const LISTEN: readonly ListenSpec[] = [{ host: '127.0.0.1', port: 0, gatewayPort: 8080 }];
+const LISTEN: readonly ListenSpec[] = [{ host: '127.0.0.1', port: 0, gatewayPort: 8080, tls: 'off' }];
 
 function snapshot(epoch: number): Snapshot {
   return { epoch, configHash: `h${epoch}`, configPath: '/etc/stickyd', listeners: [], subsets: [], settings: DEFAULT_SETTINGS };
