@@ -18,7 +18,7 @@ Commands:
   reload   validate, reload the running daemon and wait until every worker serves it
   demo     run the seed's topology on loopback: 5 backends and the proxy on 127.0.0.1:8080
 
-Run 'stickyd <command> --help' for a command's options.
+Run 'stickyd <command> --help' for a command's options; 'stickyd --version' for the version.
 `,
   run: `Usage: stickyd run -c <file-or-dir> [options]
 
@@ -77,6 +77,7 @@ Options:
       --pid-file <path>   read the pid from this file
       --admin <host:port> the daemon's admin listener (default 127.0.0.1:9901)
       --timeout <ms>      how long to wait for the result (default 60000)
+      --json              every output line a JSON log line (for the journal: the unit uses it)
   -h, --help              this help
 `,
   check: `Usage: stickyd check -c <file-or-dir>
@@ -88,6 +89,7 @@ Options:
   -c, --config <path>   Istio YAML file or directory (required)
   -q, --quiet           print errors only (no warnings, no summary)
       --credentials-dir <dir>  where tls.credentialName secrets live (as for run)
+      --json            every output line a JSON log line (for the journal: the unit uses it)
   -h, --help            this help
 
 Certificates and keys are read and checked too: unreadable, a key that is not the certificate's,
@@ -145,6 +147,7 @@ async function main(argv: string[]): Promise<void> {
       case 'reload': return await reloadCommand(rest);
       case 'backend': return await backendCommand(rest);
       case 'demo': return await demoCommand(rest);
+      case '-V': case '--version': return await versionCommand();
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(HELP.main as string);
         return;
@@ -246,16 +249,17 @@ function accessLogOptions(v: Record<string, string | boolean | undefined>): { en
 }
 
 async function checkCommand(args: string[]): Promise<void> {
-  const v = parse('check', args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' }, 'credentials-dir': { type: 'string' } });
+  const v = parse('check', args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' }, 'credentials-dir': { type: 'string' }, json: { type: 'boolean' } });
   const { required } = await import('./cli-args.js');
   const { runCheck } = await import('./primary/check.js');
   const credentialsDir = typeof v['credentials-dir'] === 'string' ? v['credentials-dir'] : null;
-  process.exitCode = await runCheck(required(v.config, '--config', 'check'), v.quiet === true, credentialsDir);
+  process.exitCode = await runCheck(required(v.config, '--config', 'check'), { quiet: v.quiet === true, json: v.json === true, credentialsDir });
 }
 
 async function reloadCommand(args: string[]): Promise<void> {
   const v = parse('reload', args, {
     config: { type: 'string', short: 'c' }, pid: { type: 'string' }, 'pid-file': { type: 'string' }, admin: { type: 'string' }, timeout: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const { required, positiveInt, hostPort } = await import('./cli-args.js');
   const { runReload } = await import('./primary/reload-client.js');
@@ -265,7 +269,15 @@ async function reloadCommand(args: string[]): Promise<void> {
     pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
     admin: hostPort(typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901', '--admin', 'reload'),
     timeoutMs: typeof v.timeout === 'string' ? positiveInt(v.timeout, '--timeout', 'reload') : 60_000,
+    json: v.json === true,
   });
+}
+
+/** `stickyd --version`: the package's version (package.json beside dist/) and the Node running it. */
+async function versionCommand(): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`stickyd ${pkg.version} (Node.js ${process.version})\n`);
 }
 
 async function backendCommand(args: string[]): Promise<void> {

@@ -1,30 +1,53 @@
 // `stickyd check`: load and validate exactly as `run` would, for people and for ExecStartPre.
-// Output is for a person (not JSON): one line per problem, like `nginx -t`.
+// Text output is for a person, one line per problem like `nginx -t`; with --json every line is a
+// log line (log.ts), so under systemd it lands in the daemon's journal as JSON with its priority.
 import { loadConfig } from '../config/index.js';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
+import { log, setLogBase } from '../log.js';
 import { listenSpecs } from './main.js';
 
-export async function runCheck(path: string, quiet: boolean, credentialsDir: string | null = null): Promise<number> {
+export interface CheckOptions {
+  /** errors only: no warnings, no summary */
+  readonly quiet: boolean;
+  readonly json: boolean;
+  /** where tls.credentialName secrets live (--credentials-dir) */
+  readonly credentialsDir?: string | null;
+}
+
+export async function runCheck(path: string, opts: CheckOptions): Promise<number> {
+  if (opts.json) setLogBase({ role: 'check', pid: process.pid });
+  const say = (level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown>): void => {
+    if (opts.json) log(level, text, { config: path, ...fields });
+    else (level === 'info' ? process.stdout : process.stderr).write(`${level === 'info' ? '' : level === 'warn' ? 'warning: ' : 'error: '}${text}\n`);
+  };
   try {
-    const { snapshot, warnings, files } = await loadConfig(path, { credentialsDir });
+    const { snapshot, warnings, files } = await loadConfig(path, { credentialsDir: opts.credentialsDir ?? null });
     listenSpecs(snapshot, null);
-    if (!quiet) {
-      for (const w of warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+    if (!opts.quiet) {
+      for (const w of warnings) say('warn', opts.json ? 'config warning' : formatIssue(w), { where: formatIssue(w) });
       const routes = snapshot.listeners.reduce((n, l) => n + l.virtualHosts.reduce((m, v) => m + v.routes.length, 0), 0);
       const endpoints = snapshot.subsets.reduce((n, s) => n + s.endpoints.length, 0);
-      process.stdout.write(`stickyd: configuration ${path} is valid: ${files.length} file(s), ${snapshot.listeners.length} listener(s), ${routes} route(s), ${snapshot.subsets.length} subset(s), ${endpoints} endpoint(s), ${warnings.length} warning(s)\n`);
+      const counts = { files: files.length, listeners: snapshot.listeners.length, routes, subsets: snapshot.subsets.length, endpoints, warnings: warnings.length };
+      say('info', opts.json ? 'configuration is valid'
+        : `stickyd: configuration ${path} is valid: ${counts.files} file(s), ${counts.listeners} listener(s), ${routes} route(s), ${counts.subsets} subset(s), ${endpoints} endpoint(s), ${counts.warnings} warning(s)`, counts);
     }
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const i of err.issues) process.stderr.write(`error: ${formatIssue(i)}\n`);
-      process.stderr.write(`stickyd: configuration ${path} is invalid: ${err.issues.length} error(s)\n`);
+      for (const i of err.issues) say('error', opts.json ? 'config error' : formatIssue(i), { where: formatIssue(i) });
+      summary(opts.json, path, `${err.issues.length} error(s)`, { errors: err.issues.length });
       return 1;
     }
     if (err instanceof StickydError) {
-      process.stderr.write(`error: ${err.message}\nstickyd: configuration ${path} is invalid\n`);
+      say('error', opts.json ? 'config error' : err.message, { code: err.code, error: err.message });
+      summary(opts.json, path, '', {});
       return 1;
     }
     throw err;
   }
+}
+
+function summary(json: boolean, path: string, detail: string, fields: Record<string, unknown>): void {
+  if (json) log('error', 'configuration is invalid', { config: path, ...fields });
+  else process.stderr.write(`stickyd: configuration ${path} is invalid${detail ? `: ${detail}` : ''}\n`);
 }

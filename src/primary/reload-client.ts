@@ -1,9 +1,12 @@
 // `stickyd reload`: the synchronous reload for people and for ExecReload=. A bare SIGHUP is
 // asynchronous, so systemctl could not report a failure; this validates first, signals the
 // primary, then waits on the admin listener until the reload that covers its signal finished.
+// With --json every line is a log line (log.ts): under ExecReload= it joins the daemon's journal
+// as JSON with its priority.
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, formatIssue } from '../errors.js';
+import { log, setLogBase } from '../log.js';
 
 interface Status {
   generation: number;
@@ -18,25 +21,35 @@ export interface ReloadClientOptions {
   readonly pidFile: string | null;
   readonly admin: { host: string; port: number };
   readonly timeoutMs: number;
+  readonly json?: boolean;
 }
 
 const POLL_MS = 50;
 
 export async function runReload(opts: ReloadClientOptions): Promise<number> {
+  if (opts.json) setLogBase({ role: 'reload', pid: process.pid });
+  /** text: "stickyd reload: <text>"; json: a log line whose msg is `msg`, with `fields` */
+  const say = (level: 'info' | 'error', text: string, msg = text, fields: Record<string, unknown> = {}): void => {
+    if (opts.json) log(level, msg, { config: opts.configPath, ...fields });
+    else (level === 'info' ? process.stdout : process.stderr).write(`stickyd reload: ${text}\n`);
+  };
   try {
     await loadConfig(opts.configPath);
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const i of err.issues) process.stderr.write(`error: ${formatIssue(i)}\n`);
-      process.stderr.write(`stickyd reload: ${opts.configPath} is invalid; the running generation keeps serving\n`);
+      for (const i of err.issues) {
+        if (opts.json) log('error', 'config error', { config: opts.configPath, where: formatIssue(i) });
+        else process.stderr.write(`error: ${formatIssue(i)}\n`);
+      }
+      say('error', `${opts.configPath} is invalid; the running generation keeps serving`, 'reload refused: the configuration is invalid; the running generation keeps serving', { errors: err.issues.length });
       return 1;
     }
-    process.stderr.write(`stickyd reload: ${(err as Error).message}\n`);
+    say('error', (err as Error).message, 'reload refused', { error: (err as Error).message });
     return 1;
   }
   const pid = opts.pid ?? (opts.pidFile ? Number((await readFile(opts.pidFile, 'utf8')).trim()) : Number(process.env.MAINPID));
   if (!Number.isInteger(pid) || pid <= 0) {
-    process.stderr.write('stickyd reload: no primary pid: give --pid, --pid-file, or run under systemd ($MAINPID)\n');
+    say('error', 'no primary pid: give --pid, --pid-file, or run under systemd ($MAINPID)');
     return 2;
   }
   const base = `http://${opts.admin.host.includes(':') ? `[${opts.admin.host}]` : opts.admin.host}:${opts.admin.port}`;
@@ -44,14 +57,14 @@ export async function runReload(opts: ReloadClientOptions): Promise<number> {
   try {
     before = await status(base);
   } catch (err) {
-    process.stderr.write(`stickyd reload: cannot reach the admin listener at ${base}: ${(err as Error).message}\n`);
+    say('error', `cannot reach the admin listener at ${base}: ${(err as Error).message}`, 'cannot reach the admin listener', { admin: base, error: (err as Error).message });
     return 1;
   }
   const target = before.reloads.requested + 1;
   try {
     process.kill(pid, 'SIGHUP');
   } catch (err) {
-    process.stderr.write(`stickyd reload: cannot signal pid ${pid}: ${(err as Error).message}\n`);
+    say('error', `cannot signal pid ${pid}: ${(err as Error).message}`, 'cannot signal the primary', { primary: pid, error: (err as Error).message });
     return 1;
   }
   const deadline = Date.now() + opts.timeoutMs;
@@ -61,14 +74,14 @@ export async function runReload(opts: ReloadClientOptions): Promise<number> {
     const last = s?.lastReload;
     if (!s || !last || last.covers < target) continue;
     if (!last.ok) {
-      process.stderr.write(`stickyd reload: failed; generation ${s.generation} keeps serving: ${last.error}\n`);
+      say('error', `failed; generation ${s.generation} keeps serving: ${last.error}`, 'reload failed; the running generation keeps serving', { generation: s.generation, error: last.error });
       return 1;
     }
     if (!s.ready) continue;
-    process.stdout.write(`stickyd reload: generation ${last.epoch} is live in every worker\n`);
+    say('info', `generation ${last.epoch} is live in every worker`, 'reload applied in every worker', { generation: last.epoch });
     return 0;
   }
-  process.stderr.write(`stickyd reload: no result within ${opts.timeoutMs} ms\n`);
+  say('error', `no result within ${opts.timeoutMs} ms`, 'reload gave no result in time', { timeoutMs: opts.timeoutMs });
   return 1;
 }
 

@@ -1,9 +1,11 @@
 // The CLI as a user meets it: --help on each command, `check` like nginx -t.
 import test from 'ava';
-import { mkdtemp, writeFile, rm, copyFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, fstatSync } from 'node:fs';
+import { mkdtemp, writeFile, rm, copyFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/daemon.js';
+import { CLI, runCli } from '../helpers/daemon.js';
 import { EXAMPLES } from '../helpers/backends.js';
 
 for (const cmd of ['run', 'check', 'backend', 'demo', 'reload']) {
@@ -103,4 +105,103 @@ test('--session-cache 0 runs with the cache off, as the help says', async (t) =>
     seen.add((JSON.parse(r.stdout) as { instance: string }).instance);
   }
   t.is(seen.size, 1, 'still sticky without the cache');
+});
+
+test('stickyd --version prints the package version and the Node version', async (t) => {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const r = await runCli(['--version']);
+  t.is(r.code, 0);
+  t.is(r.stdout, `stickyd ${pkg.version} (Node.js ${process.version})\n`);
+});
+
+/** A config dir: the demo example (it warns about spec.selector), plus `extra` files. */
+async function demoCopy(t: import('ava').ExecutionContext, extra: Record<string, string> = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stickyd-json-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const f of ['endpoints.yaml', 'ingress-sticky.yaml']) await copyFile(join(EXAMPLES, 'demo', f), join(dir, f));
+  for (const [f, text] of Object.entries(extra)) await writeFile(join(dir, f), text);
+  return dir;
+}
+
+const parseLines = (text: string): Array<{ level: string; msg: string; role: string; where?: string }> =>
+  text.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; role: string; where?: string });
+
+test('check --json: every line is one JSON log line (warnings, the summary, errors)', async (t) => {
+  const good = await runCli(['check', '--json', '-c', await demoCopy(t)]);
+  t.is(good.code, 0, good.stderr);
+  const out = parseLines(good.stderr + good.stdout);
+  t.true(out.some((l) => l.level === 'warn' && l.msg === 'config warning' && /spec\.selector/.test(l.where ?? '')), good.stderr);
+  t.true(out.some((l) => l.level === 'info' && l.msg === 'configuration is valid' && l.role === 'check'));
+  const quiet = await runCli(['check', '--json', '--quiet', '-c', await demoCopy(t)]);
+  t.is(quiet.code, 0);
+  t.is(quiet.stdout + quiet.stderr, '', 'quiet on success');
+  const bad = await runCli(['check', '--json', '--quiet', '-c', await demoCopy(t, { 'broken.yaml': 'kind: [\n' })]);
+  t.is(bad.code, 1);
+  t.is(bad.stdout, '');
+  const errs = parseLines(bad.stderr);
+  t.true(errs.every((l) => l.level === 'error'));
+  t.regex(errs[0]?.where ?? '', /broken\.yaml:\d+: /);
+  t.is(errs.at(-1)?.msg, 'configuration is invalid');
+});
+
+/** Runs the CLI with stdout and stderr on one file, and JOURNAL_STREAM naming that file or not. */
+async function withJournalStream(t: import('ava').ExecutionContext, args: string[], mode: 'this file' | 'other inode' | 'unset'): Promise<{ code: number | null; text: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'stickyd-journal-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const fd = openSync(join(dir, 'out'), 'w');
+  const st = fstatSync(fd, { bigint: true });
+  const env = { ...process.env };
+  delete env.JOURNAL_STREAM;
+  if (mode === 'this file') env.JOURNAL_STREAM = `${st.dev}:${st.ino}`;
+  if (mode === 'other inode') env.JOURNAL_STREAM = `${st.dev}:${st.ino + 1n}`;
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', fd, fd], env });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  closeSync(fd);
+  return { code, text: await readFile(join(dir, 'out'), 'utf8') };
+}
+
+test('on the journal stream each line starts with its sd-daemon level and the rest is one JSON object', async (t) => {
+  const dir = await demoCopy(t, { 'broken.yaml': 'kind: [\n' });
+  const bad = await withJournalStream(t, ['check', '--json', '-c', dir], 'this file');
+  t.is(bad.code, 1);
+  const good = await withJournalStream(t, ['check', '--json', '-c', await demoCopy(t)], 'this file');
+  t.is(good.code, 0);
+  const lines = (bad.text + good.text).trim().split('\n');
+  const want: Record<string, string> = { error: '<3>', warn: '<4>', info: '<6>' };
+  for (const line of lines) {
+    const m = /^(<\d>)(\{.*\})$/.exec(line);
+    t.truthy(m, line);
+    const obj = JSON.parse(m?.[2] ?? '{}') as { level: string };
+    t.is(m?.[1], want[obj.level], line);
+  }
+  t.true(['<3>', '<4>', '<6>'].every((p) => lines.some((l) => l.startsWith(p))), lines.join('\n'));
+  t.regex(good.text, /^<6>\{.*"msg":"configuration is valid"/m);
+  for (const mode of ['other inode', 'unset'] as const) {
+    const plain = await withJournalStream(t, ['check', '--json', '-c', dir], mode);
+    t.true(plain.text.trim().split('\n').every((l) => l.startsWith('{')), `${mode}: ${plain.text}`);
+  }
+});
+
+test('reload --json: one JSON line on success; JSON error lines naming the file when the config is broken', async (t) => {
+  const { startDaemon } = await import('../helpers/daemon.js');
+  const { startBackends, configDir } = await import('../helpers/backends.js');
+  const { writeAtomic, BROKEN_YAML } = await import('../helpers/configs.js');
+  const backends = await startBackends();
+  const cfg = await configDir('demo', backends);
+  const daemon = await startDaemon(cfg.dir, { workers: 1 });
+  t.teardown(async () => { await daemon.stop(); await Promise.all(backends.map((b) => b.close())); await cfg.cleanup(); });
+  const args = ['reload', '--json', '-c', cfg.dir, '--pid', String(daemon.proc.pid), '--admin', `127.0.0.1:${daemon.adminPort}`];
+  const ok = await runCli(args);
+  t.is(ok.code, 0, ok.stderr);
+  t.is(ok.stderr, '');
+  t.like(JSON.parse(ok.stdout) as object, { level: 'info', msg: 'reload applied in every worker', role: 'reload', generation: 2 });
+  t.is(ok.stdout.trim().split('\n').length, 1);
+  await writeAtomic(cfg.dir, 'ingress-sticky.yaml', BROKEN_YAML);
+  const bad = await runCli(args);
+  t.is(bad.code, 1);
+  t.is(bad.stdout, '');
+  const lines = parseLines(bad.stderr);
+  t.true(lines.every((l) => l.level === 'error' && l.role === 'reload'), bad.stderr);
+  t.true(lines.some((l) => /ingress-sticky\.yaml:\d+: /.test(l.where ?? '')), bad.stderr);
+  t.regex(lines.at(-1)?.msg ?? '', /the running generation keeps serving/);
 });

@@ -127,6 +127,30 @@ test('WATCHDOG=1 is withheld while a worker misses heartbeats, and resumes once 
   t.true(gap.at - stoppedAt >= 3_500, 'not before the worker had missed heartbeats for seconds');
 });
 
+test('a systemd-notify helper killed by a signal (systemctl kill -s HUP hits the whole cgroup) is run again', async (t) => {
+  const { sock, messages, waitFor, cfg } = await notifyStack(t);
+  // A systemd-notify first on PATH that dies of SIGHUP, before sending, the first time it is asked
+  // for RELOADING=1, as the helper does when systemd's kill loop catches it; then the real tool.
+  const bin = await mkdtemp(join(tmpdir(), 'stickyd-fake-notify-'));
+  t.teardown(() => rm(bin, { recursive: true, force: true }));
+  const real = (await run('sh', ['-c', 'command -v systemd-notify'])).stdout.trim();
+  await writeFile(join(bin, 'systemd-notify'), `#!/bin/sh
+case "$*" in *RELOADING=1*) if [ ! -e "${bin}/killed" ]; then : > "${bin}/killed"; kill -HUP $$; fi;; esac
+exec ${real} "$@"
+`, { mode: 0o755 });
+  const daemon = await startDaemon(cfg.dir, { workers: 1, env: { NOTIFY_SOCKET: sock, PATH: `${bin}:${process.env.PATH}` } });
+  t.teardown(async () => { await daemon.stop(); });
+  const ready1 = await waitFor(/READY=1/);
+  daemon.proc.kill('SIGHUP');
+  const reloading = await waitFor(/RELOADING=1/, ready1 + 1);
+  await waitFor(/READY=1/, reloading + 1);
+  t.is(messages.filter((m) => /RELOADING=1/.test(m.message)).length, 1, 'sent once: the killed helper had sent nothing');
+  const retried = daemon.lines.filter((l) => l.msg === 'sd_notify helper killed by a signal; sending again');
+  t.is(retried.length, 1);
+  t.like(retried[0], { message: 'RELOADING=1', signal: 'SIGHUP', attempt: 1 });
+  t.false(daemon.stderr.some((l) => l.includes('sd_notify failed')), daemon.stderr.join('\n'));
+});
+
 test('without NOTIFY_SOCKET no sd_notify runs', async (t) => {
   // the daemon starts and serves; nothing tries to reach a socket (a failed send would log 'sd_notify failed')
   const backends = await startBackends();
