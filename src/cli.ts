@@ -287,13 +287,15 @@ async function backendCommand(args: string[]): Promise<void> {
   const { portNumber } = await import('./cli-args.js');
   const { startBackend } = await import('./demo/backend.js');
   const { log } = await import('./log.js');
+  const { startupFailed } = await import('./demo/demo.js');
+  const host = typeof v.host === 'string' ? v.host : '127.0.0.1';
+  const port = typeof v.port === 'string' ? portNumber(v.port, '--port', 'backend') : 8080;
   const b = await startBackend({
-    host: typeof v.host === 'string' ? v.host : '127.0.0.1',
-    port: typeof v.port === 'string' ? portNumber(v.port, '--port', 'backend') : 8080,
+    host, port,
     version: typeof v.version === 'string' ? v.version : 'v1',
     metadata: typeof v.metadata === 'string' ? v.metadata : 'production',
     ...(typeof v.instance === 'string' ? { instance: v.instance } : {}),
-  });
+  }).catch((err: unknown) => startupFailed(err, host, port));
   log('info', 'backend listening', { port: b.port, instance: b.instance });
   const stop = (): void => { void b.close().then(() => process.exit(0)); };
   process.on('SIGTERM', stop);

@@ -54,6 +54,8 @@ export interface ReadyMsg { cmd: typeof CMD; act: 'ready' }
 export interface AckMsg { cmd: typeof CMD; act: 'ack'; seq: number; epoch?: number; error?: WireError }
 export interface PongMsg { cmd: typeof CMD; act: 'pong'; seq: number; epoch: number }
 export interface ListeningMsg { cmd: typeof CMD; act: 'listening'; epoch: number; addresses: readonly ListenSpec[] }
+/** A listener could not be opened (sent right before the worker exits 1): the errno code and where. */
+export interface ListenFailedMsg { cmd: typeof CMD; act: 'listenFailed'; errno: string; host: string; port: number; message: string }
 /** One labelled row of a worker's counters: label values in the family's label order, then its columns. */
 export interface SeriesRow { readonly labels: readonly string[]; readonly values: readonly number[] }
 /**
@@ -106,7 +108,7 @@ export interface EndpointOutcomes {
 export interface OutcomesMsg { cmd: typeof CMD; act: 'outcomes'; outcomes: readonly EndpointOutcomes[] }
 
 export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg | HealthMsg;
-export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | StatsReplyMsg | FinalStatsMsg | OutcomesMsg;
+export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | ListenFailedMsg | StatsReplyMsg | FinalStatsMsg | OutcomesMsg;
 
 export function isOurs(msg: unknown): msg is ToWorker | ToPrimary {
   return typeof msg === 'object' && msg !== null && (msg as { cmd?: unknown }).cmd === CMD;

@@ -15,6 +15,7 @@ import { Notifier } from './notify.js';
 import { StatsCollector } from './stats-collector.js';
 import { HealthMonitor } from './health.js';
 import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
+import { ListenError, describeListenError, RUN_FLAGS, type ListenFlags } from './listen-error.js';
 
 export interface HostPort { readonly host: string; readonly port: number }
 /** --listen: one address for a config with one Gateway port, or an address per Gateway port */
@@ -80,15 +81,22 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   });
   const rl = reloader;
 
-  await supervisor.start(first);
+  let admin: Awaited<ReturnType<typeof startAdmin>> | null = null;
+  try {
+    await supervisor.start(first);
+    if (opts.admin) admin = await startAdminListener(opts.admin, buildAdminRoutes({ supervisor, reloader: rl, collector, health, startedAt }));
+  } catch (err) {
+    // Nothing served yet: take the workers and the build threads down, then say why (cli.ts).
+    health.stop();
+    await supervisor.abort();
+    await builder.close();
+    throw err;
+  }
   reloader.setApplied(first);
   // only now: a SIGHUP queued during startup reloads on top of the first generation
   signals.onHup(() => { void rl.request(); });
   supervisor.startHeartbeat(HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS);
 
-  const admin = opts.admin
-    ? await startAdmin(opts.admin.host, opts.admin.port, buildAdminRoutes({ supervisor, reloader: rl, collector, health, startedAt }))
-    : null;
   if (opts.pidFile) await writeFile(opts.pidFile, `${process.pid}\n`);
 
   let restarting = false;
@@ -156,7 +164,19 @@ export function listenSpecs(snapshot: Snapshot, override: ListenOverride | null)
   return snapshot.listeners.map((l) => ({ host: DEFAULT_LISTEN_HOST, port: l.port, gatewayPort: l.port, tls: tlsOf(l) }));
 }
 
-export function describeStartupError(err: unknown): string[] {
+async function startAdminListener(at: HostPort, routes: Parameters<typeof startAdmin>[2]): ReturnType<typeof startAdmin> {
+  try {
+    return await startAdmin(at.host, at.port, routes);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && e.syscall === 'listen') throw new ListenError('admin', e.code, at.host, at.port, e.message);
+    throw err;
+  }
+}
+
+/** What `stickyd run` (and the demo, with its own flags) prints when startup fails: one line per item. */
+export function describeStartupError(err: unknown, flags: ListenFlags = RUN_FLAGS): string[] {
+  if (err instanceof ListenError) return [describeListenError(err, flags)];
   if (err instanceof ConfigError) return err.issues.map(formatIssue);
   if (err instanceof Error) return [err.message];
   return [String(err)];

@@ -6,6 +6,7 @@ import cluster, { type ClusterSettings } from 'node:cluster';
 import { CMD, isOurs, type AccessLogSpec, type ListenSpec, type OutcomesMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { log } from '../log.js';
+import { ListenError } from './listen-error.js';
 
 /** crash-loop guard: more than this many unexpected exits inside the window triggers backoff */
 const CRASH_WINDOW_MS = 10_000;
@@ -87,6 +88,8 @@ export class Supervisor {
   #seq = 0;
   #current: Snapshot | null = null;
   #stopping = false;
+  /** while start() runs: a worker that dies fails the start instead of being replaced */
+  #starting = false;
   #crashTimes: number[] = [];
   #restarts = 0;
   #backoffUntil = 0;
@@ -118,7 +121,26 @@ export class Supervisor {
   async start(snapshot: Snapshot): Promise<void> {
     this.#current = snapshot;
     this.#opts.onSnapshot?.(snapshot);
-    await Promise.all(Array.from({ length: this.#opts.count }, () => this.#spawn()));
+    this.#starting = true;
+    try {
+      await Promise.all(Array.from({ length: this.#opts.count }, () => this.#spawn()));
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  /**
+   * After a failed start: kills every worker (none has served a request: READY=1 was not sent)
+   * and resolves once all exited, so the primary's last line is the one saying why.
+   */
+  async abort(): Promise<void> {
+    this.#stopping = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    await Promise.all([...this.#workers.values()].map(({ worker }) => new Promise<void>((resolve) => {
+      if (worker.isDead()) { resolve(); return; }
+      worker.once('exit', () => resolve());
+      worker.process.kill('SIGKILL');
+    })));
   }
 
   /** Sends a new snapshot to every worker; resolves when all acked it. Workers that die meanwhile get it at respawn. */
@@ -193,6 +215,11 @@ export class Supervisor {
     const until = (act: 'ready' | 'listening'): Promise<void> => {
       const p = new Promise<void>((resolve, reject) => {
         const onMsg = (msg: unknown): void => {
+          if (isOurs(msg) && msg.act === 'listenFailed') {
+            worker.off('message', onMsg);
+            reject(new ListenError('proxy', msg.errno, msg.host, msg.port, msg.message));
+            return;
+          }
           if (!isOurs(msg) || msg.act !== act) return;
           if (msg.act === 'listening') { info.listening = true; info.addresses = msg.addresses; }
           worker.off('message', onMsg);
@@ -246,7 +273,7 @@ export class Supervisor {
       if ((p as Pending & { workerId?: number }).workerId === worker.id) { clearTimeout(p.timer); this.#pending.delete(seq); p.reject(new Error(`worker ${info.pid} exited`)); }
     }
     this.#opts.onChange?.();
-    if (this.#stopping || info.retiring) return;
+    if (this.#stopping || info.retiring || this.#starting) return;
     const now = Date.now();
     this.#crashTimes = this.#crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
     this.#crashTimes.push(now);

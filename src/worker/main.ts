@@ -50,6 +50,15 @@ export async function runWorker(): Promise<void> {
     log('warn', 'IPC channel to the primary closed; exiting');
     process.exit(0);
   });
+  // A send without a callback (cluster's own, Node's) that fails because the primary is gone
+  // emits 'error' on process: unheard, it would crash the worker with an EPIPE stack trace.
+  process.on('error', (err: NodeJS.ErrnoException) => {
+    if (!process.connected || err.code === 'EPIPE' || err.code === 'ERR_IPC_CHANNEL_CLOSED') {
+      log('warn', 'IPC channel to the primary closed; exiting', { code: err.code });
+      process.exit(0);
+    }
+    log('error', 'worker process error', { err });
+  });
 
   try {
     await ready;
@@ -183,8 +192,18 @@ class WorkerProcess {
       (addresses) => send({ cmd: CMD, act: 'listening', epoch: this.ctx.current?.epoch ?? rt.epoch, addresses }),
       (err: unknown) => {
         // The primary owns the sockets; a listen failure here is not recoverable in this process.
-        log('error', 'worker could not listen', { err, listen: specs });
-        process.exit(1);
+        // It turns the errno into the line the user reads; we only speak if it cannot hear us.
+        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+        const spec = specs.find((s) => s.port === e.port) ?? specs[0];
+        const report = { cmd: CMD, act: 'listenFailed', errno: e.code ?? 'UNKNOWN', host: e.address ?? spec?.host ?? '', port: e.port ?? spec?.port ?? 0, message: e.message } as const;
+        if (process.send === undefined || !process.connected) {
+          log('error', 'worker could not listen', { err, listen: specs });
+          process.exit(1);
+        }
+        process.send(report, undefined, undefined, (sendErr: Error | null) => {
+          if (sendErr) log('error', 'worker could not listen', { err, listen: specs });
+          process.exit(1);
+        });
       },
     );
   }

@@ -83,6 +83,10 @@ test.serial('workers exit when the primary is killed', async (t) => {
   const pids = (await status()).workers.map((w) => w.pid);
   process.kill(daemon.proc.pid as number, 'SIGKILL');
   t.true(await waitFor(async () => pids.every((p) => !alive(p)), 5_000), 'no orphaned workers');
+  // quietly: JSON lines only (the workers share the primary's stderr), no uncaught EPIPE
+  await new Promise((r) => setTimeout(r, 200));
+  t.false(daemon.stderr.some((l) => /^\s+at |EPIPE|Uncaught|node:internal/.test(l)), daemon.stderr.join('\n'));
+  for (const l of daemon.stderr) t.notThrows(() => JSON.parse(l), l);
 });
 
 test.serial('a worker that keeps crashing is restarted with backoff, and the log and /status say so', async (t) => {
