@@ -42,6 +42,8 @@ const DEFAULT_LISTEN_HOST = '0.0.0.0';
 const DRAIN_IDLE_GRACE_MS = 1_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
+/** how long a stopping primary waits for its last sd_notify helper (STOPPING=1) to finish */
+const NOTIFY_SETTLE_MS = 2_000;
 
 export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => void): void }): Promise<void> {
   setLogBase({ role: 'primary', pid: process.pid });
@@ -124,6 +126,8 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     supervisor.stop(Math.min(DRAIN_IDLE_GRACE_MS, drainMs), drainMs)
       .then(() => builder.close())
       .then(() => (opts.pidFile ? rm(opts.pidFile, { force: true }) : undefined))
+      // a helper still running when we exit would be SIGKILLed by systemd with the rest of the cgroup
+      .then(() => notifier.settled(NOTIFY_SETTLE_MS))
       .then(() => { log('info', 'stopped', { signal }); process.exit(0); })
       .catch((err) => { log('error', 'stop failed', { err }); process.exit(1); });
   };

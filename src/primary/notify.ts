@@ -50,6 +50,13 @@ export class Notifier {
     this.#watchdog.unref();
   }
 
+  /** Resolves once every message sent so far has been handled, or after `maxMs`. */
+  settled(maxMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); });
+    return Promise.race([this.#chain, late]).finally(() => clearTimeout(timer));
+  }
+
   stopWatchdog(): void {
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#watchdog = null;
