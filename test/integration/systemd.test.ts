@@ -19,7 +19,8 @@ const UNIT = fileURLToPath(new URL('../../systemd/stickyd.service', import.meta.
 async function unitForThisMachine(t: import('ava').ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'stickyd-unit-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const text = (await readFile(UNIT, 'utf8')).replaceAll('/usr/local/bin/stickyd', CLI);
+  const text = (await readFile(UNIT, 'utf8')).replace(/^(Exec\w+=)stickyd /gm, `$1${CLI} `);
+  t.false(/^Exec\w+=stickyd /m.test(text));
   const path = join(dir, 'stickyd.service');
   await writeFile(path, text);
   return path;
