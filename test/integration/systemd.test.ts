@@ -109,6 +109,8 @@ test('WATCHDOG=1 is withheld while a worker misses heartbeats, and resumes once 
   const daemon = await startDaemon(cfg.dir, { workers: 1, env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' } });
   t.teardown(async () => { await daemon.stop(); });
   await waitFor(/READY=1/);
+  // two pings before the stop, so the pause measured below starts from a ping that really came
+  await waitFor(/WATCHDOG=1/, await waitFor(/WATCHDOG=1/) + 1);
   const status = (await (await fetch(`http://127.0.0.1:${daemon.adminPort}/status`)).json()) as { workers: { pid: number }[] };
   const victim = status.workers[0]!.pid;
   const stoppedAt = Date.now();
