@@ -21,7 +21,12 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
       ...l,
       virtualHosts: l.virtualHosts.map((vh) => ({
         ...vh,
-        routes: vh.routes.map((r) => ({ ...r, destinations: r.destinations.map((d) => ({ ...d, subsetName: subsetName(d.subset) })) })),
+        routes: vh.routes.map((r) => ({
+          ...r,
+          destinations: r.destinations.map((d) => ({ ...d, subsetName: subsetName(d.subset) })),
+          // bytes as base64, the way Istio's directResponse.body.bytes spells them
+          ...(r.directResponse != null ? { directResponse: { status: r.directResponse.status, bodyBase64: r.directResponse.body === null ? null : Buffer.from(r.directResponse.body).toString('base64') } } : {}),
+        })),
       })),
     })),
     subsets: snapshot.subsets.map((s) => ({ ...s, table: summarizeTable(s.table) })),

@@ -1,7 +1,7 @@
 // The validated Istio resources, between validation and compilation. Values here are already
 // checked and normalised (lower-cased hosts, namespace prefixes dropped, durations in ms); each
 // keeps the Place it came from so compilation errors can point back at the YAML.
-import type { LbPolicy, OutlierPolicy, RetryPolicy, RouteMatch } from '../snapshot/types.js';
+import type { DirectResponsePlan, LbPolicy, OutlierPolicy, RegexSource, RetryPolicy, RouteMatch, StringMatch } from '../snapshot/types.js';
 import type { Place } from './issues.js';
 
 export interface Origin {
@@ -63,17 +63,65 @@ export interface DestinationRef {
   /** destination port.number; null when omitted */
   readonly port: number | null;
   readonly weight: number;
+  /** the destination's own `headers`, null when none */
+  readonly headers: HeadersRes | null;
   /** the route[i].destination place */
   readonly place: Place;
 }
 
+/** One Istio HeaderOperations block: names lower-case, set/add sorted by name, Host taken out. */
+export interface HeaderBlock {
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface HeadersRes {
+  readonly request: HeaderBlock | null;
+  readonly response: HeaderBlock | null;
+  /** a Host (or :authority) in request set/add: Istio makes it an authority rewrite */
+  readonly authority: string | null;
+}
+
+export interface RewriteRes {
+  readonly uri: string | null;
+  readonly authority: string | null;
+  readonly regex: { readonly pattern: RegexSource; readonly replacement: string } | null;
+}
+
+export interface RedirectRes {
+  readonly code: number;
+  readonly scheme: string | null;
+  readonly authority: string | null;
+  readonly port: number | null;
+  readonly derivePort: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT' | null;
+  readonly uri: string | null;
+  readonly prefixRewrite: string | null;
+}
+
+/** A match with the conditions that depend on the listener only (resolved when listeners are built). */
+export interface MatchRes {
+  readonly match: RouteMatch;
+  /** match.port: the Gateway server port */
+  readonly port: number | null;
+  /** match.scheme: compared with the listener's scheme */
+  readonly scheme: StringMatch | null;
+  /** match.gateways (namespace stripped); null when unset */
+  readonly gateways: readonly string[] | null;
+}
+
 export interface HttpRouteRes {
   readonly name: string;
-  readonly matches: readonly RouteMatch[];
+  readonly matches: readonly MatchRes[];
+  /** empty when the route redirects or answers directly */
   readonly destinations: readonly DestinationRef[];
   readonly timeoutMs: number | null;
   /** retries, Istio's default when unset; null when turned off (attempts 0) */
   readonly retries: RetryPolicy | null;
+  readonly headers: HeadersRes | null;
+  readonly rewrite: RewriteRes | null;
+  readonly redirect: RedirectRes | null;
+  readonly directResponse: DirectResponsePlan | null;
 }
 
 export interface GatewayRef {

@@ -20,13 +20,70 @@ export interface QueryParamMatch {
   readonly match: StringMatch;
 }
 
-/** One entry of VirtualService http[].match[]; every present field must match (AND). */
+/**
+ * One entry of VirtualService http[].match[]; every present field must match (AND). `port`,
+ * `scheme` and per-match `gateways` depend only on the listener, so the compiler keeps a match on
+ * the listeners it can apply to and drops it from the others: they never reach a worker.
+ */
 export interface RouteMatch {
   readonly uri: StringMatch | null;
   readonly method: StringMatch | null;
   readonly authority: StringMatch | null;
   readonly headers: readonly HeaderMatch[];
   readonly queryParams: readonly QueryParamMatch[];
+  /** ignoreUriCase: exact and prefix uri matches compare case-insensitively (Istio: not regex) */
+  readonly ignoreUriCase?: boolean;
+  /** withoutHeaders: the match fails when any of these matches (a missing header matches nothing) */
+  readonly withoutHeaders?: readonly HeaderMatch[];
+}
+
+/**
+ * One header edit. The compiler flattens Istio's `headers` blocks into the order Envoy applies
+ * them: the destination's (remove, then set, then add), then the route's, each set/add list
+ * sorted by name as Istio hands them to Envoy. Names are lower-case; values never hold CR, LF or NUL.
+ */
+export interface HeaderOp {
+  readonly op: 'set' | 'add' | 'remove';
+  readonly name: string;
+  /** '' for remove */
+  readonly value: string;
+}
+
+/** An RE2 source translated for JavaScript in the primary (config/regex.ts); the worker only constructs it. */
+export interface RegexSource {
+  readonly source: string;
+  readonly flags: string;
+}
+
+/** http[].rewrite of the path (authority is per destination: RouteDestination.authority). */
+export interface RewritePlan {
+  /** replaces what the match matched: its uri prefix, the whole path for exact and regex, "/" with no uri match (Envoy's prefix_rewrite) */
+  readonly uri: string | null;
+  /** uriRegexRewrite: every match of `pattern` in the path is replaced; `replacement` uses $1-style groups */
+  readonly regex: { readonly pattern: RegexSource; readonly replacement: string } | null;
+}
+
+/** http[].redirect, answered by stickyd (Envoy's RedirectAction as Istio fills it). */
+export interface RedirectPlan {
+  /** 301, 302, 303, 307, 308 */
+  readonly code: number;
+  /** null: the request's scheme */
+  readonly scheme: string | null;
+  /** null: the request's Host */
+  readonly authority: string | null;
+  /** a port for the Location, 0 for none (the scheme's default), null: keep the request Host's own port */
+  readonly port: number | null;
+  /** replaces the whole path; null keeps it. Without a "?" of its own the request's query is kept */
+  readonly uri: string | null;
+  /** replaces the matched prefix (the match must be a prefix match); null for none */
+  readonly prefixRewrite: string | null;
+}
+
+/** http[].directResponse, answered by stickyd. */
+export interface DirectResponsePlan {
+  readonly status: number;
+  /** null: no body */
+  readonly body: Uint8Array | null;
 }
 
 export interface RouteDestination {
@@ -34,6 +91,12 @@ export interface RouteDestination {
   readonly subset: number;
   /** Istio weight; 0 means this destination takes no traffic */
   readonly weight: number;
+  /** request edits for this destination, destination's then route's (HeaderOp); absent = none */
+  readonly requestHeaders?: readonly HeaderOp[];
+  /** response edits for this destination, in the same order; absent = none */
+  readonly responseHeaders?: readonly HeaderOp[];
+  /** the Host sent upstream: rewrite.authority, else a `host` set in the route's headers, else in the destination's; null keeps the client's */
+  readonly authority?: string | null;
 }
 
 export interface Route {
@@ -42,12 +105,19 @@ export interface Route {
   /** http[] entries OR their match[] entries: empty means match everything */
   readonly matches: readonly RouteMatch[];
   readonly destinations: readonly RouteDestination[];
-  /** sum of destination weights; > 0 (a route whose weights are all 0 is a config error) */
+  /** sum of destination weights; > 0 unless the route redirects or answers directly */
   readonly totalWeight: number;
   /** VirtualService http[].timeout in ms; null = none */
   readonly timeoutMs: number | null;
   /** VirtualService http[].retries, with Istio's default filled in when unset; null = no retries */
   readonly retries: RetryPolicy | null;
+  /** route-level response edits, for the answers stickyd gives itself (redirect, direct response); absent = none */
+  readonly responseHeaders?: readonly HeaderOp[];
+  readonly rewrite?: RewritePlan | null;
+  /** set: the route answers with a redirect and `destinations` is empty */
+  readonly redirect?: RedirectPlan | null;
+  /** set: the route answers itself and `destinations` is empty */
+  readonly directResponse?: DirectResponsePlan | null;
 }
 
 /** VirtualService http[].retries. Attempts are retries after the first try (Istio/Envoy num_retries). */

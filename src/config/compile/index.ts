@@ -4,7 +4,7 @@ import type { IssueSink } from '../issues.js';
 import type { CertificateLoader } from '../certificates.js';
 import type { Resources, VirtualServiceRes } from '../resources.js';
 import { buildListeners } from './listeners.js';
-import { buildRoute, resolveRoutes, type PendingRoute } from './routes.js';
+import { buildRoute, resolveRoutes, type ListenerContext, type PendingRoute } from './routes.js';
 import { SubsetCollector } from './subsets.js';
 
 export interface Compiled {
@@ -16,8 +16,8 @@ export function compileResources(sink: IssueSink, res: Resources, configPath: st
   const collector = new SubsetCollector(sink, res);
   const pending = new Map<VirtualServiceRes, (PendingRoute | null)[]>(res.virtualServices.map((vs) => [vs, resolveRoutes(vs, collector)]));
   const { subsets, ids } = collector.finish();
-  const routesOf = (vs: VirtualServiceRes): Route[] =>
-    (pending.get(vs) ?? []).filter((p): p is PendingRoute => p !== null).map((p) => buildRoute(p, ids));
+  const routesOf = (vs: VirtualServiceRes, ctx: ListenerContext): Route[] =>
+    (pending.get(vs) ?? []).filter((p): p is PendingRoute => p !== null).flatMap((p) => buildRoute(p, ids, ctx) ?? []);
   const listeners = buildListeners(sink, res, routesOf, certs);
   if (res.gateways.length === 0) sink.errorGlobal(configPath, 'no Gateway: stickyd would listen on no port');
   return { listeners, subsets };

@@ -8,6 +8,7 @@ import { intersectHosts } from '../hosts.js';
 import type { GatewayRes, GatewayServer, Resources, VirtualServiceRes } from '../resources.js';
 import type { CertificateLoader } from '../certificates.js';
 import { compareStrings } from './order.js';
+import type { ListenerContext } from './routes.js';
 
 interface PortState {
   readonly protocol: GatewayServer['protocol'];
@@ -18,9 +19,11 @@ interface PortState {
   readonly owners: Map<string, GatewayServer>;
   /** VirtualService name -> hosts it serves on this port */
   readonly bound: Map<string, string[]>;
+  /** VirtualService name -> the Gateways it is served through on this port (for per-match gateways) */
+  readonly via: Map<string, Set<string>>;
 }
 
-export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes) => Route[], certs: CertificateLoader): Listener[] {
+export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes, ctx: ListenerContext) => Route[], certs: CertificateLoader): Listener[] {
   const gateways = new Map(res.gateways.map((g) => [g.name, g]));
   const ports = new Map<number, PortState>();
   for (const g of [...res.gateways].sort((a, b) => compareStrings(a.name, b.name))) {
@@ -36,7 +39,10 @@ export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: V
   return [...ports.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, state]) => {
-      const virtualHosts = [...state.bound.entries()].map(([name, hosts]): VirtualHost => ({ name, hosts, routes: routesOf(vsByName.get(name) as VirtualServiceRes) }));
+      const virtualHosts = [...state.bound.entries()].map(([name, hosts]): VirtualHost => {
+        const ctx = { port, scheme: state.protocol === 'HTTPS' ? 'https' : 'http', gateways: state.via.get(name) ?? new Set<string>() };
+        return { name, hosts, routes: routesOf(vsByName.get(name) as VirtualServiceRes, ctx) };
+      });
       warnSharedHosts(sink, port, virtualHosts, vsByName);
       return { port, protocol: state.protocol, gatewayHosts: [...state.hosts].sort(compareStrings), virtualHosts, servers: state.servers };
     });
@@ -50,7 +56,7 @@ export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: V
 function addServer(sink: IssueSink, ports: Map<number, PortState>, s: GatewayServer, certs: CertificateLoader): void {
   let state = ports.get(s.port);
   if (state === undefined) {
-    state = { protocol: s.protocol, first: s, hosts: new Set(), servers: [], owners: new Map(), bound: new Map() };
+    state = { protocol: s.protocol, first: s, hosts: new Set(), servers: [], owners: new Map(), bound: new Map(), via: new Map() };
     ports.set(s.port, state);
   } else if (state.protocol !== s.protocol) {
     sink.error(at(s.place, 'port', 'protocol'), `port ${s.port} is already ${state.protocol} at ${describePlace(at(state.first.place, 'port', 'protocol'))}: one port serves one protocol`);
@@ -89,7 +95,12 @@ function bindVirtualService(sink: IssueSink, vs: VirtualServiceRes, gateways: Ma
           if (!hosts.includes(h)) hosts.push(h);
         }
       }
-      if (hosts.length > 0) state.bound.set(vs.name, hosts);
+      if (hosts.length > 0) {
+        state.bound.set(vs.name, hosts);
+        const via = state.via.get(vs.name) ?? new Set<string>();
+        if (vs.hosts.some((vh) => server.hosts.some((gh) => intersectHosts(vh, gh) !== null))) via.add(g.name);
+        state.via.set(vs.name, via);
+      }
     }
     if (!served && g.servers.length > 0) sink.warn(ref.place, `no host of this VirtualService matches the hosts of Gateway "${g.name}": nothing is served through it`);
   }

@@ -1,23 +1,16 @@
 // HTTPMatchRequest: the request conditions of one VirtualService http[].match[] entry.
-import type { HeaderMatch, QueryParamMatch, RouteMatch, StringMatch } from '../../snapshot/types.js';
+import type { HeaderMatch, QueryParamMatch, StringMatch } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
-import { describe, isAbsent, isObj, readObject, readString } from '../fields.js';
-
-const BROADER = 'not implemented by stickyd: ignoring it would make this match broader than written, so it is refused';
+import { describe, isAbsent, isObj, readBool, readList, readObject, readPort, readString } from '../fields.js';
+import { stripNamespace } from '../hosts.js';
+import type { MatchRes } from '../resources.js';
 
 const MATCH_FIELDS = {
-  known: ['name', 'uri', 'method', 'authority', 'headers', 'queryParams'],
+  known: ['name', 'uri', 'method', 'authority', 'headers', 'queryParams', 'ignoreUriCase', 'withoutHeaders', 'port', 'scheme', 'gateways'],
   ignored: {
     sourceLabels: 'ignored: applies to mesh sidecars only',
     sourceNamespace: 'ignored: applies to mesh sidecars only',
     statPrefix: 'ignored: stickyd keeps its own statistics',
-  },
-  unsupported: {
-    scheme: BROADER,
-    port: BROADER,
-    withoutHeaders: BROADER,
-    ignoreUriCase: 'not implemented by stickyd: ignoring it would keep uri matches case-sensitive, so it is refused',
-    gateways: BROADER,
   },
 };
 
@@ -26,16 +19,43 @@ const PSEUDO_HEADER_NAMES = new Set(['uri', 'scheme', 'method', 'authority']);
 
 const KINDS = ['exact', 'prefix', 'regex'] as const;
 
-export function readRouteMatch(sink: IssueSink, place: Place, value: unknown): RouteMatch {
+export function readRouteMatch(sink: IssueSink, place: Place, value: unknown): MatchRes {
   const m = readObject(sink, place, value, MATCH_FIELDS) ?? {};
   readString(sink, at(place, 'name'), m.name);
-  return {
+  const toHeaders = ([name, match]: [string, StringMatch]): HeaderMatch => ({ name, match });
+  const withoutHeaders = readNamedMatches(sink, at(place, 'withoutHeaders'), m.withoutHeaders, true).map(toHeaders);
+  const ignoreUriCase = readBool(sink, at(place, 'ignoreUriCase'), m.ignoreUriCase) ?? false;
+  const match = {
     uri: readStringMatch(sink, at(place, 'uri'), m.uri, false),
     method: readStringMatch(sink, at(place, 'method'), m.method, false),
     authority: readStringMatch(sink, at(place, 'authority'), m.authority, false),
-    headers: readNamedMatches(sink, at(place, 'headers'), m.headers, true).map(([name, match]): HeaderMatch => ({ name, match })),
+    headers: readNamedMatches(sink, at(place, 'headers'), m.headers, true).map(toHeaders),
     queryParams: readNamedMatches(sink, at(place, 'queryParams'), m.queryParams, false).map(([name, match]): QueryParamMatch => ({ name, match })),
+    // only written when set, so snapshots of configs without them stay as they were
+    ...(ignoreUriCase ? { ignoreUriCase } : {}),
+    ...(withoutHeaders.length > 0 ? { withoutHeaders } : {}),
   };
+  if (ignoreUriCase && match.uri?.kind === 'regex') sink.warn(at(place, 'ignoreUriCase'), 'Istio ignores case only for exact and prefix uri matches; this regex stays case-sensitive (use (?i))');
+  return {
+    match,
+    port: readPort(sink, at(place, 'port'), m.port),
+    scheme: readStringMatch(sink, at(place, 'scheme'), m.scheme, false),
+    gateways: readMatchGateways(sink, at(place, 'gateways'), m.gateways),
+  };
+}
+
+function readMatchGateways(sink: IssueSink, place: Place, value: unknown): string[] | null {
+  const list = readList(sink, place, value);
+  if (list === null || list.length === 0) return null;
+  const out: string[] = [];
+  list.forEach((item, i) => {
+    const ref = readString(sink, at(place, i), item);
+    if (ref === null) return;
+    const gw = stripNamespace(ref);
+    if (gw === '') sink.error(at(place, i), 'empty gateway name');
+    else if (!out.includes(gw)) out.push(gw);
+  });
+  return out;
 }
 
 /**

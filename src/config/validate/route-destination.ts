@@ -1,8 +1,9 @@
 // VirtualService http[].route[]: weighted destinations. Istio assumes weight 100 for a lone
 // destination and requires weights when there are several; 0 means "takes no traffic".
 import { at, type IssueSink, type Place } from '../issues.js';
-import { describe, isAbsent, isEmptyList, readList, readObject, readPort, requireString, readString, REFUSED } from '../fields.js';
+import { describe, isAbsent, isEmptyList, readList, readObject, readPort, requireString, readString } from '../fields.js';
 import type { DestinationRef } from '../resources.js';
+import { readHeaders } from './headers.js';
 
 const LONE_WEIGHT = 100; // Istio: "If there is only one destination in a rule, the weight value is assumed to be 100"
 
@@ -10,7 +11,7 @@ const LONE_WEIGHT = 100; // Istio: "If there is only one destination in a rule, 
 export function readDestinations(sink: IssueSink, place: Place, value: unknown): DestinationRef[] | null {
   const list = readList(sink, place, value);
   if (isEmptyList(value)) {
-    sink.error(place, 'required: at least one destination (redirect and directResponse are not implemented)');
+    sink.error(place, 'required: at least one destination, or a redirect or directResponse');
     return null;
   }
   if (list === null) return null;
@@ -29,12 +30,13 @@ export function readDestinations(sink: IssueSink, place: Place, value: unknown):
 }
 
 function readDestination(sink: IssueSink, place: Place, value: unknown, count: number): DestinationRef | null {
-  const r = readObject(sink, place, value, { known: ['destination', 'weight'], unsupported: { headers: REFUSED } });
+  const r = readObject(sink, place, value, { known: ['destination', 'weight', 'headers'] });
   if (r === null) {
     if (isAbsent(value)) sink.error(place, 'empty route destination');
     return null;
   }
   const weight = readWeight(sink, at(place, 'weight'), r.weight, count);
+  const headers = readHeaders(sink, at(place, 'headers'), r.headers);
   const dPlace = at(place, 'destination');
   const d = readObject(sink, dPlace, r.destination, { known: ['host', 'subset', 'port'] });
   if (d === null) {
@@ -48,7 +50,7 @@ function readDestination(sink: IssueSink, place: Place, value: unknown, count: n
   const port = p === null ? null : readPort(sink, at(dPlace, 'port', 'number'), p.number);
   if (p !== null && isAbsent(p.number)) sink.error(at(dPlace, 'port', 'number'), 'required');
   if (host === null || weight === null || subset === '') return null;
-  return { host: host.toLowerCase(), subset, port, weight, place: dPlace };
+  return { host: host.toLowerCase(), subset, port, weight, headers, place: dPlace };
 }
 
 function readWeight(sink: IssueSink, place: Place, value: unknown, count: number): number | null {

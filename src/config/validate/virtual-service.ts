@@ -1,5 +1,4 @@
 // VirtualService: hosts, the Gateways it binds to, and its http routes (first match wins).
-import type { RouteMatch } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, isEmptyList, NOT_IMPLEMENTED, readList, REFUSED, readObject, readString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
@@ -7,7 +6,9 @@ import { readHosts, stripNamespace } from '../hosts.js';
 import { readDestinations } from './route-destination.js';
 import { readRouteMatch } from './match.js';
 import { readRetries } from './retries.js';
-import type { GatewayRef, HttpRouteRes, VirtualServiceRes } from '../resources.js';
+import type { GatewayRef, HttpRouteRes, MatchRes, VirtualServiceRes } from '../resources.js';
+import { readHeaders } from './headers.js';
+import { readDirectResponse, readRedirect, readRewrite } from './route-actions.js';
 
 const SPEC_FIELDS = {
   known: ['hosts', 'gateways', 'http'],
@@ -15,9 +16,9 @@ const SPEC_FIELDS = {
 };
 
 const HTTP_FIELDS = {
-  known: ['name', 'match', 'route', 'timeout', 'retries'],
+  known: ['name', 'match', 'route', 'timeout', 'retries', 'headers', 'rewrite', 'redirect', 'directResponse'],
   unsupported: Object.fromEntries(
-    ['fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'rewrite', 'redirect', 'directResponse', 'corsPolicy', 'headers', 'delegate'].map(
+    ['fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'corsPolicy', 'delegate'].map(
       (k) => [k, REFUSED],
     ),
   ),
@@ -28,17 +29,24 @@ export function validateVirtualService(sink: IssueSink, root: Place, name: strin
   const spec = readObject(sink, place, specValue, SPEC_FIELDS) ?? {};
   const hosts = readHosts(sink, at(place, 'hosts'), spec.hosts, false);
   if (isEmptyList(spec.hosts)) sink.error(at(place, 'hosts'), 'required: at least one host');
-  const gateways = readGatewayRefs(sink, at(place, 'gateways'), spec.gateways);
   const http: HttpRouteRes[] = [];
+  const matchGateways: GatewayRef[] = [];
   readList(sink, at(place, 'http'), spec.http)?.forEach((item, i) => {
     const route = readHttpRoute(sink, at(place, 'http', i), item, `${name}/http[${i}]`);
-    if (route !== null) http.push(route);
+    if (route === null) return;
+    http.push(route);
+    route.matches.forEach((m, j) => m.gateways?.forEach((g) => matchGateways.push({ name: g, place: at(place, 'http', i, 'match', j, 'gateways') })));
   });
+  const gateways = readGatewayRefs(sink, at(place, 'gateways'), spec.gateways, matchGateways);
   if (isEmptyList(spec.http)) sink.warn(at(place, 'http'), 'no http routes: this VirtualService routes nothing');
   return { name, place: root, hosts, gateways, http };
 }
 
-function readGatewayRefs(sink: IssueSink, place: Place, value: unknown): GatewayRef[] {
+/**
+ * The top-level gateways plus those named by matches: Istio binds a VirtualService to both
+ * (its getGatewayNames), and each match then applies only where it says (compile/routes.ts).
+ */
+function readGatewayRefs(sink: IssueSink, place: Place, value: unknown, fromMatches: readonly GatewayRef[]): GatewayRef[] {
   const out: GatewayRef[] = [];
   readList(sink, place, value)?.forEach((item, i) => {
     const ref = readString(sink, at(place, i), item);
@@ -48,6 +56,9 @@ function readGatewayRefs(sink: IssueSink, place: Place, value: unknown): Gateway
     else if (gw === '') sink.error(at(place, i), 'empty gateway name');
     else if (!out.some((g) => g.name === gw)) out.push({ name: gw, place: at(place, i) });
   });
+  for (const ref of fromMatches) {
+    if (ref.name !== 'mesh' && !out.some((g) => g.name === ref.name)) out.push(ref);
+  }
   if (out.length === 0) {
     sink.warn(place, 'no Gateway: in Istio this VirtualService applies only to the mesh, so stickyd binds it to no listener');
   }
@@ -61,12 +72,55 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
     return null;
   }
   const name = readString(sink, at(place, 'name'), r.name) ?? defaultName;
-  const matches: RouteMatch[] = [];
+  const matches: MatchRes[] = [];
   readList(sink, at(place, 'match'), r.match)?.forEach((m, i) => matches.push(readRouteMatch(sink, at(place, 'match', i), m)));
   const timeout = readDurationMs(sink, at(place, 'timeout'), r.timeout);
   const retries = readRetries(sink, at(place, 'retries'), r.retries);
-  const destinations = readDestinations(sink, at(place, 'route'), r.route);
+  const headers = readHeaders(sink, at(place, 'headers'), r.headers);
+  const rewrite = readRewrite(sink, at(place, 'rewrite'), r.rewrite);
+  const redirect = readRedirect(sink, at(place, 'redirect'), r.redirect);
+  const directResponse = readDirectResponse(sink, at(place, 'directResponse'), r.directResponse);
+  const answered = !isAbsent(r.redirect) || !isAbsent(r.directResponse);
+  if (!checkActions(sink, place, r)) return null;
+  const destinations = answered ? [] : readDestinations(sink, at(place, 'route'), r.route);
   if (destinations === null) return null;
+  if (answered && (redirect === null && directResponse === null)) return null;
+  if (redirect?.prefixRewrite != null) checkPrefixMatches(sink, at(place, 'redirect', 'prefixRewrite'), matches);
   // Envoy reads a 0 route timeout as "no timeout"; sub-millisecond values round up, never to 0.
-  return { name, matches, destinations, timeoutMs: timeout === null || timeout === 0 ? null : Math.ceil(timeout), retries };
+  return {
+    name,
+    matches,
+    destinations,
+    timeoutMs: timeout === null || timeout === 0 ? null : Math.ceil(timeout),
+    retries,
+    headers,
+    rewrite,
+    redirect,
+    directResponse,
+  };
+}
+
+/** Istio: a route forwards (route), redirects or answers directly, one of the three; rewrite only with route. */
+function checkActions(sink: IssueSink, place: Place, r: Record<string, unknown>): boolean {
+  const set = (['route', 'redirect', 'directResponse'] as const).filter((k) => !isAbsent(r[k]) && !(k === 'route' && Array.isArray(r[k]) && r[k].length === 0));
+  if (set.length > 1) {
+    sink.error(at(place, set[1]!), `a route sets only one of route, redirect and directResponse; this one sets ${set.join(' and ')}`);
+    return false;
+  }
+  if (set.length === 0) {
+    sink.error(at(place, 'route'), 'required: at least one destination, or a redirect or directResponse');
+    return false;
+  }
+  if (set[0] !== 'route' && !isAbsent(r.rewrite)) {
+    sink.error(at(place, 'rewrite'), `rewrite applies to forwarded requests and cannot be used with ${set[0]}`);
+    return false;
+  }
+  return true;
+}
+
+/** redirect.prefixRewrite replaces the matched prefix, so every match must be a uri prefix match. */
+function checkPrefixMatches(sink: IssueSink, place: Place, matches: readonly MatchRes[]): void {
+  if (matches.length === 0 || matches.some((m) => m.match.uri?.kind !== 'prefix')) {
+    sink.error(place, 'prefixRewrite needs every match of the route to be a uri prefix match (Istio)');
+  }
 }
