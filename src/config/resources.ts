@@ -1,7 +1,7 @@
 // The validated Istio resources, between validation and compilation. Values here are already
 // checked and normalised (lower-cased hosts, namespace prefixes dropped, durations in ms); each
 // keeps the Place it came from so compilation errors can point back at the YAML.
-import type { DirectResponsePlan, LbPolicy, OutlierPolicy, RegexSource, RetryPolicy, RouteMatch, StringMatch } from '../snapshot/types.js';
+import type { CorsPlan, DirectResponsePlan, FaultPlan, LbPolicy, OutlierPolicy, RegexSource, RetryPolicy, RouteMatch, StringMatch } from '../snapshot/types.js';
 import type { Place } from './issues.js';
 
 export interface Origin {
@@ -122,6 +122,8 @@ export interface HttpRouteRes {
   readonly rewrite: RewriteRes | null;
   readonly redirect: RedirectRes | null;
   readonly directResponse: DirectResponsePlan | null;
+  readonly fault: FaultPlan | null;
+  readonly cors: CorsPlan | null;
 }
 
 export interface GatewayRef {

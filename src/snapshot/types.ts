@@ -79,6 +79,31 @@ export interface RedirectPlan {
   readonly prefixRewrite: string | null;
 }
 
+/** http[].fault, as Envoy's fault filter runs it: the delay first, then the abort. Percentages 0-100. */
+export interface FaultPlan {
+  /** 0: no delay */
+  readonly delayMs: number;
+  readonly delayPercent: number;
+  /** 0: no abort */
+  readonly abortStatus: number;
+  readonly abortPercent: number;
+}
+
+/** http[].corsPolicy, as Envoy's CORS filter runs it; header values joined once here. */
+export interface CorsPlan {
+  /** an origin is allowed when any matches (exact, prefix, regex: full match) */
+  readonly origins: readonly StringMatch[];
+  /** "" when unset */
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  readonly exposeHeaders: string;
+  /** whole seconds as text, "" when unset */
+  readonly maxAge: string;
+  readonly allowCredentials: boolean;
+  /** Istio's unmatchedPreflights FORWARD (the default): a preflight from an origin not allowed goes upstream */
+  readonly forwardUnmatchedPreflights: boolean;
+}
+
 /** http[].directResponse, answered by stickyd. */
 export interface DirectResponsePlan {
   readonly status: number;
@@ -118,6 +143,8 @@ export interface Route {
   readonly redirect?: RedirectPlan | null;
   /** set: the route answers itself and `destinations` is empty */
   readonly directResponse?: DirectResponsePlan | null;
+  readonly fault?: FaultPlan | null;
+  readonly cors?: CorsPlan | null;
 }
 
 /** VirtualService http[].retries. Attempts are retries after the first try (Istio/Envoy num_retries). */
@@ -130,6 +157,8 @@ export interface RetryPolicy {
   readonly retryOn: readonly string[];
   /** numeric retryOn entries (Istio "retryOn: 503,connect-failure"): upstream statuses to retry */
   readonly retryStatuses: readonly number[];
+  /** Envoy's jittered exponential backoff base (Istio `backoff`, default 25 ms); the cap is 10x it */
+  readonly backoffBaseMs?: number;
 }
 
 /** The routes of one VirtualService, reachable on a listener through `hosts`. */

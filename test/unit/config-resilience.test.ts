@@ -42,7 +42,7 @@ test('retries: unset is Istio\'s default policy; attempts 0 turns retries off', 
 test('retries: attempts, perTryTimeout, retryOn conditions and status codes', (t) => {
   const extra = '    retries: {attempts: 3, perTryTimeout: 250ms, retryOn: "5xx, reset,503,connect-failure"}\n';
   const { snapshot } = compileOne(docs(GATEWAY, SERVICE, virtualService(undefined, extra)));
-  t.deepEqual(snapshot.listeners[0]!.virtualHosts[0]!.routes[0]!.retries, { attempts: 3, perTryTimeoutMs: 250, retryOn: ['5xx', 'reset', 'connect-failure'], retryStatuses: [503] });
+  t.deepEqual(snapshot.listeners[0]!.virtualHosts[0]!.routes[0]!.retries, { attempts: 3, perTryTimeoutMs: 250, retryOn: ['5xx', 'reset', 'connect-failure'], retryStatuses: [503], backoffBaseMs: 25 });
   const issues = errorsOf(docs(GATEWAY, SERVICE, virtualService(undefined, '    retries: {attempts: 2, retryOn: "5xx,sometimes"}\n')));
   t.regex(find(issues, 'spec.http[0].retries.retryOn')!.message, /unknown retry condition "sometimes"/);
   const missing = errorsOf(docs(GATEWAY, SERVICE, virtualService(undefined, '    retries: {retryOn: 5xx}\n')));

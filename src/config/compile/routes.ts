@@ -52,6 +52,8 @@ export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>, ct
     ...(r.rewrite !== null && (r.rewrite.uri !== null || r.rewrite.regex !== null) ? { rewrite: { uri: r.rewrite.uri, regex: r.rewrite.regex } } : {}),
     ...(r.redirect !== null ? { redirect: buildRedirect(r.redirect, ctx) } : {}),
     ...(r.directResponse !== null ? { directResponse: r.directResponse } : {}),
+    ...(r.fault !== null ? { fault: r.fault } : {}),
+    ...(r.cors !== null ? { cors: r.cors } : {}),
     ...((r.redirect !== null || r.directResponse !== null) && responseHeaders.length > 0 ? { responseHeaders } : {}),
   };
 }

@@ -8,6 +8,7 @@ import { readRouteMatch } from './match.js';
 import { readRetries } from './retries.js';
 import type { GatewayRef, HttpRouteRes, MatchRes, VirtualServiceRes } from '../resources.js';
 import { readHeaders } from './headers.js';
+import { readCorsPolicy, readFault } from './fault-cors.js';
 import { readDirectResponse, readRedirect, readRewrite } from './route-actions.js';
 
 const SPEC_FIELDS = {
@@ -16,9 +17,9 @@ const SPEC_FIELDS = {
 };
 
 const HTTP_FIELDS = {
-  known: ['name', 'match', 'route', 'timeout', 'retries', 'headers', 'rewrite', 'redirect', 'directResponse'],
+  known: ['name', 'match', 'route', 'timeout', 'retries', 'headers', 'rewrite', 'redirect', 'directResponse', 'fault', 'corsPolicy'],
   unsupported: Object.fromEntries(
-    ['fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'corsPolicy', 'delegate'].map(
+    ['mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'delegate'].map(
       (k) => [k, REFUSED],
     ),
   ),
@@ -80,6 +81,8 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
   const rewrite = readRewrite(sink, at(place, 'rewrite'), r.rewrite);
   const redirect = readRedirect(sink, at(place, 'redirect'), r.redirect);
   const directResponse = readDirectResponse(sink, at(place, 'directResponse'), r.directResponse);
+  const fault = readFault(sink, at(place, 'fault'), r.fault);
+  const cors = readCorsPolicy(sink, at(place, 'corsPolicy'), r.corsPolicy);
   const answered = !isAbsent(r.redirect) || !isAbsent(r.directResponse);
   if (!checkActions(sink, place, r)) return null;
   const destinations = answered ? [] : readDestinations(sink, at(place, 'route'), r.route);
@@ -97,6 +100,8 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
     rewrite,
     redirect,
     directResponse,
+    fault,
+    cors,
   };
 }
 
