@@ -60,3 +60,41 @@ test('redirect Location from hostile request data: always absolute on the config
   t.is(loc, 'http://app.example.com:8080/a%0D%0ASet-Cookie:%20x=1%E9');
   t.notRegex(loc, /[\r\n\s]/);
 });
+
+import { decideCors, type CompiledCors } from '../../src/worker/routing/cors.js';
+import { decideFault } from '../../src/worker/routing/fault.js';
+import { selectBackoffMs } from '../../src/worker/upstream/backoff.js';
+
+const cors = (over: Partial<CompiledCors['plan']> = {}, origins: CompiledCors['origins'] = [{ kind: 'exact', value: 'https://a.example', regex: null }, { kind: 'regex', value: '', regex: /^https:\/\/.*\.b\.example$/ }]): CompiledCors => ({
+  plan: { origins: [], allowMethods: 'GET,POST', allowHeaders: 'x-a', exposeHeaders: 'x-e', maxAge: '86400', allowCredentials: true, forwardUnmatchedPreflights: true, ...over },
+  origins,
+});
+
+test('CORS: allowed preflights are answered with the policy; actual requests get Allow-Origin echoed; unmatched ones pass', (t) => {
+  t.deepEqual(decideCors(cors(), 'OPTIONS', 'https://x.b.example', 'POST'), {
+    kind: 'preflight',
+    headers: ['Access-Control-Allow-Origin', 'https://x.b.example', 'Access-Control-Allow-Credentials', 'true', 'Access-Control-Allow-Methods', 'GET,POST', 'Access-Control-Allow-Headers', 'x-a', 'Access-Control-Max-Age', '86400'],
+  });
+  t.deepEqual(decideCors(cors(), 'GET', 'https://a.example', undefined), { kind: 'actual', headers: ['Access-Control-Allow-Origin', 'https://a.example', 'Access-Control-Allow-Credentials', 'true', 'Access-Control-Expose-Headers', 'x-e'] });
+  t.deepEqual(decideCors(cors(), 'OPTIONS', 'https://evil.example', 'POST'), { kind: 'none' });
+  t.deepEqual(decideCors(cors({ forwardUnmatchedPreflights: false }), 'OPTIONS', 'https://evil.example', 'POST'), { kind: 'preflight', headers: [] });
+  t.deepEqual(decideCors(cors(), 'GET', undefined, undefined), { kind: 'none' });
+  // a plain OPTIONS (no Access-Control-Request-Method) is not a preflight
+  t.is(decideCors(cors(), 'OPTIONS', 'https://a.example', undefined).kind, 'actual');
+  // Envoy: a matcher that accepts "*" allows any origin
+  t.is(decideCors(cors({}, [{ kind: 'exact', value: '*', regex: null }]), 'GET', 'https://any.example', undefined).kind, 'actual');
+});
+
+test('fault: each part draws against its percentage', (t) => {
+  const plan = { delayMs: 100, delayPercent: 50, abortStatus: 503, abortPercent: 10 };
+  t.deepEqual(decideFault(plan, () => 0.05), { delayMs: 100, abortStatus: 503 });
+  t.deepEqual(decideFault(plan, () => 0.3), { delayMs: 100, abortStatus: 0 });
+  t.deepEqual(decideFault(plan, () => 0.99), { delayMs: 0, abortStatus: 0 });
+  t.deepEqual(decideFault({ ...plan, delayPercent: 0, abortPercent: 0 }, () => 0), { delayMs: 0, abortStatus: 0 });
+});
+
+test('retry backoff: uniform in [0, base x 2^(n-1)), capped at 10 x base (Envoy)', (t) => {
+  const top = () => 0.999999;
+  t.deepEqual([1, 2, 3, 4, 5, 6].map((n) => selectBackoffMs(25, n, top)), [24, 49, 99, 199, 249, 249]);
+  t.is(selectBackoffMs(25, 3, () => 0), 0);
+});
