@@ -3,9 +3,8 @@ import { API, compileOne, destinationRule, docs, errorsOf, find, GATEWAY, lineOf
 
 test('unimplemented VirtualService http fields are errors by full path: ignoring them would change the route', (t) => {
   const extra = [
-    '    fault: {abort: {httpStatus: 500}}',
     '    mirror: {host: svc}',
-    '    corsPolicy: {allowOrigins: []}',
+    '    mirrorPercentage: {value: 50}',
     '  tcp: []',
     '  tls: []',
     '  exportTo: ["."]',
@@ -13,7 +12,7 @@ test('unimplemented VirtualService http fields are errors by full path: ignoring
   ].join('\n');
   const text = docs(GATEWAY, SERVICE, virtualService(undefined, extra));
   const errors = errorsOf(text);
-  for (const f of ['fault', 'mirror', 'corsPolicy']) {
+  for (const f of ['mirror', 'mirrorPercentage']) {
     const e = find(errors, `spec.http[0].${f}`);
     t.truthy(e, f);
     t.is(e!.document, 'VirtualService/vs');

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { applyHeaderEdits, replaceHost } from '../../src/worker/routing/header-edits.js';
-import { normalizePath } from '../../src/worker/routing/normalize-path.js';
-import { buildLocation } from '../../src/worker/routing/redirect.js';
-import { rewritePath } from '../../src/worker/routing/rewrite-path.js';
-import type { RedirectPlan } from '../../src/snapshot/types.js';
+import { applyHeaderEdits, replaceHost } from '../../../../src/worker/routing/header-edits.js';
+import { normalizePath } from '../../../../src/worker/routing/normalize-path.js';
+import { buildLocation } from '../../../../src/worker/routing/redirect.js';
+import { rewritePath } from '../../../../src/worker/routing/rewrite-path.js';
+import type { RedirectPlan } from '../../../../src/snapshot/types.js';
 
 test('header edits: remove every line of a name, set replaces, add folds with a comma (Set-Cookie gets its own line)', (t) => {
   const list = ['Host', 'a', 'X-A', '1', 'x-a', '2', 'Set-Cookie', 'c=1', 'X-Keep', 'k'];
@@ -61,9 +61,9 @@ test('redirect Location from hostile request data: always absolute on the config
   t.notRegex(loc, /[\r\n\s]/);
 });
 
-import { decideCors, type CompiledCors } from '../../src/worker/routing/cors.js';
-import { decideFault } from '../../src/worker/routing/fault.js';
-import { selectBackoffMs } from '../../src/worker/upstream/backoff.js';
+import { decideCors, type CompiledCors } from '../../../../src/worker/routing/cors.js';
+import { decideFault } from '../../../../src/worker/routing/fault.js';
+import { selectBackoffMs } from '../../../../src/worker/upstream/backoff.js';
 
 const cors = (over: Partial<CompiledCors['plan']> = {}, origins: CompiledCors['origins'] = [{ kind: 'exact', value: 'https://a.example', regex: null }, { kind: 'regex', value: '', regex: /^https:\/\/.*\.b\.example$/ }]): CompiledCors => ({
   plan: { origins: [], allowMethods: 'GET,POST', allowHeaders: 'x-a', exposeHeaders: 'x-e', maxAge: '86400', allowCredentials: true, forwardUnmatchedPreflights: true, ...over },
