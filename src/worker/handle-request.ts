@@ -11,8 +11,15 @@ import { checkRequest } from './request-guard.js';
 import { selectPath, selectRequestHost } from './request-head.js';
 import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './responses.js';
 import { checkGatewayServer } from './gateway-checks.js';
-import { selectRoute } from './route.js';
-import type { RuntimeSnapshot } from './runtime-snapshot.js';
+import { selectDestination, selectMatchCut, selectRoute } from './route.js';
+import type { RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
+import { sendAnswer, type Answer } from './downstream/answers.js';
+import { decideCors } from './routing/cors.js';
+import { decideFault } from './routing/fault.js';
+import { normalizePath } from './routing/normalize-path.js';
+import { buildLocation } from './routing/redirect.js';
+import type { RouteAnswer } from './routing/route-plans.js';
+import { selectQueryPart, selectUpstreamPath } from './routing/upstream-path.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { markClientFaulted } from './server.js';
 import { selectSessionKey } from './sticky.js';
@@ -79,24 +86,122 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
       return;
     }
   }
-  const target = selectRoute(rt, listenerPort, req);
-  if (typeof target === 'string') {
+  const rawPath = selectPath(req.url ?? '/');
+  const path = normalizePath(rawPath);
+  const route = selectRoute(rt, listenerPort, req, path);
+  if (typeof route === 'string') {
     const host = selectRequestHost(req.headers);
-    const message = target === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, selectPath(req.url ?? '/'));
-    sendError(res, buildError(target, message), requestId, close, ctx.stats);
+    const message = route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path);
+    sendError(res, buildError(route, message), requestId, close, ctx.stats);
     return;
   }
+  const plans = route.plans;
+  let cors: readonly string[] | null = null;
+  if (plans.cors !== null) {
+    // Envoy's filter order: CORS, then fault, then the router
+    const h = req.headers;
+    const d = decideCors(plans.cors, req.method ?? 'GET', h.origin, h['access-control-request-method'] as string | undefined);
+    if (d.kind === 'preflight') {
+      sendAnswer(res, { status: 200, headers: d.headers, body: null, edits: null }, requestId, close, ctx.stats);
+      return;
+    }
+    if (d.kind === 'actual') cors = d.headers;
+  }
+  const scheme = rt.listeners.get(listenerPort)?.protocol === 'HTTPS' ? 'https' : 'http';
+  const step: Routed = { ctx, req, res, rt, route, rawPath, path, cors, requestId, close, awaitingContinue, observation, scheme };
+  if (plans.fault === null) {
+    forwardRouted(step);
+    return;
+  }
+  const fault = decideFault(plans.fault, rt.random);
+  if (fault.delayMs === 0) afterDelay(step, fault.abortStatus);
+  else {
+    setTimeout(() => {
+      if (!res.destroyed && !res.headersSent) afterDelay(step, fault.abortStatus);
+    }, fault.delayMs);
+  }
+}
+
+/** A request matched to a route, carried across a fault delay. */
+interface Routed {
+  readonly ctx: WorkerContext;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly rt: RuntimeSnapshot;
+  readonly route: RuntimeRoute;
+  readonly rawPath: string;
+  readonly path: string;
+  readonly cors: readonly string[] | null;
+  readonly requestId: string;
+  readonly close: boolean;
+  readonly awaitingContinue: boolean;
+  readonly observation: RequestObservation;
+  /** the listener's scheme, for redirects that keep it */
+  readonly scheme: string;
+}
+
+/** Envoy's fault abort answers "fault filter abort". */
+const FAULT_ABORT_BODY = 'fault filter abort';
+
+function afterDelay(s: Routed, abortStatus: number): void {
+  if (abortStatus === 0) {
+    forwardRouted(s);
+    return;
+  }
+  sendAnswer(s.res, { status: abortStatus, headers: s.cors ?? [], body: FAULT_ABORT_BODY, edits: null }, s.requestId, s.close, s.ctx.stats);
+}
+
+function forwardRouted(s: Routed): void {
+  const { ctx, req, res, rt, route, requestId, close } = s;
+  const answer = route.plans.answer;
+  if (answer !== null) {
+    const a = buildAnswer(answer, req, s);
+    if (a === null) sendError(res, buildError('STICKYD_ERR_BAD_REQUEST', 'a redirect needs the request\'s Host, and this request has none'), requestId, close, ctx.stats);
+    else sendAnswer(res, a, requestId, close, ctx.stats);
+    return;
+  }
+  const upstreamPath = selectUpstreamPath(route, req, s.rawPath, s.path);
+  if (upstreamPath === null) {
+    sendError(res, buildError('STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites'), requestId, close, ctx.stats);
+    return;
+  }
+  const target = selectDestination(route, rt.random);
   const subset = target.subset;
   const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
   const down = ctx.health.view(rt).down[subset.id] ?? null;
   const index = selectEndpoint(rt, subset, key, down);
-  observation.routed(target, index, key, setCookie !== null && index >= 0);
+  s.observation.routed(target, index, key, setCookie !== null && index >= 0);
   if (index < 0) {
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, close, ctx.stats);
     return;
   }
-  if (awaitingContinue) res.writeContinue();
-  proxyRequest(ctx, req, res, { rt, subset, index, key, down, timeoutMs: target.route.timeoutMs, retries: target.route.retries, requestId, setCookie, observation });
+  if (s.awaitingContinue) res.writeContinue();
+  proxyRequest(ctx, req, res, {
+    rt,
+    subset,
+    index,
+    key,
+    down,
+    timeoutMs: route.timeoutMs,
+    retries: route.retries,
+    requestId,
+    setCookie,
+    observation: s.observation,
+    path: upstreamPath,
+    edits: target.requestEdits === null && target.responseEdits === null && target.authority === null ? null : target,
+    corsHeaders: s.cors,
+  });
+}
+
+/** null: a redirect that needs the request's Host, for a request without one (HTTP/1.0) */
+function buildAnswer(answer: RouteAnswer, req: IncomingMessage, s: Routed): Answer | null {
+  const cors = s.cors ?? [];
+  if (answer.kind === 'direct') return { status: answer.status, headers: cors, body: answer.body, edits: answer.headers };
+  const host = req.headers.host ?? '';
+  if (host === '' && answer.plan.authority === null) return null;
+  const cut = answer.plan.prefixRewrite !== null ? selectMatchCut(s.route, req, s.path) : -1;
+  const location = buildLocation(answer.plan, { scheme: s.scheme, host, path: s.path, query: selectQueryPart(req.url ?? '/'), cut });
+  return { status: answer.plan.code, headers: [...cors, 'Location', location], body: null, edits: answer.headers };
 }
 
 function selectRequestId(value: string | string[] | undefined): string {

@@ -8,7 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { StickydError } from '../errors.js';
 import { log } from '../log.js';
-import type { RetryPolicy } from '../snapshot/types.js';
+import type { HeaderOp, RetryPolicy } from '../snapshot/types.js';
+import { applyHeaderEdits, replaceHost } from './downstream/header-edits.js';
+import { selectBackoffMs } from './upstream/backoff.js';
 import { buildClientHeaders, buildUpstreamHeaders } from './forward-headers.js';
 import { selectClientCertHeader } from './tls-front.js';
 import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
@@ -23,7 +25,9 @@ import { dispatchOnFreshConnection } from './upstream-pool.js';
 import type { RequestObservation } from './observe.js';
 import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from './stats.js';
 
-/** What the proxy reads from the worker while a request is in flight. */
+/** What the proxy reads from the worker while a request is in flight. *//** Envoy's default retry backoff base when a policy carries none (config/validate/retries.ts sets it) */
+const DEFAULT_BACKOFF_BASE_MS = 25;
+
 export interface ProxyContext {
   /** true once the worker drains: every response then carries Connection: close */
   readonly draining: boolean;
@@ -49,6 +53,19 @@ export interface ProxyJob {
   readonly setCookie: string | null;
   /** metrics and access log of this request (observe.ts); absent in unit tests */
   readonly observation?: RequestObservation;
+  /** the request target sent upstream (normalised, rewritten); absent: the client's as received */
+  readonly path?: string;
+  /** the route destination's header edits and authority (routing/runtime-snapshot.ts); absent: none */
+  readonly edits?: ForwardEdits | null;
+  /** CORS response headers for an allowed cross-origin request, or null */
+  readonly corsHeaders?: readonly string[] | null;
+}
+
+/** What a route destination changes in the exchange (a RouteTarget is one). */
+export interface ForwardEdits {
+  readonly requestEdits: readonly HeaderOp[] | null;
+  readonly responseEdits: readonly HeaderOp[] | null;
+  readonly authority: string | null;
 }
 
 export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, job: ProxyJob): void {
@@ -77,6 +94,8 @@ class Exchange implements AttemptSink {
   /** the current attempt's request body; the client request is piped in once a socket is up */
   #body: PassThrough | null = null;
   #perTryTimer: NodeJS.Timeout | null = null;
+  /** waiting out a retry's backoff */
+  #backoffTimer: NodeJS.Timeout | null = null;
   #routeTimer: NodeJS.Timeout | null = null;
   #cut: Cut = null;
   #responded = false;
@@ -136,7 +155,7 @@ class Exchange implements AttemptSink {
     const endpoint = this.job.subset.endpoints[this.#index]!;
     const options = {
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
+      path: this.job.path ?? req.url ?? '/',
       headers: (this.#headers ??= this.#buildHeaders()),
       body,
       headersTimeout: idle,
@@ -157,7 +176,7 @@ class Exchange implements AttemptSink {
     const req = this.req;
     const address = normaliseAddress(req.socket.remoteAddress ?? '');
     const peers = this.job.rt.trustedPeers;
-    return buildUpstreamHeaders(req, {
+    let headers = buildUpstreamHeaders(req, {
       clientAddress: address,
       requestId: this.job.requestId,
       fallbackHost: this.job.subset.host,
@@ -165,6 +184,25 @@ class Exchange implements AttemptSink {
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
       clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null,
     });
+    const edits = this.job.edits;
+    if (edits != null) {
+      // Envoy rewrites the host, then applies the route's header mutations (which may set it again)
+      if (edits.authority !== null) replaceHost(headers, edits.authority);
+      if (edits.requestEdits !== null) headers = applyHeaderEdits(headers, edits.requestEdits);
+    }
+    return headers;
+  }
+
+  #clientHeaders(rawHeaders: string[]): string[] {
+    let headers = buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining);
+    const edits = this.job.edits?.responseEdits;
+    if (edits != null) headers = applyHeaderEdits(headers, edits);
+    const cors = this.job.corsHeaders;
+    if (cors != null) {
+      // Envoy's CORS filter sets these over whatever the backend sent
+      for (let i = 0; i < cors.length; i += 2) headers = applyHeaderEdits(headers, [{ op: 'set', name: cors[i]!.toLowerCase(), value: cors[i + 1]! }]);
+    }
+    return headers;
   }
 
   onAttemptSent(attempt: UpstreamAttempt): void {
@@ -191,6 +229,7 @@ class Exchange implements AttemptSink {
     this.#routeTimer = setTimeout(() => {
       const attempt = this.#attempt;
       if (attempt !== null) this.#cutAttempt(attempt, 'routeTimeout');
+      else if (this.#backoffTimer !== null) this.#fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
     }, this.job.timeoutMs);
   };
 
@@ -206,7 +245,7 @@ class Exchange implements AttemptSink {
       return;
     }
     try {
-      this.res.writeHead(status, buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining));
+      this.res.writeHead(status, this.#clientHeaders(rawHeaders));
     } catch (err) {
       // An invalid status ("099") or header value: nothing was sent to the client yet.
       attempt.cancel(new Error('invalid upstream response'));
@@ -304,7 +343,18 @@ class Exchange implements AttemptSink {
     this.#index = next;
     subset.picker.start(next);
     this.job.observation?.retarget(next);
-    this.#send();
+    const retry = (this.#tried?.length ?? 2) - 1;
+    const wait = selectBackoffMs(this.job.retries?.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, retry, Math.random);
+    if (wait <= 0) {
+      this.#send();
+      return;
+    }
+    // Envoy's retry backoff; the route timeout still runs, and ends the wait if it fires first
+    this.#attempt = null;
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = null;
+      if (!this.#done) this.#send();
+    }, wait);
   }
 
   #report(outcome: Outcome): void {
@@ -372,6 +422,8 @@ class Exchange implements AttemptSink {
     this.#done = true;
     this.#clearPerTryTimer();
     if (this.#routeTimer !== null) clearTimeout(this.#routeTimer);
+    if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = null;
     this.job.subset.picker.finish(this.#index);
   }
 }

@@ -8,7 +8,8 @@ import type { Hasher } from '../balancing/hash.js';
 import { createPicker, type Picker } from '../balancing/weighted.js';
 import { StickydError } from '../errors.js';
 import type { Kernel } from '../kernel/index.js';
-import type { BalancerTable, Endpoint, HashKey, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
+import type { BalancerTable, Endpoint, HashKey, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../snapshot/types.js';
+import { buildMatchCut, buildRoutePlans, type RoutePlans } from './routing/route-plans.js';
 import { buildHostTable, type HostTable } from './host-table.js';
 import { buildRuntimeServers, type RuntimeServers } from './gateway-servers.js';
 import { SessionCache, type CacheCounters } from './session-cache.js';
@@ -26,10 +27,16 @@ export interface CompiledNamedMatch {
 
 export interface CompiledRouteMatch {
   readonly uri: CompiledStringMatch | null;
+  /** ignoreUriCase on an exact/prefix uri: the path is lower-cased before comparing (the value already is) */
+  readonly uriLower: boolean;
   readonly method: CompiledStringMatch | null;
   readonly authority: CompiledStringMatch | null;
   readonly headers: readonly CompiledNamedMatch[];
+  /** withoutHeaders: any of these matching fails the match */
+  readonly withoutHeaders: readonly CompiledNamedMatch[];
   readonly queryParams: readonly CompiledNamedMatch[];
+  /** how much of the path this match matched, for prefix rewrites (route-plans.ts) */
+  readonly cut: number;
 }
 
 export interface RuntimeSubset {
@@ -61,6 +68,11 @@ export interface RouteTarget {
   readonly subset: RuntimeSubset;
   /** this snapshot's request counters for the pair, one row per endpoint (stats.ts) */
   readonly meter: TargetMeter;
+  /** header edits for this destination, in Envoy's order (snapshot HeaderOp); null for none */
+  readonly requestEdits: readonly HeaderOp[] | null;
+  readonly responseEdits: readonly HeaderOp[] | null;
+  /** the Host to send upstream instead of the client's; null keeps it */
+  readonly authority: string | null;
 }
 
 export interface RuntimeRoute {
@@ -75,6 +87,8 @@ export interface RuntimeRoute {
   readonly sole: RouteTarget | null;
   readonly timeoutMs: number | null;
   readonly retries: RetryPolicy | null;
+  /** rewrite, redirect or direct answer, fault, CORS (route-plans.ts) */
+  readonly plans: RoutePlans;
 }
 
 export interface RuntimeVirtualHost {
@@ -189,6 +203,7 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     sole: null,
     timeoutMs: r.timeoutMs,
     retries: r.retries ?? null,
+    plans: buildRoutePlans(r),
   };
   const targets: RouteTarget[] = [];
   let carrying = 0;
@@ -196,7 +211,14 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     const d = r.destinations[i]!;
     const subset = subsets[d.subset];
     if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} points at missing subset ${d.subset}`);
-    const target: RouteTarget = { route, subset, meter: buildTargetMeter(r.name, subset.meter) };
+    const target: RouteTarget = {
+      route,
+      subset,
+      meter: buildTargetMeter(r.name, subset.meter),
+      requestEdits: d.requestHeaders?.length ? d.requestHeaders : null,
+      responseEdits: d.responseHeaders?.length ? d.responseHeaders : null,
+      authority: d.authority ?? null,
+    };
     targets.push(target);
     if (d.weight > 0) {
       route.totalWeight += d.weight;
@@ -205,19 +227,25 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     }
     route.cumulative[i] = route.totalWeight;
   }
-  if (route.totalWeight <= 0) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} has no destination with weight > 0`);
+  if (route.totalWeight <= 0 && route.plans.answer === null) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} has no destination with weight > 0`);
   if (carrying !== 1) route.sole = null;
   route.targets = targets;
   return route;
 }
 
 function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {
+  // Istio: ignoreUriCase applies to exact and prefix uri matches only
+  const uriLower = m.ignoreUriCase === true && m.uri !== null && m.uri.kind !== 'regex';
+  const named = (h: { name: string; match: StringMatch }): CompiledNamedMatch => ({ name: h.name.toLowerCase(), match: buildStringMatch(h.match) });
   return {
-    uri: m.uri === null ? null : buildStringMatch(m.uri),
+    uri: m.uri === null ? null : buildStringMatch(uriLower ? { kind: m.uri.kind, value: m.uri.value.toLowerCase() } : m.uri),
+    uriLower,
     method: m.method === null ? null : buildStringMatch(m.method),
     authority: m.authority === null ? null : buildStringMatch(m.authority),
-    headers: m.headers.map((h) => ({ name: h.name.toLowerCase(), match: buildStringMatch(h.match) })),
+    headers: m.headers.map(named),
+    withoutHeaders: (m.withoutHeaders ?? []).map(named),
     queryParams: m.queryParams.map((q) => ({ name: q.name, match: buildStringMatch(q.match) })),
+    cut: buildMatchCut(m),
   };
 }
 

@@ -10,12 +10,15 @@ import { StickydError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
 import { buildUpstreamHeaders } from './forward-headers.js';
 import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
-import { normaliseAddress, selectRequestHost } from './request-head.js';
+import { normaliseAddress, selectPath, selectRequestHost } from './request-head.js';
 import { checkGatewayServer } from './gateway-checks.js';
 import { selectClientCertHeader } from './tls-front.js';
+import { applyHeaderEdits, replaceHost } from './downstream/header-edits.js';
+import { normalizePath } from './routing/normalize-path.js';
+import { selectUpstreamPath } from './routing/upstream-path.js';
 import { checkRequest } from './request-guard.js';
-import { selectRoute } from './route.js';
-import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
+import { selectDestination, selectRoute } from './route.js';
+import type { RouteTarget, RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { countStatus } from './stats.js';
 import { selectSessionKey } from './sticky.js';
@@ -44,27 +47,37 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   // none over cleartext where the server redirects to https (a 101 cannot be a 301, so refuse).
   const verdict = listener === undefined ? null : checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', req.socket);
   if (verdict !== null) return refuse(ctx, socket, verdict.kind === 'misdirected' ? 'STICKYD_ERR_MISDIRECTED' : 'STICKYD_ERR_NO_ROUTE', verdict.kind === 'misdirected' ? 'misdirected upgrade request' : 'this server redirects to https');
-  const target = selectRoute(rt, listenerPort, req);
-  if (typeof target === 'string') return refuse(ctx, socket, target, 'no route for this upgrade request');
+  const rawPath = selectPath(req.url ?? '/');
+  const path = normalizePath(rawPath);
+  const route = selectRoute(rt, listenerPort, req, path);
+  if (typeof route === 'string') return refuse(ctx, socket, route, 'no route for this upgrade request');
+  // A route that answers itself, injects faults or applies CORS is served over plain HTTP only.
+  if (route.plans.answer !== null || route.plans.fault !== null || route.plans.cors !== null) return refuse(ctx, socket, 'STICKYD_ERR_NO_ROUTE', 'this route does not forward upgrade requests');
+  const upstreamPath = selectUpstreamPath(route, req, rawPath, path);
+  if (upstreamPath === null) return refuse(ctx, socket, 'STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites');
+  const target = selectDestination(route, rt.random);
   const subset = target.subset;
   const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
   const index = selectEndpoint(rt, subset, key, ctx.health.view(rt).down[subset.id] ?? null);
   if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', `no healthy endpoint in subset ${subset.name}`);
-  sendUpgrade(ctx, rt, req, socket, head, subset, index, setCookie);
+  sendUpgrade(ctx, rt, req, socket, head, target, index, setCookie, upstreamPath);
 }
 
 /** The upgrade request re-sent to endpoint `index` on a connection of its own. */
-function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessage, socket: Duplex, head: Buffer, subset: RuntimeSubset, index: number, setCookie: string | null): void {
+function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessage, socket: Duplex, head: Buffer, target: RouteTarget, index: number, setCookie: string | null, path: string): void {
+  const subset = target.subset;
   const endpoint = subset.endpoints[index]!;
   const requestId = selectRequestId(req.headers['x-request-id']);
   const address = normaliseAddress(req.socket.remoteAddress ?? '');
   const peers = rt.trustedPeers;
   const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-  const headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null });
+  let headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null });
+  if (target.authority !== null) replaceHost(headers, target.authority);
+  if (target.requestEdits !== null) headers = applyHeaderEdits(headers, target.requestEdits);
   // upgrade-policy.ts let only a websocket upgrade this far
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.
-  const up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path: req.url, headers, agent: false, setHost: false });
+  const up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path, headers, agent: false, setHost: false });
   const connectTimer = setTimeout(() => up.destroy(new StickydError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream connect timeout to ${endpoint.id}`)), rt.settings.upstreamConnectTimeoutMs);
   up.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
   socket.once('close', () => up.destroy());

@@ -4,8 +4,9 @@ import { StickydError } from '../../src/errors.js';
 import type { Kernel } from '../../src/kernel/index.js';
 import type { Endpoint, Listener, Route, RouteMatch, Snapshot, StringMatch, Subset, VirtualHost } from '../../src/snapshot/types.js';
 import { selectRequestHost } from '../../src/worker/request-head.js';
-import { selectRoute } from '../../src/worker/route.js';
-import { buildRuntimeSnapshot, type RouteTarget, type RuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
+import { selectDestination, selectRoute } from '../../src/worker/route.js';
+import { normalizePath } from '../../src/worker/routing/normalize-path.js';
+import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
 
 const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
 const fakeHasher = { hash32: (): number => 0 };
@@ -58,8 +59,8 @@ function req(host: string | undefined, url = '/', extra: Record<string, string> 
 
 /** The route name, or the failure code. */
 function routeName(rt: RuntimeSnapshot, r: ReturnType<typeof req>, port = 80): string {
-  const target = selectRoute(rt, port, r);
-  return typeof target === 'string' ? target : target.route.name;
+  const route = selectRoute(rt, port, r, normalizePath((r.url ?? '/').split('?')[0]!));
+  return typeof route === 'string' ? route : route.name;
 }
 
 const hostsRuntime = runtime([
@@ -205,7 +206,7 @@ test('an empty match list accepts every request', (t) => {
 function counts(rt: RuntimeSnapshot, n: number): number[] {
   const c = [0, 0, 0, 0];
   for (let i = 0; i < n; i++) {
-    const target = selectRoute(rt, 80, req('h')) as RouteTarget;
+    const target = selectDestination(selectRoute(rt, 80, req('h'), '/') as RuntimeRoute, rt.random);
     c[target.subset.id]!++;
   }
   return c;
@@ -262,4 +263,27 @@ test('an invalid regex rejects the whole snapshot with a coded error', (t) => {
   const err = t.throws(() => routesRuntime([route('bad', [match({ uri: regex('(unclosed') })])]));
   t.true(err instanceof StickydError);
   t.is((err as StickydError).code, 'STICKYD_ERR_RELOAD');
+});
+
+test('ignoreUriCase compares exact and prefix uris case-insensitively; withoutHeaders fails a match when any fires', (t) => {
+  const rt = routesRuntime([
+    route('ci', [{ ...match({ uri: prefix('/Api/') }), ignoreUriCase: true }]),
+    route('not-beta', [{ ...match({ uri: prefix('/b') }), withoutHeaders: [{ name: 'x-beta', match: exact('1') }] }]),
+    route('no-debug', [{ ...match({ uri: prefix('/d') }), withoutHeaders: [{ name: 'x-debug', match: prefix('') }] }]),
+    route('rest', []),
+  ]);
+  t.is(routeName(rt, req('h', '/API/x')), 'ci');
+  t.is(routeName(rt, req('h', '/api/x')), 'ci');
+  t.is(routeName(rt, req('h', '/b')), 'not-beta', 'a missing header does not fire an exact condition');
+  t.is(routeName(rt, req('h', '/b', { 'x-beta': '2' })), 'not-beta');
+  t.is(routeName(rt, req('h', '/b', { 'x-beta': '1' })), 'rest');
+  t.is(routeName(rt, req('h', '/d')), 'no-debug', 'a presence condition fires only on a present header');
+  t.is(routeName(rt, req('h', '/d', { 'x-debug': '' })), 'rest');
+});
+
+test('paths are matched after normalisation: dot segments cannot reach around a prefix route', (t) => {
+  const rt = routesRuntime([route('api', [match({ uri: prefix('/api/') })]), route('admin', [match({ uri: prefix('/admin') })])]);
+  t.is(routeName(rt, req('h', '/api/../admin/x')), 'admin');
+  t.is(routeName(rt, req('h', '/api/%2e%2e/admin')), 'admin');
+  t.is(routeName(rt, req('h', '/x/../api/y')), 'api');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { applyHeaderEdits, replaceHost } from '../../../../src/worker/routing/header-edits.js';
+import { applyHeaderEdits, replaceHost } from '../../../../src/worker/downstream/header-edits.js';
 import { normalizePath } from '../../../../src/worker/routing/normalize-path.js';
 import { buildLocation } from '../../../../src/worker/routing/redirect.js';
 import { rewritePath } from '../../../../src/worker/routing/rewrite-path.js';
