@@ -2,7 +2,7 @@
 // ingress-sticky.yaml, unchanged) and a ServiceEntry whose inline endpoints are the benchmark's
 // backends as subset v1. Subsets v2 and v3 need an endpoint each to be valid; the route sends them
 // nothing (v2 has weight 0, v3 needs a `stage: dev` header), so they sit on 127.0.0.2/127.0.0.3.
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,5 +40,42 @@ export async function writeStickydConfig(dir: string, v1: readonly V1Endpoint[])
   await mkdir(dir, { recursive: true });
   await copyFile(join(REPO, 'examples', 'demo', 'ingress-sticky.yaml'), join(dir, 'ingress-sticky.yaml'));
   await writeFile(join(dir, 'endpoints.yaml'), endpointsYaml(v1, v1[0]?.port ?? 8080));
+  return dir;
+}
+
+/**
+ * The seed's config with header edits and a rewrite on the route every benchmark request takes
+ * (`bench-edits`): request set/add/remove at route and destination level, a response set and
+ * remove, and `rewrite.uri` over an exact `/ping` match (the backends serve only /ping, so the
+ * rewrite maps it onto itself through the whole-path rewrite code). Beside the plain config in
+ * one run, it shows what the edits cost and that the plain route pays nothing for them.
+ */
+export async function writeStickydEditsConfig(dir: string, v1: readonly V1Endpoint[]): Promise<string> {
+  await writeStickydConfig(dir, v1);
+  const file = join(dir, 'ingress-sticky.yaml');
+  const seed = await readFile(file, 'utf8');
+  const plain = '  - match:\n    route:\n    - destination:\n        host: demo-service\n        subset: v1\n';
+  if (!seed.includes(plain)) throw new Error('the seed config changed: bench-edits cannot find its v1 route');
+  const edited = [
+    '  - match:',
+    '    - uri: {exact: /ping}',
+    '    rewrite: {uri: /ping}',
+    '    headers:',
+    '      request:',
+    '        set: {x-bench-route: "1"}',
+    '        add: {x-bench-list: route}',
+    '        remove: [x-bench-drop]',
+    '      response:',
+    '        set: {x-bench-served: stickyd}',
+    '        remove: [x-powered-by]',
+    '    route:',
+    '    - destination:',
+    '        host: demo-service',
+    '        subset: v1',
+    '      headers:',
+    '        request: {set: {x-bench-destination: v1}}',
+    '',
+  ].join('\n');
+  await writeFile(file, seed.replace(plain, edited));
   return dir;
 }

@@ -16,6 +16,8 @@ export interface BenchEnv {
   readonly run: string;
   readonly backends: readonly number[];
   readonly stickydConfig: string;
+  /** the same config with header edits and a rewrite on the benchmarked route (stickyd-config.ts) */
+  readonly stickydEditsConfig: string;
   readonly bins: { readonly nginx: string | null; readonly haproxy: string | null };
   /** write V8 CPU profiles of stickyd into this directory (per subject), or null */
   readonly profDir: string | null;
@@ -87,7 +89,7 @@ export function hasAccessLogFlag(cli: string): boolean {
  * stickyd runs with its access log off unless `accessLog` is set, as the peers do (nginx
  * `access_log off`, HAProxy without `log`); stdout goes to a file in the run directory.
  */
-function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean }): Subject {
+function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string }): Subject {
   const cli = opts.cli ?? CLI;
   return {
     name, what, sendsCookies: opts.sendsCookies ?? true, mints: opts.sendsCookies === false,
@@ -102,7 +104,7 @@ function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: 
         node.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
       }
       const log = hasAccessLogFlag(cli) ? ['--access-log', opts.accessLog === true ? 'on' : 'off'] : [];
-      const args = [...node, cli, 'run', '-c', env.stickydConfig, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--workers', String(env.workers), ...log, ...(opts.args?.(env) ?? [])];
+      const args = [...node, cli, 'run', '-c', opts.config?.(env) ?? env.stickydConfig, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--workers', String(env.workers), ...log, ...(opts.args?.(env) ?? [])];
       const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy' });
       await readyOrExit(p, port, name);
       return { port, pid: p.pid };
@@ -146,6 +148,7 @@ export function buildSubjects(variants: readonly { label: string; cli: string; a
     stickyd('stickyd', 'stickyd, seed cookie policy, access log off', {}),
     stickyd('stickyd-nocache', 'stickyd, session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
     stickyd('stickyd-mint', 'stickyd, mints a cookie on every request', { sendsCookies: false }),
+    stickyd('stickyd-edits', 'stickyd, the same route with header edits (route + destination, request + response) and a rewrite', { config: (env) => env.stickydEditsConfig }),
   ];
   if (hasAccessLogFlag(CLI)) {
     subjects.push(stickyd('stickyd-accesslog', 'stickyd, access log on (`--access-log on`, stdout to a file)', { accessLog: true }));
