@@ -3,12 +3,13 @@
 // matches a "/api/" prefix and, rewritten, escapes the prefix the route maps (Istio's
 // pathNormalization BASE). Most paths have no dot segment and are returned as they are.
 
-/** A path that may need work: a "/." or "\", or a percent-encoded dot. */
-const SUSPECT = /\/\.|\\|%2e/i;
+/** a percent-encoded dot, looked for only in paths holding a "%" */
+const ENCODED_DOT = /%2e/i;
 
 /** The normalised path (no query), or `path` itself when it needs nothing. */
 export function normalizePath(path: string): string {
-  if (!SUSPECT.test(path)) return path;
+  // indexOf first: this runs on every request, and a case-insensitive regex test cost ~10x more
+  if (path.indexOf('/.') === -1 && path.indexOf('\\') === -1 && (path.indexOf('%') === -1 || !ENCODED_DOT.test(path))) return path;
   const input = path.replace(/%2e/gi, '.').replace(/\\/g, '/');
   const out: string[] = [];
   const segments = input.split('/');
