@@ -99,3 +99,9 @@ test('connectionPool, tls and portLevelSettings are warned as not implemented', 
     t.regex(w!.message, /not implemented/);
   }
 });
+
+test('the deprecated top-level consistentHash.minimumRingSize is honoured with a warning', (t) => {
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', '    trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, minimumRingSize: 512}}}\n'));
+  const { warnings } = compileOne(text);
+  t.regex(find(warnings, 'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.minimumRingSize')!.message, /deprecated in Istio: use ringHash.minimumRingSize/);
+});

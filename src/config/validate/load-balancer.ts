@@ -135,6 +135,7 @@ function readTable(sink: IssueSink, place: Place, ch: Record<string, unknown>): 
   const ring = readObject(sink, at(place, 'ringHash'), ch.ringHash, { known: ['minimumRingSize'] });
   const maglev = readObject(sink, at(place, 'maglev'), ch.maglev, { known: ['tableSize'] });
   const legacy = readInt(sink, at(place, 'minimumRingSize'), ch.minimumRingSize, 1, MAX_MINIMUM_RING_SIZE);
+  if (legacy !== null) sink.warn(at(place, 'minimumRingSize'), 'deprecated in Istio: use ringHash.minimumRingSize (honoured the same way)');
   const chosen = [ring && 'ringHash', maglev && 'maglev', legacy !== null && 'minimumRingSize'].filter(Boolean);
   if (chosen.length > 1) {
     sink.error(place, `set only one of ringHash, maglev or minimumRingSize, got ${chosen.join(', ')}`);
