@@ -20,6 +20,7 @@ import { normalizePath } from './routing/normalize-path.js';
 import { buildLocation } from './routing/redirect.js';
 import type { RouteAnswer } from './routing/route-plans.js';
 import { selectQueryPart, selectUpstreamPath } from './routing/upstream-path.js';
+import { selectConnectionKey } from './tls-front.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { markClientFaulted } from './server.js';
 import { selectSessionKey } from './sticky.js';
@@ -79,7 +80,7 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   }
   const listener = rt.listeners.get(listenerPort);
   if (listener !== undefined) {
-    const verdict = checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', req.socket);
+    const verdict = checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', selectConnectionKey(req));
     if (verdict !== null) {
       if (verdict.kind === 'redirect') sendHttpsRedirect(res, verdict.location, requestId, close, ctx.stats);
       else sendError(res, buildError('STICKYD_ERR_MISDIRECTED', errorText.misdirected(selectRequestHost(req.headers), verdict.server)), requestId, close, ctx.stats);

@@ -183,7 +183,7 @@ class WorkerProcess {
     const specs = this.#specs;
     const rt = this.ctx.current;
     if (this.#listeners !== null || specs === null || rt === null || this.ctx.draining) return;
-    const tlsHooks = { serversFor: (port: number) => this.ctx.current?.listeners.get(port)?.servers ?? null, http2: null };
+    const tlsHooks = { serversFor: (port: number) => this.ctx.current?.listeners.get(port)?.servers ?? null, http2: true };
     const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats, rt.settings, (req, socket, head, port) =>
       handleUpgrade(this.ctx, req, socket, head, port),
     tlsHooks);

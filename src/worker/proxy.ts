@@ -12,7 +12,7 @@ import type { HeaderOp, RetryPolicy } from '../snapshot/types.js';
 import { applyHeaderEdits, replaceHost } from './downstream/header-edits.js';
 import { selectBackoffMs } from './upstream/backoff.js';
 import { buildClientHeaders, buildUpstreamHeaders } from './forward-headers.js';
-import { selectClientCertHeader } from './tls-front.js';
+import { selectClientCertHeader, selectConnectionKey } from './tls-front.js';
 import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
 import { normaliseAddress } from './request-head.js';
 import { buildError, errorText, sendError } from './responses.js';
@@ -182,7 +182,7 @@ class Exchange implements AttemptSink {
       fallbackHost: this.job.subset.host,
       trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
-      clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null,
+      clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(selectConnectionKey(req)) : null,
     });
     const edits = this.job.edits;
     if (edits != null) {

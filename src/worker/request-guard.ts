@@ -31,7 +31,9 @@ const HEADER_LINE_OVERHEAD = 4;
 
 /** null when the request may proceed; otherwise why not. May rewrite `req.url` (absolute-form). */
 export function checkRequest(req: GuardedRequest, limits: RequestLimits): GuardFailure | null {
-  if (req.httpVersionMajor !== 1) return fail('STICKYD_ERR_HTTP_VERSION', `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor} is not supported`);
+  // HTTP/2 streams come from h2-front.ts; HTTP/1 syntax claiming 2.0 (or anything else) is 505.
+  const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
+  if (req.httpVersionMajor !== 1 && !h2) return fail('STICKYD_ERR_HTTP_VERSION', `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor} is not supported`);
   const raw = req.rawHeaders;
   if (raw.length / 2 > limits.maxHeaderCount) return fail('STICKYD_ERR_HEADERS_TOO_LARGE', `more than ${limits.maxHeaderCount} header lines`);
   let bytes = 0;

@@ -5,13 +5,13 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import type { ListenSpec } from '../protocol.js';
 import type { ProxySettings } from '../snapshot/types.js';
 import type { RuntimeServers } from './gateway-servers.js';
 import { countStatus, type WorkerStats } from './stats.js';
 import { buildPlainHead, selectUpgradeRefusal } from './upgrade-policy.js';
 import { TlsFront } from './tls-front.js';
+import { H2Front } from './h2-front.js';
 
 /** How long a socket may linger after we answered a parse error before it is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1_000;
@@ -68,8 +68,8 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
 export interface TlsHooks {
   /** the current snapshot's Gateway servers of a listener */
   readonly serversFor: (gatewayPort: number) => RuntimeServers | null;
-  /** hands an h2 connection to the HTTP/2 front end; null: ALPN offers http/1.1 only */
-  readonly http2: ((socket: TLSSocket, gatewayPort: number) => void) | null;
+  /** serve HTTP/2 (ALPN h2) on HTTPS listeners; false: ALPN offers http/1.1 only */
+  readonly http2: boolean;
 }
 
 export class ListenerGroup {
@@ -77,6 +77,7 @@ export class ListenerGroup {
   readonly #servers: http.Server[] = [];
   /** per spec: the TLS front of an HTTPS listener (it listens; the HTTP server only parses), else null */
   readonly #fronts: (TlsFront | null)[] = [];
+  readonly #h2: H2Front[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #stats: WorkerStats;
   readonly #maxConnections: number;
@@ -124,14 +125,18 @@ export class ListenerGroup {
         else this.#replayAsPlain(server, req, socket, head);
       });
       this.#servers.push(server);
-      const h2 = tlsHooks?.http2 ?? null;
+      const h2 = tlsHooks?.http2 === true && spec.tls !== 'off' ? new H2Front((req, res) => handle(req, res), stats, limits) : null;
+      if (h2 !== null) this.#h2.push(h2);
       this.#fronts.push(
         spec.tls === 'off' || tlsHooks === undefined
           ? null
           : new TlsFront({
               servers: () => tlsHooks.serversFor(spec.gatewayPort),
               http1: server,
-              http2: h2 === null ? null : (socket) => h2(socket, spec.gatewayPort),
+              http2: h2 === null ? null : (socket) => {
+                this.#track(socket);
+                h2.accept(socket);
+              },
               stats,
               handshakeTimeoutMs: headersTimeout,
               requestCert: spec.tls === 'mutual',
@@ -191,6 +196,8 @@ export class ListenerGroup {
     }
     setTimeout(() => {
       for (const server of this.#servers) server.closeIdleConnections();
+      // GOAWAY: streams in flight finish, the client opens new ones elsewhere
+      for (const h2 of this.#h2) h2.closeAll();
     }, Math.max(0, graceMs));
     setTimeout(() => {
       for (const socket of this.#sockets) socket.destroy();
@@ -209,6 +216,11 @@ export class ListenerGroup {
       writeAndClose(socket, 503, this.#stats, 'too many connections\n', 'Retry-After: 1\r\n');
       return;
     }
+    this.#track(socket);
+  };
+
+  /** Counted and tracked until it closes (HTTP/1.1 and HTTP/2 connections alike). */
+  #track(socket: Socket): void {
     this.#sockets.add(socket);
     this.#stats.connections++;
     this.#stats.activeConnections = this.#sockets.size;
@@ -217,7 +229,7 @@ export class ListenerGroup {
       this.#stats.activeConnections = this.#sockets.size;
       this.#checkEmpty();
     });
-  };
+  }
 
   /**
    * An upgrade stickyd does not tunnel goes on as a plain request (upgrade-policy.ts). Node's

@@ -23,6 +23,19 @@ export function selectClientCertHeader(socket: object): string | null {
   return connectionClientCert.get(socket) ?? null;
 }
 
+/** An HTTP/2 session on `socket` answers for it: requests reach it through their stream's session. */
+export function adoptConnection(socket: object, session: object): void {
+  const server = connectionServer.get(socket);
+  if (server !== undefined) connectionServer.set(session, server);
+  const cert = connectionClientCert.get(socket);
+  if (cert !== undefined) connectionClientCert.set(session, cert);
+}
+
+/** The key the connection facts are kept under: the HTTP/2 session for an h2 request, else its socket. */
+export function selectConnectionKey(req: { readonly socket: object; readonly stream?: { readonly session?: object | undefined } | undefined }): object {
+  return req.stream?.session ?? req.socket;
+}
+
 export interface TlsFrontDeps {
   /** the current snapshot's servers for this listener; null before the first snapshot */
   readonly servers: () => RuntimeServers | null;
