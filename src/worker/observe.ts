@@ -4,7 +4,7 @@
 // RuntimeSnapshot; nothing here builds a label string or looks one up.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hasher } from '../balancing/hash.js';
-import type { AccessLog, SessionUse } from './access-log.js';
+import { UNROUTED_JSON, type AccessLog, type SessionUse } from './access-log.js';
 import { normaliseAddress, selectPath, selectRequestHost } from './request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './runtime-snapshot.js';
 import { STATUS_COLUMNS, type UpgradeRefusal } from '../protocol.js';
@@ -94,7 +94,6 @@ export class RequestObservation {
   #writeLine(status: number, ms: number): void {
     const req = this.#req;
     const target = this.#target;
-    const subset = target?.subset.meter;
     this.#log!.write({
       requestId: this.#requestId,
       client: normaliseAddress(req.socket.remoteAddress ?? ''),
@@ -105,9 +104,7 @@ export class RequestObservation {
       bytes: this.#bytes >= 0 ? this.#bytes : localBodyBytes(this.#res),
       startedAt: this.#start,
       durationMs: ms,
-      routeJson: target === null ? 'null' : target.meter.routeJson,
-      subsetJson: subset === undefined ? 'null' : subset.nameJson,
-      upstreamJson: subset === undefined || this.#index < 0 ? 'null' : subset.endpointJson[this.#index] ?? 'null',
+      destinationJson: target === null ? UNROUTED_JSON : target.meter.destinationJson[this.#index >= 0 ? this.#index : target.meter.endpointIds.length] ?? UNROUTED_JSON,
       session: this.#session,
       sessionKeyHash: this.#key === null ? null : this.#hasher.hash32(this.#key),
       upgradeRefused: this.#upgradeRefused,

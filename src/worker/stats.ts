@@ -8,7 +8,7 @@
 // Everything here is per worker; the primary sums workers.
 import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type UpgradeRefusal } from '../protocol.js';
 import type { Endpoint } from '../snapshot/types.js';
-import { jsonString } from './access-log.js';
+import { flatString, jsonString } from './access-log.js';
 import type { RuntimeListener, RuntimeSubset, RouteTarget } from './runtime-snapshot.js';
 
 const NO_RESPONSE = STATUS_COLUMNS.indexOf('none');
@@ -73,8 +73,11 @@ export interface TargetMeter {
   readonly subset: string;
   /** the subset meter's ids (shared, not copied) */
   readonly endpointIds: readonly string[];
-  /** the route name as a JSON string literal, for the access log */
-  readonly routeJson: string;
+  /**
+   * The access log's `,"route":…,"subset":…,"upstream":…` per endpoint row (the last: no
+   * endpoint), JSON-escaped and flattened once per snapshot rather than joined on every line
+   */
+  readonly destinationJson: readonly string[];
   /** (endpoints + 1) * CLASS_COUNT; row endpoints.length is for requests that never got an endpoint */
   readonly requests: Float64Array;
 }
@@ -118,7 +121,9 @@ export function buildSubsetMeter(name: string, endpoints: readonly Endpoint[]): 
 }
 
 export function buildTargetMeter(route: string, subset: SubsetMeter): TargetMeter {
-  return { route, subset: subset.name, endpointIds: subset.endpointIds, routeJson: jsonString(route), requests: new Float64Array((subset.endpointIds.length + 1) * CLASS_COUNT) };
+  const head = ',"route":' + jsonString(route) + ',"subset":' + subset.nameJson + ',"upstream":';
+  const destinationJson = [...subset.endpointJson, 'null'].map((e) => flatString(head + e));
+  return { route, subset: subset.name, endpointIds: subset.endpointIds, destinationJson, requests: new Float64Array((subset.endpointIds.length + 1) * CLASS_COUNT) };
 }
 
 /** Collects the meters of a compiled snapshot once; routes reachable from several hosts count once. */

@@ -1,21 +1,22 @@
 import test from 'ava';
-import { AccessLog, buildAccessLine, jsonString, MAX_PATH_CHARS, PIPE_BUF, type AccessFields } from '../../src/worker/access-log.js';
+import { AccessLog, buildAccessLine, FLUSH_MS, jsonString, MAX_PATH_CHARS, PIPE_BUF, UNROUTED_JSON, type AccessFields } from '../../src/worker/access-log.js';
 
 function fields(over: Partial<AccessFields> = {}): AccessFields {
   return {
     requestId: 'req-1', client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
-    status: 200, bytes: 87, startedAt: performance.now() - 1.23456, durationMs: 1.23456, routeJson: '"demo-vs/http[1]"', subsetJson: '"demo-service/v1"',
-    upstreamJson: '"127.0.0.1:18081"', session: 'minted', sessionKeyHash: 0x0badf00d, upgradeRefused: null, ...over,
+    status: 200, bytes: 87, startedAt: performance.now() - 1.23456, durationMs: 1.23456,
+    destinationJson: ',"route":"demo-vs/http[1]","subset":"demo-service/v1","upstream":"127.0.0.1:18081"', session: 'minted', sessionKeyHash: 0x0badf00d, upgradeRefused: null, ...over,
   };
 }
 
 class Sink {
   readonly chunks: string[] = [];
   writableLength = 0;
-  write(chunk: string): boolean { this.chunks.push(chunk); return true; }
+  write(chunk: Buffer): boolean { this.chunks.push(chunk.toString('latin1')); return true; }
 }
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const flushDelay = (): Promise<void> => new Promise((r) => setTimeout(r, FLUSH_MS + 20));
 
 test('a line is one JSON object with every field the issue lists, in a fixed order', (t) => {
   const line = buildAccessLine(fields());
@@ -33,13 +34,13 @@ test('a line is one JSON object with every field the issue lists, in a fixed ord
 });
 
 test('unrouted requests log null route, subset, upstream and session hash', (t) => {
-  const obj = JSON.parse(buildAccessLine(fields({ routeJson: 'null', subsetJson: 'null', upstreamJson: 'null', session: 'none', sessionKeyHash: null, status: 404 })));
+  const obj = JSON.parse(buildAccessLine(fields({ destinationJson: UNROUTED_JSON, session: 'none', sessionKeyHash: null, status: 404 })));
   t.like(obj, { route: null, subset: null, upstream: null, session: 'none', sessionKeyHash: null, status: 404 });
 });
 
 test('a stripped Upgrade header is logged with its reason', (t) => {
-  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'protocol' }))), { upgradeRefused: 'protocol' });
-  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'upstream_101' }))), { upgradeRefused: 'upstream_101' });
+  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'protocol' }))), { upgradeRefused: 'protocol', sessionKeyHash: '0badf00d', session: 'minted', pid: process.pid });
+  t.like(JSON.parse(buildAccessLine(fields({ upgradeRefused: 'upstream_101', sessionKeyHash: null }))), { upgradeRefused: 'upstream_101', sessionKeyHash: null });
 });
 
 test('hostile strings stay inside their field, and the line is pure ASCII', (t) => {
@@ -62,7 +63,7 @@ test('long paths are cut so one line stays one atomic write', (t) => {
   t.true(line.length < PIPE_BUF);
 });
 
-test('lines are batched into one write per event-loop turn, in chunks of at most PIPE_BUF bytes', async (t) => {
+test('lines are batched into full chunks of at most PIPE_BUF bytes; a partial chunk is written FLUSH_MS later', async (t) => {
   const sink = new Sink();
   const log = new AccessLog({ enabled: true, sample: 1 }, sink);
   const lines: string[] = [];
@@ -71,9 +72,13 @@ test('lines are batched into one write per event-loop turn, in chunks of at most
     log.write(f);
     lines.push(`r-${i}`);
   }
-  t.is(sink.chunks.length, 0, 'nothing is written synchronously');
+  const full = sink.chunks.length;
+  const perChunk = Math.floor(PIPE_BUF / buildAccessLine(fields({ requestId: 'r-10' })).length);
+  t.true(full >= Math.floor(100 / (perChunk + 1)) && full <= Math.ceil(100 / perChunk), `${full} full chunks for 100 lines of which ${perChunk} fit in one`);
   await nextTurn();
-  t.true(sink.chunks.length > 1 && sink.chunks.length < 20, `${sink.chunks.length} writes for 100 lines`);
+  t.is(sink.chunks.length, full, 'the partial chunk is not written on the next turn');
+  await flushDelay();
+  t.is(sink.chunks.length, full + 1, 'the partial chunk is written after FLUSH_MS');
   for (const c of sink.chunks) {
     t.true(c.length <= PIPE_BUF, `chunk of ${c.length} bytes`);
     t.true(c.endsWith('\n'), 'chunks end on a line boundary');
@@ -82,13 +87,36 @@ test('lines are batched into one write per event-loop turn, in chunks of at most
   t.deepEqual(got, lines);
   t.is(log.lines, 100);
   t.is(log.dropped, 0);
-  // flush() writes at once (the worker calls it right before exiting); the queued turn then has nothing left
+  // flush() writes at once (the worker calls it right before exiting); the timer then has nothing left
   const before = sink.chunks.length;
   log.write(fields());
   log.flush();
   t.is(sink.chunks.length, before + 1);
-  await nextTurn();
+  await flushDelay();
   t.is(sink.chunks.length, before + 1);
+});
+
+test('stdout on a regular file takes 64 KiB chunks; anything else PIPE_BUF', (t) => {
+  const sink = new Sink();
+  const log = new AccessLog({ enabled: true, sample: 1 }, sink, 65_536);
+  for (let i = 0; i < 400; i++) log.write(fields({ requestId: `r-${i}` }));
+  log.flush();
+  t.true(sink.chunks.length >= 2 && sink.chunks.length <= 3, `${sink.chunks.length} chunks`);
+  t.true(sink.chunks.every((c) => c.length <= 65_536 && c.endsWith('\n')));
+  t.is(sink.chunks.join('').split('\n').length - 1, 400);
+});
+
+test('durations keep three decimals and times are the request start in ISO-8601 with milliseconds', (t) => {
+  const wall = Date.UTC(2026, 11, 1, 10, 0, 59, 999);
+  const line = (over: Partial<AccessFields>): Record<string, unknown> => JSON.parse(buildAccessLine(fields({ startedAt: 1000, ...over }), wall - 1000)) as Record<string, unknown>;
+  t.is(line({}).time, '2026-12-01T10:00:59.999Z');
+  t.is(line({ startedAt: 1001 }).time, '2026-12-01T10:01:00.000Z');
+  t.is(line({ durationMs: 0.0004 }).durationMs, 0);
+  t.is(line({ durationMs: 12.3456 }).durationMs, 12.346);
+  t.is(line({ durationMs: 1500 }).durationMs, 1500);
+  t.regex(buildAccessLine(fields({ durationMs: 2 })), /"durationMs":2\.000,/);
+  t.is(line({ sessionKeyHash: 0x0000000f }).sessionKeyHash, '0000000f');
+  t.is(line({ sessionKeyHash: 0xffffffff }).sessionKeyHash, 'ffffffff');
 });
 
 test('when stdout cannot keep up, lines are dropped and counted instead of buffered without bound', async (t) => {
