@@ -1,6 +1,6 @@
 // What a benchmark figure depends on besides the code: the machine, its load, and the versions.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { REPO } from './stickyd-config.js';
 
@@ -42,7 +42,7 @@ export function machineLine(m: Machine): string {
 /** Version of an npm package in node_modules, or null. */
 export function packageVersion(name: string): string | null {
   try {
-    return (JSON.parse(readFileSync(`${REPO}/node_modules/${name}/package.json`, 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(existsSync(`${REPO}/bench/node_modules/${name}/package.json`) ? `${REPO}/bench/node_modules/${name}/package.json` : `${REPO}/node_modules/${name}/package.json`, 'utf8')) as { version: string }).version;
   } catch {
     return null;
   }

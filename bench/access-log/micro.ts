@@ -1,77 +1,108 @@
-// CPU per request of the observability path, in-process (steadier than HTTP runs on a shared
-// machine): the meter updates every request pays, and what an access log line adds on top
-// (building it, buffering it, and one write per event-loop turn into a sink that discards).
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DEFAULT_SETTINGS } from '../../src/config/settings.js';
-import { initHasher } from '../../src/balancing/hash.js';
-import type { Kernel } from '../../src/kernel/index.js';
-import type { Snapshot } from '../../src/snapshot/types.js';
-import { AccessLog, buildAccessLine, type AccessFields } from '../../src/worker/access-log.js';
-import { RequestObservation } from '../../src/worker/observe.js';
-import { buildRuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
+// CPU per access-log line, in-process: stickyd's AccessLog (the build in dist/, or another with
+// --build <dist dir>) beside pino 10 writing the same fields through sonic-boom, both into a real
+// file with synchronous writes (as stdout on a file or journald's stream socket is written). 64
+// lines per event-loop turn, as a busy worker finishes them; variants interleaved round by round;
+// CPU time (user + system) per line, median and spread of the rounds.
+// Usage: node --import tsx bench/access-log/micro.ts [--build dist] [--rounds 7] [--lines 100000]
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AccessFields, AccessLog as AccessLogClass } from '../../src/worker/access-log.js';
+import { REPO } from '../stickyd-config.js';
 
-const ROUNDS = 7;
-const N = 200_000;
-/** requests completing in one event-loop turn */
-const BATCH = 100;
+const { values } = parseArgs({ options: { build: { type: 'string' }, rounds: { type: 'string' }, lines: { type: 'string' }, json: { type: 'boolean' } } });
+const build = resolve(values.build ?? join(REPO, 'dist'));
+const ROUNDS = Number(values.rounds ?? 7);
+const N = Number(values.lines ?? 100_000);
+const BATCH = 64;
 
-const snapshot: Snapshot = {
-  epoch: 1, configHash: 'bench', configPath: 'bench', settings: DEFAULT_SETTINGS,
-  subsets: [{ id: 0, name: 'demo-service/v1', host: 'demo-service', subsetName: 'v1', port: 8080, policy: { kind: 'roundRobin' }, table: null,
-    endpoints: [1, 2, 3].map((i) => ({ id: `127.0.0.1:1808${i}`, address: '127.0.0.1', port: 18080 + i, weight: 1, labels: {} })) }],
-  listeners: [{ port: 80, protocol: 'HTTP', servers: [], gatewayHosts: ['*'], virtualHosts: [{ name: 'demo-vs', hosts: ['demo.example.com'], routes: [{ name: 'demo-vs/http[1]', matches: [], destinations: [{ subset: 0, weight: 1 }], totalWeight: 1, timeoutMs: null, retries: null }] }] }],
-};
-const kernel: Kernel = { load: () => ({ select: () => 0 }) };
-const hasher = await initHasher();
-const rt = buildRuntimeSnapshot(snapshot, { kernel, hasher });
-const target = rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]!.targets[0]!;
+// dist/, not src/ through tsx: tsx keeps function names with a defineProperty per closure it creates
+const { AccessLog } = (await import(new URL(`file://${build}/worker/access-log.js`).href)) as { AccessLog: typeof AccessLogClass };
+// pino is a bench-only dependency (bench/package.json, installed by bench/setup.mjs): imported by a
+// computed name so the repository typechecks without bench/node_modules
+interface PinoDest { flushSync(): void }
+interface Pino {
+  (opts: object, dest: PinoDest): { info(obj: object, msg: string): void };
+  destination(opts: object): PinoDest;
+  stdTimeFunctions: { isoTime: () => string; epochTime: () => string };
+}
+const PINO = 'pino';
+const { default: pino } = (await import(PINO)) as { default: Pino };
 
-const req = { method: 'GET', url: '/ping?x=1', headers: { host: 'demo.example.com' }, socket: { remoteAddress: '::ffff:127.0.0.1' } } as unknown as IncomingMessage;
-class Res extends EventEmitter { headersSent = true; statusCode = 200; _header = 'HTTP/1.1 200 OK\r\nContent-Length: 130\r\n\r\n'; }
+const dir = await mkdtemp(join(tmpdir(), 'stickyd-access-log-'));
 
-const nullSink = { writableLength: 0, bytes: 0, write(chunk: string): boolean { this.bytes += chunk.length; return true; } };
+interface Variant { readonly name: string; readonly file: string; readonly write: (f: AccessFields) => void; readonly end: () => void }
 
-async function nsPerRequest(label: string, body: (i: number) => void): Promise<number> {
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const start = process.hrtime.bigint();
-    // BATCH requests per event-loop turn, as a busy worker sees them; the log's flush runs in between, inside the timing
-    for (let i = 0; i < N; i += BATCH) {
-      for (let j = i; j < i + BATCH; j++) body(j);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    samples.push(Number(process.hrtime.bigint() - start) / N);
-  }
-  const ns = samples.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]!;
-  process.stdout.write(`${label.padEnd(58)} ${ns.toFixed(0).padStart(6)} ns/request\n`);
-  return ns;
+/** Fields as observe.ts hands them over for a proxied request (a fresh start time each). */
+function fields(i: number): AccessFields {
+  return {
+    requestId: '9f1c2a7e-1b7e-4c8e-9d5b-0c9a3c2f' + String(i % 10_000).padStart(4, '0'), client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
+    status: 200, bytes: 130, startedAt: performance.now(), durationMs: 0.8123 + (i % 7) / 10, destinationJson: ',"route":"demo-vs/http[1]","subset":"demo-service/v1","upstream":"127.0.0.1:18081"',
+    session: 'reused', sessionKeyHash: (i * 2654435761) >>> 0,
+  };
 }
 
-const fields: AccessFields = {
-  requestId: '9f1c2a7e-1b7e-4c8e-9d5b-0c9a3c2f1e77', client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
-  status: 200, bytes: 130, startedAt: performance.now(), durationMs: 0.8123, routeJson: '"demo-vs/http[1]"', subsetJson: '"demo-service/v1"', upstreamJson: '"127.0.0.1:18081"',
-  session: 'reused', sessionKeyHash: 0x1234abcd,
-};
+function ours(name: string, chunk: number | undefined): Variant {
+  const file = join(dir, `${name}.log`);
+  const fd = openSync(file, 'w');
+  const sink = { writableLength: 0, write(c: Buffer | string): boolean { if (typeof c === 'string') writeSync(fd, c); else writeSync(fd, c); return true; } };
+  // the third argument (chunk size) exists from the build that batches by chunk; older builds ignore it
+  const log = new (AccessLog as unknown as new (s: unknown, k: unknown, c?: number) => AccessLogClass)({ enabled: true, sample: 1 }, sink, chunk);
+  return { name, file, write: (f) => log.write(f), end: () => { log.flush(); closeSync(fd); } };
+}
 
-process.stdout.write(`Node ${process.version}; median of ${ROUNDS} rounds of ${N} requests\n`);
-const baseline = await nsPerRequest('baseline: a response object and its close event', () => {
-  const res = new Res();
-  res.on('close', () => {});
-  res.emit('close');
-});
-const meterOnly = await nsPerRequest('metrics only (observation, access log off)', () => {
-  const res = new Res();
-  const o = new RequestObservation(rt, null, req, res as unknown as ServerResponse, 'id');
-  o.routed(target, 1, 'session-key-0123456789abcdef', false);
-  res.emit('close');
-});
-const log = new AccessLog({ enabled: true, sample: 1 }, nullSink);
-const withLog = await nsPerRequest('metrics + access log line (built, buffered, written)', () => {
-  const res = new Res();
-  const o = new RequestObservation(rt, log, req, res as unknown as ServerResponse, 'id');
-  o.routed(target, 1, 'session-key-0123456789abcdef', false);
-  res.emit('close');
-});
-await nsPerRequest('  of which: buildAccessLine alone', () => { buildAccessLine(fields); });
-process.stdout.write(`metrics cost ${(meterOnly - baseline).toFixed(0)} ns per request over the baseline; the access log adds ${(withLog - meterOnly).toFixed(0)} ns (${(nullSink.bytes / log.lines).toFixed(0)} bytes per line; ${log.lines} lines, ${log.dropped} dropped)\n`);
+function viaPino(name: string, timestamp: 'iso' | 'epoch'): Variant {
+  const file = join(dir, `${name}.log`);
+  const fd = openSync(file, 'w');
+  // the same fields as stickyd's line; pino adds level and puts msg last
+  const dest = pino.destination({ dest: fd, sync: true, minLength: 4096 });
+  const logger = pino({ base: { pid: process.pid }, timestamp: timestamp === 'iso' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime }, dest);
+  return {
+    name, file,
+    write: (f) => logger.info({
+      requestId: f.requestId, client: f.client, method: f.method, host: f.host, path: f.path, status: f.status, bytes: f.bytes,
+      durationMs: Math.round(f.durationMs * 1000) / 1000, route: 'demo-vs/http[1]', subset: 'demo-service/v1', upstream: '127.0.0.1:18081', session: f.session,
+      sessionKeyHash: f.sessionKeyHash === null ? null : (f.sessionKeyHash >>> 0).toString(16).padStart(8, '0'),
+    }, 'access'),
+    end: () => { dest.flushSync(); closeSync(fd); },
+  };
+}
+
+async function round(v: Variant): Promise<number> {
+  const start = process.cpuUsage();
+  for (let i = 0; i < N; i += BATCH) {
+    for (let j = i; j < i + BATCH; j++) v.write(fields(j));
+    await new Promise((r) => setImmediate(r));
+  }
+  const used = process.cpuUsage(start);
+  return ((used.user + used.system) * 1000) / N;
+}
+
+const empty: Variant = { name: 'baseline: the fields object alone', file: '', write: (f) => { if (f.status === -1) process.stdout.write(''); }, end: () => {} };
+const variants = [
+  empty,
+  ours('stickyd, 4 KiB chunks (pipe or journald socket)', undefined),
+  ours('stickyd, 64 KiB chunks (stdout on a file)', 65_536),
+  viaPino('pino 10, ISO time (same fields)', 'iso'),
+  viaPino('pino 10, epoch time (its default)', 'epoch'),
+];
+const samples = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+try {
+  for (const v of variants) await round(v); // warm-up
+  for (let r = 0; r < ROUNDS; r++) for (const v of variants) samples.get(v)!.push(await round(v));
+  for (const v of variants) v.end();
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const base = med(samples.get(empty)!);
+  const rows = variants.map((v) => {
+    const xs = samples.get(v)!;
+    const lines = (ROUNDS + 1) * N;
+    return { name: v.name, ns: med(xs) - (v === empty ? 0 : base), min: Math.min(...xs) - (v === empty ? 0 : base), max: Math.max(...xs) - (v === empty ? 0 : base), bytesPerLine: v.file === '' ? 0 : statSync(v.file).size / lines };
+  });
+  process.stdout.write(`Node ${process.version}; AccessLog from ${build}; ${ROUNDS} interleaved rounds of ${N.toLocaleString('en')} lines, ${BATCH} per event-loop turn; CPU ns per line over the baseline (min-max of rounds)\n`);
+  for (const r of rows) process.stdout.write(`  ${r.name.padEnd(52)} ${r.ns.toFixed(0).padStart(6)} ns  (${r.min.toFixed(0)}-${r.max.toFixed(0)})${r.bytesPerLine > 0 ? `  ${r.bytesPerLine.toFixed(0)} B/line` : ''}\n`);
+  if (values.json) process.stdout.write(`ACCESS_LOG_JSON ${JSON.stringify(rows)}\n`);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -3,7 +3,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export type Tool = 'wrk' | 'autocannon';
+/** saturation tools, and 'rate': the fixed-rate phase (bench/http/rate-load.c) */
+export type Tool = 'wrk' | 'autocannon' | 'rate';
 
 export interface BenchOptions {
   readonly runs: number;
@@ -24,8 +25,12 @@ export interface BenchOptions {
   /** write V8 CPU profiles of stickyd's processes to bench/out/prof/<subject>/ */
   readonly cpuProf: boolean;
   readonly quick: boolean;
-  /** fixed total request rate (autocannon only), null for as fast as possible */
+  /** the fixed-rate phase: its rate in req/s, null for half of nginx's saturation throughput in this run */
   readonly rate: number | null;
+  /** run the fixed-rate phase after the saturation runs */
+  readonly ratePhase: boolean;
+  /** time each default feature in-process at the end (bench/features/micro.ts) */
+  readonly features: boolean;
   /** proxies on CPU 1 with 1 worker, load generator and backends on CPU 0 (less noise for A/B) */
   readonly pin: boolean;
   /** RESULTS.md block to write: 'http' (also bench/results.json) or another name for an experiment */
@@ -44,12 +49,16 @@ const HELP = `Usage: npm run bench -- [options]
   --tools <list>      wrk,autocannon (default: both; wrk only when installed)
   --only <list>       subjects to run, e.g. direct,nginx,stickyd
   --no-install        never apt-get install the missing peers
-  --stickyd <l>=<cli> [args]  also measure another stickyd build (cookie sent, access log off), e.g.
+  --stickyd <l>=<cli> [args]  also measure another stickyd build (cookie sent, its defaults), e.g.
                       --stickyd undici=bench/out/variants/undici/dist/cli.js or
                       --stickyd 'nocache=dist/cli.js --session-cache 0'
   --cpu-prof          V8 CPU profiles of every stickyd process into bench/out/prof/
-  --rate <req/s>      offer a fixed request rate instead of saturating (autocannon only): CPU per
-                      request then compares proxies at equal load, less moved by other work
+  --rate <req/s>      the fixed-rate phase's rate (default: half of nginx's median wrk req/s in
+                      this run). After the saturation runs, nginx, undici and stickyd get this
+                      rate from bench/http/rate-load.c (built with cc): p50/p99/p99.9 measured
+                      from when each request was due, CPU per request at equal load
+  --no-rate-phase     skip the fixed-rate phase
+  --no-features       skip the in-process cost of each default feature (bench/features/micro.ts)
   --pin               A/B mode: each proxy with 1 worker pinned to CPU 1, the load generator, the
                       backends and this script on CPU 0 (taskset); steadier CPU per request when
                       other work shares the machine, but not the issue's 2-worker setup
@@ -65,7 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     options: {
       runs: { type: 'string' }, duration: { type: 'string' }, 'ac-duration': { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
       cookies: { type: 'string' }, tools: { type: 'string' }, only: { type: 'string' }, 'no-install': { type: 'boolean' },
-      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, pin: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, 'no-rate-phase': { type: 'boolean' }, 'no-features': { type: 'boolean' }, pin: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -74,9 +83,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   }
   const quick = values.quick === true;
   const rate = values.rate === undefined ? null : count(values.rate, '--rate', 0);
-  // wrk cannot hold a rate; --rate measures with autocannon alone
-  const tools = (values.tools ?? (rate === null ? 'wrk,autocannon' : 'autocannon')).split(',').map((t) => t.trim());
-  if (rate !== null && tools.includes('wrk')) throw new Error('--rate works with autocannon only (wrk cannot hold a rate)');
+  const tools = (values.tools ?? 'wrk,autocannon').split(',').map((t) => t.trim());
   for (const t of tools) if (t !== 'wrk' && t !== 'autocannon') throw new Error(`--tools: unknown tool '${t}'`);
   const durationSec = count(values.duration, '--duration', quick ? 3 : 10);
   return {
@@ -93,6 +100,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     cpuProf: values['cpu-prof'] === true,
     quick,
     rate,
+    ratePhase: values['no-rate-phase'] !== true,
+    features: values['no-features'] !== true,
     pin: values.pin === true,
     section: values.section ?? 'http',
   };

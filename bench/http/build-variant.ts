@@ -1,6 +1,6 @@
 // Builds a stickyd variant for side-by-side measurement without touching src/ or dist/: takes
-// src/ from a git revision (read-only `git archive`) or the working tree, applies patch files from
-// bench/patches/, compiles it into bench/out/variants/<name>/dist and copies the built WASM kernel.
+// src/ from a git revision (read-only `git archive`) or the working tree, applies the patch files
+// given, compiles it into bench/out/variants/<name>/dist and copies the built WASM kernel.
 // Measure it with: npm run bench -- --stickyd <name>=bench/out/variants/<name>/dist/cli.js
 // Usage: node --import tsx bench/http/build-variant.ts <name> [--from HEAD|worktree] [--patch <file>]...
 import { execFileSync } from 'node:child_process';
@@ -15,7 +15,7 @@ const { values, positionals } = parseArgs({
 });
 const name = positionals[0];
 if (name === undefined || !/^[a-z0-9-]+$/.test(name)) {
-  process.stderr.write('usage: build-variant.ts <name> [--from HEAD|worktree] [--patch bench/patches/x.diff]...\n');
+  process.stderr.write('usage: build-variant.ts <name> [--from HEAD|worktree] [--patch file.diff]...\n');
   process.exit(2);
 }
 const root = join(REPO, 'bench', 'out', 'variants', name);

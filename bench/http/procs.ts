@@ -12,6 +12,8 @@ export interface Started {
   readonly pid: number;
   /** resolves with the exit code (or signal name) once the process is gone */
   readonly exited: Promise<number | string | null>;
+  /** bytes read from its stdout so far, when started with `drainStdout` */
+  readonly stdoutBytes: () => number;
 }
 
 /** How long a process may take to stop on SIGTERM before it gets SIGKILL. */
@@ -29,23 +31,29 @@ export class ProcessGroup {
   /** when set, every process starts under `taskset -c` with its role's CPU list */
   pin: Pinning | null = null;
 
-  /** Spawns `cmd args`, stdout and stderr appended to `logFile`; `role` matters only when pinned. */
-  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; role?: 'proxy' | 'rest' }): Started {
+  /**
+   * Spawns `cmd args`, stdout and stderr appended to `logFile`; `role` matters only when pinned.
+   * `drainStdout`: stdout is a pipe this process reads and discards instead (counting bytes), as
+   * journald reads a unit's stdout stream: stickyd's access log then writes what it writes there.
+   */
+  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; role?: 'proxy' | 'rest'; drainStdout?: boolean }): Started {
     const fd = openSync(opts.logFile, 'a');
     let proc: ChildProcess;
     // taskset execs the command in place, so the pid stays the command's own
     const [file, argv] = this.pin === null ? [cmd, [...args]] : ['taskset', ['-c', opts.role === 'proxy' ? this.pin.proxy : this.pin.rest, cmd, ...args]];
     try {
-      proc = spawn(file, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', fd, fd], detached: true });
+      proc = spawn(file, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', opts.drainStdout === true ? 'pipe' : fd, fd], detached: true });
     } finally {
       closeSync(fd);
     }
     if (proc.pid === undefined) throw new Error(`${label}: could not start ${cmd}`);
+    let bytes = 0;
+    proc.stdout?.on('data', (d: Buffer) => { bytes += d.length; });
     const exited = new Promise<number | string | null>((resolve) => {
       proc.once('exit', (code, signal) => resolve(code ?? signal));
       proc.once('error', () => resolve('spawn error'));
     });
-    const started = { label, proc, pid: proc.pid, exited };
+    const started = { label, proc, pid: proc.pid, exited, stdoutBytes: () => bytes };
     this.#started.push(started);
     return started;
   }

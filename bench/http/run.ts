@@ -4,7 +4,7 @@
 // autocannon, recording requests/s, p50/p99, errors and the CPU of each proxy's processes.
 // Writes bench/RESULTS.md (its http block), bench/results.json and bench/out/http-*.json.
 // Every process it starts is stopped at the end, on Ctrl-C and on errors.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import { machineCpu, treeCpuSeconds } from './cpu.js';
 import { runLoad, stopLoad, type LoadSpec } from './load.js';
 import { ensureBinaries, prepareRunDir, versionOf } from './peers.js';
 import { ProcessGroup, sleep } from './procs.js';
-import { OUT_DIR, renderMarkdown, usPerReq, writeReport, type Report, type Sample, type SubjectInfo } from './report.js';
+import { median } from '../results-md.js';
+import { OUT_DIR, renderMarkdown, usPerReq, writeReport, type FeatureCost, type Report, type Sample, type SubjectInfo } from './report.js';
 import { buildSubjects, type BenchEnv, type Running, type Subject } from './subjects.js';
 
 /** Proxies run this many workers, like the issue's table (1 with --pin, on its own core). */
@@ -26,6 +27,8 @@ const WORKERS = 2;
 const PIN = { proxy: '1', rest: '0' } as const;
 /** Pause between measurements so sockets in TIME_WAIT and GC from the previous one settle. */
 const GAP_MS = 300;
+/** The fixed-rate phase measures these (the issue's comparison: stickyd beside nginx and the bare undici proxy). */
+const RATE_SUBJECTS = ['nginx', 'undici', 'stickyd'];
 
 const started = Date.now();
 const say = (line: string): void => { process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
@@ -140,10 +143,40 @@ async function main(): Promise<void> {
     }
   }
 
+  let ratePhase: Report['ratePhase'] = null;
+  if (opts.ratePhase) {
+    const nginxRps = samples.filter((s) => s.subject === 'nginx' && s.tool === tools[0]).map((s) => s.rps);
+    ratePhase = opts.rate !== null ? { rate: opts.rate, why: '--rate' }
+      : nginxRps.length > 0 ? { rate: Math.round(median(nginxRps) / 2), why: `half of nginx's median ${tools[0]} throughput above, ${Math.round(median(nginxRps)).toLocaleString('en')} req/s` }
+      : null;
+    const rateLive = live.filter((l) => RATE_SUBJECTS.includes(l.subject.name));
+    if (ratePhase === null) say('fixed-rate phase skipped: nginx was not measured here and no --rate was given');
+    else {
+      say(`fixed-rate phase: ${ratePhase.rate.toLocaleString('en')} req/s (${ratePhase.why}) for ${rateLive.map((l) => l.subject.name).join(', ')}`);
+      for (let r = 1; r <= opts.runs; r++) {
+        const order = rateLive.map((_, i) => rateLive[(i + r - 1) % rateLive.length]!);
+        for (const { subject, running } of order) {
+          const sample = await measure(subject, running, 'rate', r, { ...specFor(subject, running.port, opts.durationSec), rate: ratePhase.rate });
+          samples.push(sample);
+          const cpu = usPerReq(sample);
+          say(`rate run ${r} ${subject.name.padEnd(17)} ${Math.round(sample.rps).toLocaleString('en').padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  p99 ${sample.p99Ms.toFixed(2)} ms  p99.9 ${sample.p999Ms.toFixed(2)} ms  queued ${sample.maxQueued}  errors ${sample.errors}/${sample.non2xx}${cpu === null ? '' : `  CPU ${cpu.toFixed(1)} µs/req`}`);
+          await sleep(GAP_MS);
+        }
+      }
+    }
+  }
+
+  let features: FeatureCost[] | null = null;
+  if (opts.features && live.some((l) => l.subject.name === 'stickyd')) {
+    say('in-process feature costs (bench/features/micro.ts)');
+    features = await featureCosts(opts.pin ? PIN.proxy : null);
+  }
+
   const report: Report = {
     date: new Date(started).toISOString(), machine, loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100),
     versions: versions(bins), options: { ...opts, tools, acDurationSec }, backends: backends.kind,
     subjects: live.map((l) => l.info), skipped, samples, elapsedSec: (Date.now() - started) / 1000, argv: process.argv.slice(2),
+    ratePhase, features,
   };
   if (opts.quick) {
     await mkdir(OUT_DIR, { recursive: true });
@@ -160,15 +193,30 @@ async function main(): Promise<void> {
 
 async function measure(subject: Subject, running: Running, tool: Tool, run: number, spec: LoadSpec): Promise<Sample> {
   const cpu0 = running.pid === null ? null : treeCpuSeconds(running.pid);
+  const out0 = running.stdoutBytes?.() ?? 0;
   const m0 = machineCpu();
   const load = await runLoad(tool, wrkBin, spec);
   const m1 = machineCpu();
   const cpu1 = running.pid === null ? null : treeCpuSeconds(running.pid);
   return {
     ...load, subject: subject.name, run,
+    stdoutBytesPerReq: running.stdoutBytes === undefined || load.requests === 0 ? null : ((running.stdoutBytes() - out0) / load.requests),
     cpuSec: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
     machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
   };
+}
+
+/** Runs bench/features/micro.ts in a child (on the proxies' CPU with --pin) and reads its JSON line. */
+async function featureCosts(cpu: string | null): Promise<FeatureCost[]> {
+  const script = new URL('../features/micro.ts', import.meta.url).pathname;
+  const args = ['--import', 'tsx', script, '--json'];
+  const proc = cpu === null ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpu, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const code = await new Promise<number | null>((resolve) => proc.once('close', resolve));
+  const line = out.split('\n').find((l) => l.startsWith('FEATURES_JSON '));
+  if (code !== 0 || line === undefined) throw new Error(`bench/features/micro.ts exited ${code}: ${out.trim()}`);
+  return JSON.parse(line.slice('FEATURES_JSON '.length)) as FeatureCost[];
 }
 
 /** Session values shaped like stickyd's minted ones (32 hex digits), fixed so runs are comparable. */
@@ -194,5 +242,6 @@ function versions(b: ReturnType<typeof ensureBinaries>): Record<string, string |
     autocannon: packageVersion('autocannon'),
     'http-proxy': packageVersion('http-proxy'),
     undici: packageVersion('undici'),
+    cc: versionOf('cc', ['--version'])?.split('\n')[0] ?? null,
   };
 }

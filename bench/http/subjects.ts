@@ -28,6 +28,8 @@ export interface Running {
   readonly port: number;
   /** root of the process tree whose CPU is the proxy's; null for the direct ceiling */
   readonly pid: number | null;
+  /** bytes the proxy wrote to stdout so far (stickyd: its access log), when the harness reads it */
+  readonly stdoutBytes?: () => number;
 }
 
 export interface Subject {
@@ -86,8 +88,10 @@ export function hasAccessLogFlag(cli: string): boolean {
 }
 
 /**
- * stickyd runs with its access log off unless `accessLog` is set, as the peers do (nginx
- * `access_log off`, HAProxy without `log`); stdout goes to a file in the run directory.
+ * stickyd as users run it: its defaults, access log on, unless `accessLog` is false. Its stdout is
+ * a pipe the harness reads and discards, as journald reads a unit's stdout stream (a socket: the
+ * access log writes in 4 KiB chunks there, as it does here); stderr goes to a file. The peers log nothing (nginx `access_log off`, HAProxy
+ * without `log`): stickyd-nolog is the like-for-like row.
  */
 function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string }): Subject {
   const cli = opts.cli ?? CLI;
@@ -103,11 +107,11 @@ function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: 
         // cluster workers inherit the primary's execArgv, so every stickyd process writes a profile
         node.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
       }
-      const log = hasAccessLogFlag(cli) ? ['--access-log', opts.accessLog === true ? 'on' : 'off'] : [];
+      const log = hasAccessLogFlag(cli) ? ['--access-log', opts.accessLog === false ? 'off' : 'on'] : [];
       const args = [...node, cli, 'run', '-c', opts.config?.(env) ?? env.stickydConfig, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--workers', String(env.workers), ...log, ...(opts.args?.(env) ?? [])];
-      const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy' });
+      const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy', drainStdout: true });
       await readyOrExit(p, port, name);
-      return { port, pid: p.pid };
+      return { port, pid: p.pid, stdoutBytes: p.stdoutBytes };
     },
   };
 }
@@ -145,14 +149,12 @@ export function buildSubjects(variants: readonly { label: string; cli: string; a
     nodePeer('node-http-proxy', 'node-http-proxy.mjs', 'node-http-proxy in node:cluster'),
     nodePeer('node-plain', 'node-plain.mjs', 'node:http proxy (`http.request` + pipe)'),
     nodePeer('undici', 'undici-proxy.mjs', 'undici 7 `Pool.stream` proxy'),
-    stickyd('stickyd', 'stickyd, seed cookie policy, access log off', {}),
-    stickyd('stickyd-nocache', 'stickyd, session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
-    stickyd('stickyd-mint', 'stickyd, mints a cookie on every request', { sendsCookies: false }),
-    stickyd('stickyd-edits', 'stickyd, the same route with header edits (route + destination, request + response) and a rewrite', { config: (env) => env.stickydEditsConfig }),
+    stickyd('stickyd', 'stickyd with its defaults (seed cookie policy; access log on, stdout a pipe read like journald; request ids, session cache, metrics)', {}),
+    stickyd('stickyd-nolog', 'stickyd defaults but access log off (`--access-log off`), like the peers', { accessLog: false }),
+    stickyd('stickyd-nocache', 'stickyd defaults but session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
+    stickyd('stickyd-mint', 'stickyd defaults, mints a cookie on every request', { sendsCookies: false }),
+    stickyd('stickyd-edits', 'stickyd defaults, the same route with header edits (route + destination, request + response) and a rewrite', { config: (env) => env.stickydEditsConfig }),
   ];
-  if (hasAccessLogFlag(CLI)) {
-    subjects.push(stickyd('stickyd-accesslog', 'stickyd, access log on (`--access-log on`, stdout to a file)', { accessLog: true }));
-  }
   for (const v of variants) {
     const what = `stickyd build ${relative(REPO, v.cli)}${v.args.length > 0 ? ` \`${v.args.join(' ')}\`` : ''}`;
     subjects.push(stickyd(`stickyd-${v.label}`, what, { cli: v.cli, args: () => [...v.args] }));
