@@ -5,6 +5,7 @@
 // streaming) is one state machine whose pieces only make sense together. The wire side of one
 // attempt is upstream-attempt.ts, on the endpoint's undici Pool (upstream-pool.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StickydError } from '../errors.js';
 import { log } from '../log.js';
@@ -252,6 +253,14 @@ class Exchange implements AttemptSink {
       this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, errorCode(err)), err));
       return;
     }
+    // Node writes the head and each body chunk in writes of their own; corked until the current
+    // tick ends, a response that arrived in one upstream read (head, body, end) leaves in one
+    // writev (bench/RESULTS.md). A larger body is uncorked after its first chunks, as they come.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
     this.#responded = true;
     countStatus(this.ctx.stats, status);
     this.job.observation?.countBody();
@@ -429,6 +438,10 @@ class Exchange implements AttemptSink {
 }
 
 function ignore(): void {}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
