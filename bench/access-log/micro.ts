@@ -40,7 +40,7 @@ function fields(i: number): AccessFields {
   return {
     requestId: '9f1c2a7e-1b7e-4c8e-9d5b-0c9a3c2f' + String(i % 10_000).padStart(4, '0'), client: '127.0.0.1', method: 'GET', host: 'demo.example.com', path: '/ping',
     status: 200, bytes: 130, startedAt: performance.now(), durationMs: 0.8123 + (i % 7) / 10, destinationJson: ',"route":"demo-vs/http[1]","subset":"demo-service/v1","upstream":"127.0.0.1:18081"',
-    session: 'reused', sessionKeyHash: (i * 2654435761) >>> 0,
+    session: 'reused', sessionKeyHash: (i * 2654435761) >>> 0, upgradeRefused: null,
   };
 }
 
