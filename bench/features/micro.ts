@@ -30,8 +30,8 @@ const { buildRuntimeSnapshot } = await dist<typeof import('../../src/worker/runt
 const { selectEndpoint } = await dist<typeof import('../../src/worker/select-endpoint.js')>('worker/select-endpoint');
 const { mintSessionKey, selectSessionKey } = await dist<typeof import('../../src/worker/sticky.js')>('worker/sticky');
 
-const ROUNDS = 7;
-const N = 100_000;
+const ROUNDS = 5;
+const N = 50_000;
 /** requests completing per event-loop turn, as a busy worker sees them (the access log flushes between) */
 const BATCH = 64;
 const COOKIES = 1_000;
@@ -74,7 +74,7 @@ async function cost(feature: string, what: string, withIt: (i: number) => void, 
   const diffs: number[] = [];
   await time(withIt);
   await time(without);
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < 3; r++) {
     const a = await time(withIt);
     const b = await time(without);
     diffs.push(a.ns - b.ns);

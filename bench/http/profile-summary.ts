@@ -1,7 +1,9 @@
 // Summarises V8 .cpuprofile files (from `npm run bench -- --cpu-prof`, or `node --cpu-prof`):
 // the functions with the most self time across all given profiles, and the share of time by
 // source (stickyd, node: internals, dependencies, GC, native/idle).
-// Usage: node --import tsx bench/http/profile-summary.ts <dir-or-file>... [--top 30]
+// With --us-per-req <µs> (the run's CPU per request, from its table), every share is also shown as
+// µs per request: the share of busy time times that figure.
+// Usage: node --import tsx bench/http/profile-summary.ts <dir-or-file>... [--top 30] [--us-per-req 40.1]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,7 +25,7 @@ function source(url: string, name: string): string {
   return url === '' ? 'native' : 'other';
 }
 
-export function summarise(paths: string[], top: number): string {
+export function summarise(paths: string[], top: number, usPerReq: number | null = null): string {
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   const bySource = new Map<string, number>();
@@ -50,7 +52,7 @@ export function summarise(paths: string[], top: number): string {
       if (src !== 'idle') busy += us;
     }
   }
-  const pct = (us: number): string => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;
+  const pct = (us: number): string => `${((us / busy) * 100).toFixed(1).padStart(5)}%${usPerReq === null ? '' : `  ${((us / busy) * usPerReq).toFixed(2).padStart(6)} µs/req`}`;
   const lines = [`profiled ${(total / 1e6).toFixed(1)} s, busy (not idle) ${(busy / 1e6).toFixed(1)} s; shares below are of busy time`, '', 'by source:'];
   for (const [k, v] of [...bySource].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) lines.push(`  ${pct(v)}  ${k}`);
   lines.push('', `top ${top} functions by self time:`);
@@ -70,9 +72,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const t = args.indexOf('--top');
   const top = t === -1 ? 30 : Number(args.splice(t, 2)[1]);
+  const u = args.indexOf('--us-per-req');
+  const usPerReq = u === -1 ? null : Number(args.splice(u, 2)[1]);
   if (args.length === 0) {
     process.stderr.write('usage: node --import tsx bench/http/profile-summary.ts <dir-or-file>... [--top 30]\n');
     process.exit(2);
   }
-  process.stdout.write(summarise(args, top) + '\n');
+  process.stdout.write(summarise(args, top, usPerReq) + '\n');
 }

@@ -169,7 +169,12 @@ async function main(): Promise<void> {
   let features: FeatureCost[] | null = null;
   if (opts.features && live.some((l) => l.subject.name === 'stickyd')) {
     say('in-process feature costs (bench/features/micro.ts)');
-    features = await featureCosts(opts.pin ? PIN.proxy : null);
+    try {
+      features = await featureCosts(opts.pin ? PIN.proxy : null);
+    } catch (err) {
+      // the HTTP samples are worth keeping without it
+      say(`in-process feature costs failed, reported without them: ${(err as Error).message}`);
+    }
   }
 
   const report: Report = {
