@@ -101,9 +101,11 @@ async function main(): Promise<void> {
   }) as unknown as IncomingMessage);
   const bareReq = { method: 'GET', url: '/ping', httpVersionMinor: 1, headers: { host: DEMO_HOST }, socket: { remoteAddress: '::ffff:127.0.0.1' } } as unknown as IncomingMessage;
   const port = [...rt.listeners.keys()][0]!;
-  const target = selectRoute(rt, port, cookieReqs[0]!);
-  const targetNoCache = selectRoute(rtNoCache, port, cookieReqs[0]!);
-  if (typeof target === 'string' || typeof targetNoCache === 'string') throw new Error(`the bench config does not route ${DEMO_HOST}/ping: ${String(target)}`);
+  const route = selectRoute(rt, port, cookieReqs[0]!, '/ping');
+  const routeNoCache = selectRoute(rtNoCache, port, cookieReqs[0]!, '/ping');
+  if (typeof route === 'string' || typeof routeNoCache === 'string') throw new Error(`the bench config does not route ${DEMO_HOST}/ping: ${String(route)}`);
+  const target = route.targets[0]!;
+  const targetNoCache = routeNoCache.targets[0]!;
   const max = rt.settings.maxKeyLength;
   let sink = 0;
   const costs: Cost[] = [];
