@@ -31,6 +31,7 @@ export const CODES = {
   STICKYD_ERR_KERNEL_LOAD: { status: 0, source: 'internal', retryable: false, summary: 'the WebAssembly lookup kernel could not be loaded' },
   STICKYD_ERR_BUILD: { status: 0, source: 'internal', retryable: false, summary: 'building a balancer table failed' },
   STICKYD_ERR_RELOAD: { status: 0, source: 'internal', retryable: false, summary: 'a reload failed' },
+  STICKYD_ERR_SESSION_KEYS: { status: 0, source: 'config', retryable: false, summary: 'the session key file is missing, unreadable or invalid' },
   STICKYD_ERR_USAGE: { status: 0, source: 'internal', retryable: false, summary: 'the command line is invalid' },
   STICKYD_ERR_LISTEN: { status: 0, source: 'internal', retryable: false, summary: 'a listening socket could not be opened at startup (port in use, or a low port without CAP_NET_BIND_SERVICE)' },
 } as const satisfies Record<string, CodeInfo>;

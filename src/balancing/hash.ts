@@ -10,9 +10,18 @@ import xxhash from 'xxhash-wasm';
  */
 export const HASH_SEED = 0;
 
+/**
+ * The seed of the hash that picks a weighted route's destination for a session key (rendezvous.ts).
+ * It differs from HASH_SEED so that the destination a key gets does not correlate with the
+ * endpoint it gets inside that destination. Fixed for the same reason as HASH_SEED.
+ */
+export const DESTINATION_HASH_SEED = 0x9e3779b9;
+
 export interface Hasher {
   /** xxHash32 of the UTF-8 bytes of `key` with HASH_SEED, as an unsigned 32-bit integer. */
   hash32(key: string): number;
+  /** the same with DESTINATION_HASH_SEED: a weighted route's destination for a session key */
+  destinationHash32(key: string): number;
 }
 
 let pending: Promise<Hasher> | null = null;
@@ -22,7 +31,10 @@ export function initHasher(): Promise<Hasher> {
   pending ??= xxhash().then((api): Hasher => {
     const h32 = api.h32;
     // h32 already returns an unsigned value; `>>> 0` keeps that a property of this module.
-    return { hash32: (key: string): number => h32(key, HASH_SEED) >>> 0 };
+    return {
+      hash32: (key: string): number => h32(key, HASH_SEED) >>> 0,
+      destinationHash32: (key: string): number => h32(key, DESTINATION_HASH_SEED) >>> 0,
+    };
   });
   // A failed instantiation is not cached, so a caller may retry.
   pending.catch(() => {

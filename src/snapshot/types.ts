@@ -353,3 +353,18 @@ export interface Snapshot {
   readonly subsets: readonly Subset[];
   readonly settings: ProxySettings;
 }
+
+/** A persistent session (signed pin, session/pin.ts) as the worker needs it. */
+export interface PersistentSession {
+  readonly kind: 'cookie' | 'header';
+  /** the cookie name, or the header name lower-cased */
+  readonly name: string;
+  /** Set-Cookie Path */
+  readonly path: string;
+  /** pin lifetime in seconds, enforced by the proxy; re-issued once half of it is used */
+  readonly lifetimeSec: number;
+  /** whether Set-Cookie carries Max-Age=lifetimeSec (false: a browser session cookie) */
+  readonly maxAge: boolean;
+  /** bound into every pin's MAC and endpoint tokens: the key's kind and name, and the service host */
+  readonly scope: string;
+}

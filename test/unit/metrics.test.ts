@@ -19,7 +19,7 @@ import { countUpgradeRefusal, createWorkerStats } from '../../src/worker/stats.j
 import { buildStatsReport, EvictionLedger, MeterLedger } from '../../src/worker/stats-ledger.js';
 
 const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
-const fakeHasher = { hash32: (): number => 0 };
+const fakeHasher = { hash32: (): number => 0, destinationHash32: (): number => 0 };
 
 function endpoint(i: number): Endpoint {
   return { id: `10.0.0.${i}:8080`, address: `10.0.0.${i}`, port: 8080, weight: 1, labels: {} };

@@ -52,7 +52,7 @@ test('the table is the same whatever order the endpoints arrive in', async (t) =
 });
 
 test('equal hashes are ordered by endpoint id, not input order', (t) => {
-  const constant: Hasher = { hash32: () => 42 };
+  const constant: Hasher = { hash32: () => 42, destinationHash32: () => 42 };
   const endpoints = makeEndpoints(3);
   for (const input of [endpoints, endpoints.slice().reverse()]) {
     const ring = buildRing(input, null, constant);

@@ -9,7 +9,7 @@ import { normalizePath } from '../../src/worker/routing/normalize-path.js';
 import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
 
 const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
-const fakeHasher = { hash32: (): number => 0 };
+const fakeHasher = { hash32: (): number => 0, destinationHash32: (): number => 0 };
 
 function endpoint(i: number): Endpoint {
   return { id: `10.0.0.${i}:8080`, address: `10.0.0.${i}`, port: 8080, weight: 1, labels: {} };

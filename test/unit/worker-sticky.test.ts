@@ -132,7 +132,7 @@ test('the runtime snapshot precomputes Set-Cookie halves only for cookies it min
     ],
     settings: { ...DEFAULT_SETTINGS, sessionCacheSize: 10, maxKeyLength: 64 },
   };
-  const rt = buildRuntimeSnapshot(snapshot, { kernel, hasher: { hash32: () => 0 } });
+  const rt = buildRuntimeSnapshot(snapshot, { kernel, hasher: { hash32: () => 0, destinationHash32: () => 0 } });
   const line = (i: number) => rt.subsets[i]!.setCookiePrefix + 'K' + rt.subsets[i]!.setCookieSuffix;
   t.true(rt.subsets[0]!.mintsCookie);
   t.is(line(0), 'session=K; Path=/; Max-Age=60; HttpOnly');
