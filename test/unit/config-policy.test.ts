@@ -88,15 +88,22 @@ test('a subset policy overrides the rule policy; a destination without subset us
   ]);
 });
 
-test('connectionPool, tls and portLevelSettings are warned as not implemented', (t) => {
-  const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    tls: {mode: ISTIO_MUTUAL}\n    portLevelSettings: []\n';
+test('connectionPool is warned as not implemented', (t) => {
+  const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    tls: {mode: DISABLE}\n    portLevelSettings: []\n';
+  // compiles (tls mode DISABLE and an empty portLevelSettings mean what stickyd does), with a warning
   const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
-  const fields = ['connectionPool', 'tls', 'portLevelSettings'].map((f) => `spec.trafficPolicy.${f}`);
-  for (const f of fields) {
-    const w = find(warnings, f);
-    t.truthy(w, f);
-    t.is(w!.document, 'DestinationRule/dr');
-    t.regex(w!.message, /not implemented/);
+  const w = find(warnings, 'spec.trafficPolicy.connectionPool');
+  t.truthy(w);
+  t.is(w!.document, 'DestinationRule/dr');
+  t.regex(w!.message, /not implemented/);
+});
+
+test('backend tls and port-level settings are refused: ignoring them would change what the config means', (t) => {
+  for (const tls of ['{mode: SIMPLE}', '{mode: ISTIO_MUTUAL}', '{mode: DISABLE, sni: a.example}']) {
+    const tp = `  trafficPolicy:\n    tls: ${tls}\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]\n`;
+    const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
+    t.regex(find(errors, 'spec.trafficPolicy.tls')?.message ?? '', /plaintext where TLS is asked for/, tls);
+    t.regex(find(errors, 'spec.trafficPolicy.portLevelSettings')?.message ?? '', /refused/);
   }
 });
 

@@ -6,11 +6,20 @@ import { readDurationMs } from '../duration.js';
 import { readOutlierDetection } from './outlier-detection.js';
 
 const TRAFFIC_POLICY_FIELDS = {
-  known: ['loadBalancer', 'outlierDetection'],
+  known: ['loadBalancer', 'outlierDetection', 'tls', 'portLevelSettings'],
   ignored: Object.fromEntries(
-    ['connectionPool', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
+    ['connectionPool', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
   ),
 };
+
+// Ignoring `tls` would send plaintext to a backend the author asked to reach over TLS, and a
+// port-level policy replaces the top-level one for its port (load balancer included): both
+// would change what the config means, so both are refused until implemented. `mode: DISABLE`
+// and an empty list mean what stickyd does anyway.
+const TLS_REFUSED =
+  'TLS to backends is not implemented by stickyd: ignoring it would send plaintext where TLS is asked for, so it is refused (remove it, or set mode: DISABLE)';
+const PORT_LEVEL_REFUSED =
+  'port-level traffic policies are not implemented by stickyd: ignoring them would change the policy on those ports, so they are refused';
 
 const LB_FIELDS = {
   known: ['simple', 'consistentHash'],
@@ -40,10 +49,18 @@ export interface TrafficPolicy {
 export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): TrafficPolicy {
   const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
   if (tp === null) return { lb: null, outlier: null };
+  if (!isAbsent(tp.tls) && !isTlsDisabled(tp.tls)) sink.error(at(place, 'tls'), TLS_REFUSED);
+  if (!isAbsent(tp.portLevelSettings) && !(Array.isArray(tp.portLevelSettings) && tp.portLevelSettings.length === 0)) {
+    sink.error(at(place, 'portLevelSettings'), PORT_LEVEL_REFUSED);
+  }
   return {
     lb: readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer),
     outlier: readOutlierDetection(sink, at(place, 'outlierDetection'), tp.outlierDetection),
   };
+}
+
+function isTlsDisabled(tls: unknown): boolean {
+  return typeof tls === 'object' && tls !== null && Object.keys(tls).length === 1 && (tls as { mode?: unknown }).mode === 'DISABLE';
 }
 
 function readLoadBalancer(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {
