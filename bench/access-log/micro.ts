@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AccessFields, AccessLog as AccessLogClass } from '../../src/worker/access-log.js';
+import type { AccessFields, AccessLog as AccessLogClass } from '../../src/worker/telemetry/access-log.js';
 import { REPO } from '../stickyd-config.js';
 
 const { values } = parseArgs({ options: { build: { type: 'string' }, rounds: { type: 'string' }, lines: { type: 'string' }, json: { type: 'boolean' } } });
@@ -19,7 +19,7 @@ const N = Number(values.lines ?? 100_000);
 const BATCH = 64;
 
 // dist/, not src/ through tsx: tsx keeps function names with a defineProperty per closure it creates
-const { AccessLog } = (await import(new URL(`file://${build}/worker/access-log.js`).href)) as { AccessLog: typeof AccessLogClass };
+const { AccessLog } = (await import(new URL(`file://${build}/worker/telemetry/access-log.js`).href)) as { AccessLog: typeof AccessLogClass };
 // pino is a bench-only dependency (bench/package.json, installed by bench/setup.mjs): imported by a
 // computed name so the repository typechecks without bench/node_modules
 interface PinoDest { flushSync(): void }

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RuntimeSnapshot } from '../../src/worker/runtime-snapshot.js';
+import type { RuntimeSnapshot } from '../../src/worker/routing/runtime-snapshot.js';
 import { DEMO_HOST, writeStickydConfig } from '../stickyd-config.js';
 
 // The build the workers run (dist/, from tsc), not src/ through tsx: tsx keeps function names with
@@ -22,13 +22,13 @@ const { buildTables } = await dist<typeof import('../../src/balancing/build-tabl
 const { initHasher } = await dist<typeof import('../../src/balancing/hash.js')>('balancing/hash');
 const { loadConfig } = await dist<typeof import('../../src/config/index.js')>('config/index');
 const { loadKernel } = await dist<typeof import('../../src/kernel/index.js')>('kernel/index');
-const { AccessLog } = await dist<typeof import('../../src/worker/access-log.js')>('worker/access-log');
-const { buildClientHeaders } = await dist<typeof import('../../src/worker/forward-headers.js')>('worker/forward-headers');
-const { RequestObservation } = await dist<typeof import('../../src/worker/observe.js')>('worker/observe');
-const { selectRoute } = await dist<typeof import('../../src/worker/route.js')>('worker/route');
-const { buildRuntimeSnapshot } = await dist<typeof import('../../src/worker/runtime-snapshot.js')>('worker/runtime-snapshot');
-const { selectEndpoint } = await dist<typeof import('../../src/worker/select-endpoint.js')>('worker/select-endpoint');
-const { mintSessionKey, selectSessionKey } = await dist<typeof import('../../src/worker/sticky.js')>('worker/sticky');
+const { AccessLog } = await dist<typeof import('../../src/worker/telemetry/access-log.js')>('worker/access-log');
+const { buildClientHeaders } = await dist<typeof import('../../src/worker/downstream/forward-headers.js')>('worker/forward-headers');
+const { RequestObservation } = await dist<typeof import('../../src/worker/downstream/observe.js')>('worker/observe');
+const { selectRoute } = await dist<typeof import('../../src/worker/routing/route.js')>('worker/route');
+const { buildRuntimeSnapshot } = await dist<typeof import('../../src/worker/routing/runtime-snapshot.js')>('worker/runtime-snapshot');
+const { selectEndpoint } = await dist<typeof import('../../src/worker/routing/select-endpoint.js')>('worker/select-endpoint');
+const { mintSessionKey, selectSessionKey } = await dist<typeof import('../../src/worker/routing/sticky.js')>('worker/sticky');
 
 const ROUNDS = 5;
 const N = 50_000;

@@ -6,8 +6,8 @@
 import { buildTables } from '../../src/balancing/build-tables.js';
 import type { Hasher } from '../../src/balancing/hash.js';
 import type { Kernel, KernelLookup } from '../../src/kernel/index.js';
-import { SessionCache } from '../../src/worker/session-cache.js';
-import { findCookie, mintSessionKey } from '../../src/worker/sticky.js';
+import { SessionCache } from '../../src/worker/routing/session-cache.js';
+import { findCookie, mintSessionKey } from '../../src/worker/routing/sticky.js';
 import { hashSubset, nsPerOp, row, snapshotOf } from './measure.js';
 
 const ITERATIONS = 1_000_000;

@@ -9,8 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 import { buildTables } from '../../src/balancing/build-tables.js';
 import type { Hasher } from '../../src/balancing/hash.js';
 import type { Kernel } from '../../src/kernel/index.js';
-import { SessionCache } from '../../src/worker/session-cache.js';
-import { findCookie, mintSessionKey } from '../../src/worker/sticky.js';
+import { SessionCache } from '../../src/worker/routing/session-cache.js';
+import { findCookie, mintSessionKey } from '../../src/worker/routing/sticky.js';
 import { hashSubset, row, snapshotOf } from './measure.js';
 
 export const CACHE_ENTRIES = 1_000_000;

@@ -2,7 +2,7 @@
 // handshakes and their failures and HTTP/2 sessions ended by a limit from the workers' counters,
 // requests by protocol.
 import type { Snapshot } from '../snapshot/types.js';
-import type { MergedStats } from '../primary/stats-collector.js';
+import type { MergedStats } from '../daemon-view.js';
 import type { PromText } from './prom-text.js';
 
 /** Failure reasons always rendered (at 0), so alerts on rate() see the series before the first failure. */

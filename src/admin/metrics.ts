@@ -4,11 +4,11 @@
 // counters, base units (_seconds), _ratio for fractions.
 import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
-import type { MergedStats } from '../primary/stats-collector.js';
+import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
 import { selectShares } from './shares.js';
 import { renderTls } from './metrics-tls.js';
-import type { AdminSources, HealthSource } from './sources.js';
+import type { AdminSources } from './sources.js';
 
 /** Plain inputs, so rendering is testable without a daemon. */
 export interface MetricsView {
@@ -38,7 +38,7 @@ const UPSTREAM_METRICS: Readonly<Record<(typeof UPSTREAM_COLUMNS)[number], reado
 };
 
 export async function selectMetricsView(src: AdminSources): Promise<MetricsView> {
-  const merged = await src.collector.collect(src.supervisor);
+  const merged = await src.scrape();
   const s = src.supervisor;
   const last = src.reloader.last;
   const status = src.reloader.status() as { reloads?: { ok: number; failed: number } };

@@ -2,9 +2,9 @@
 // generation, config, reload history, workers with their request counts, and every subset with
 // its endpoints, their health, their share of the subset and the requests they served.
 import type { LbPolicy, Snapshot } from '../snapshot/types.js';
-import type { MergedStats } from '../primary/stats-collector.js';
+import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { selectShares } from './shares.js';
-import type { AdminSources, HealthSource } from './sources.js';
+import type { AdminSources } from './sources.js';
 
 export interface EndpointStatus {
   readonly id: string;
@@ -30,7 +30,7 @@ export interface SubsetStatus {
 }
 
 export async function buildStatus(src: AdminSources): Promise<Record<string, unknown>> {
-  const merged = await src.collector.collect(src.supervisor);
+  const merged = await src.scrape();
   const base = src.reloader.status();
   const byPid = new Map(merged.workers.map((w) => [w.pid, w.report]));
   const infos = new Map(src.supervisor.workers().map((w) => [w.pid, w]));

@@ -1,5 +1,5 @@
 // The plain-TypeScript lookup the WebAssembly kernel (src/kernel/, wasm/) must equal, answer for
-// answer: test/unit/kernel.test.ts compares them on random tables and hashes.
+// answer: test/unit/kernel/kernel.test.ts compares them on random tables and hashes.
 import type { BalancerTable } from '../snapshot/types.js';
 import { selectMaglev } from './maglev.js';
 import { selectRing } from './ring.js';

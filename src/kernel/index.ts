@@ -1,2 +1,3 @@
 // Public entry of the kernel module.
-export { loadKernel, defaultKernelUrl, type Kernel, type KernelLookup } from './kernel.js';
+export { loadKernel, defaultKernelUrl } from './kernel.js';
+export type { Kernel, KernelLookup } from './types.js';

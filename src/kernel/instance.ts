@@ -3,7 +3,7 @@
 // memory afterwards, so a snapshot's answers cannot change while workers still hold it.
 import type { BalancerTable, RingTable, Subset } from '../snapshot/types.js';
 import { StickydError } from '../errors.js';
-import type { KernelLookup } from './kernel.js';
+import type { KernelLookup } from './types.js';
 
 export const REQUIRED_EXPORTS = ['memory', 'dataBase', 'init', 'selectSubset'] as const;
 

@@ -4,19 +4,9 @@
 // a startup error, so an instance never silently runs a different code path than its peers.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Subset } from '../snapshot/types.js';
 import { StickydError } from '../errors.js';
 import { instantiateLookup, REQUIRED_EXPORTS } from './instance.js';
-
-export interface KernelLookup {
-  /** Index into subsets[subsetId].endpoints; only for subsets with a table (throws STICKYD_ERR_BUILD otherwise). */
-  select(subsetId: number, hash: number): number;
-}
-
-export interface Kernel {
-  /** Copies every table into a fresh instance's memory, so a snapshot's lookup never changes. Sync. */
-  load(subsets: readonly Subset[]): KernelLookup;
-}
+import type { Kernel } from './types.js';
 
 const compiled = new Map<string, Promise<Kernel>>();
 

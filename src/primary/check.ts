@@ -4,7 +4,7 @@
 import { loadConfig } from '../config/index.js';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
-import { listenSpecs } from './main.js';
+import { listenSpecs } from './listen-specs.js';
 
 export interface CheckOptions {
   /** errors only: no warnings, no summary */

@@ -2,10 +2,10 @@
 // and outlier ejections (outlier-detector.ts), published to every worker as one small `health`
 // message with a growing generation whenever the union changes. Never part of the snapshot, so
 // a flapping backend costs a few bytes of IPC, not a table build.
+import type { HealthSource } from '../daemon-view.js';
 import { log } from '../log.js';
 import type { EndpointOutcomes } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
-import type { HealthSource } from '../admin/sources.js';
 import { HealthChecker, type HealthCheckOptions } from './health-checker.js';
 import { OutlierDetector } from './outlier-detector.js';
 

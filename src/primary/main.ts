@@ -2,9 +2,9 @@
 // snapshot -> admin listener -> READY=1. It owns the signals: SIGHUP reloads, SIGUSR2 replaces
 // workers one by one, SIGTERM/SIGINT drain and exit. It never reads a request byte.
 import { writeFile, rm } from 'node:fs/promises';
-import { ConfigError, StickydError, formatIssue } from '../errors.js';
+import { ConfigError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
-import type { AccessLogSpec, ListenSpec } from '../protocol.js';
+import type { AccessLogSpec } from '../protocol.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { startAdmin } from '../admin/server.js';
 import { buildAdminRoutes } from '../admin/routes.js';
@@ -16,10 +16,8 @@ import { StatsCollector } from './stats-collector.js';
 import { HealthMonitor } from './health.js';
 import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
 import { ListenError, describeListenError, RUN_FLAGS, type ListenFlags } from './listen-error.js';
+import { listenSpecs, type HostPort, type ListenOverride } from './listen-specs.js';
 
-export interface HostPort { readonly host: string; readonly port: number }
-/** --listen: one address for a config with one Gateway port, or an address per Gateway port */
-export type ListenOverride = HostPort | ReadonlyMap<number, HostPort>;
 
 export interface RunOptions {
   readonly configPath: string;
@@ -36,8 +34,6 @@ export interface RunOptions {
   readonly healthCheck?: HealthCheckFlags | null;
 }
 
-/** Listening address for Gateway ports when --listen is not given: every interface, like an ingress. */
-const DEFAULT_LISTEN_HOST = '0.0.0.0';
 /** how long a draining worker keeps idle keep-alive sockets open before closing them (RELIABILITY.md §1.5) */
 const DRAIN_IDLE_GRACE_MS = 1_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -86,7 +82,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   let admin: Awaited<ReturnType<typeof startAdmin>> | null = null;
   try {
     await supervisor.start(first);
-    if (opts.admin) admin = await startAdminListener(opts.admin, buildAdminRoutes({ supervisor, reloader: rl, collector, health, startedAt }));
+    if (opts.admin) admin = await startAdminListener(opts.admin, buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt }));
   } catch (err) {
     // Nothing served yet: take the workers and the build threads down, then say why (cli.ts).
     health.stop();
@@ -147,26 +143,6 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   notifier.startWatchdog(() => supervisor.healthy(HEARTBEAT_TIMEOUT_MS));
 }
 
-/** One socket per Gateway port, or the --listen override (one address for a one-port config, or one per port). */
-export function listenSpecs(snapshot: Snapshot, override: ListenOverride | null): ListenSpec[] {
-  const ports = snapshot.listeners.map((l) => l.port);
-  if (ports.length === 0) throw new StickydError('STICKYD_ERR_CONFIG_INVALID', `${snapshot.configPath}: no Gateway with an HTTP server is bound by a VirtualService; nothing to listen on`);
-  const tlsOf = (l: Snapshot['listeners'][number]): ListenSpec['tls'] =>
-    l.protocol === 'HTTP' ? 'off' : l.servers.some((s) => s.tls !== null && s.tls.mode !== 'SIMPLE') ? 'mutual' : 'on';
-  if (override instanceof Map) {
-    for (const p of override.keys()) if (!ports.includes(p)) throw new StickydError('STICKYD_ERR_USAGE', `--listen names Gateway port ${p}, but the config has ${ports.join(', ')}`);
-    return snapshot.listeners.map((l) => {
-      const at = override.get(l.port) ?? { host: DEFAULT_LISTEN_HOST, port: l.port };
-      return { host: at.host, port: at.port, gatewayPort: l.port, tls: tlsOf(l) };
-    });
-  }
-  if (override) {
-    if (ports.length > 1) throw new StickydError('STICKYD_ERR_USAGE', `--listen host:port replaces one Gateway port, but the config has ${ports.length} (${ports.join(', ')}): use --listen ${ports.map((p) => `${p}=host:port`).join(',')}`);
-    const only = override as HostPort;
-    return [{ host: only.host, port: only.port, gatewayPort: ports[0] as number, tls: tlsOf(snapshot.listeners[0]!) }];
-  }
-  return snapshot.listeners.map((l) => ({ host: DEFAULT_LISTEN_HOST, port: l.port, gatewayPort: l.port, tls: tlsOf(l) }));
-}
 
 async function startAdminListener(at: HostPort, routes: Parameters<typeof startAdmin>[2]): ReturnType<typeof startAdmin> {
   try {

@@ -1,21 +1,13 @@
 // SIGHUP reloads: re-read the same config path, validate, build tables off the main thread and
 // publish to every worker. Reloads that arrive while one runs are coalesced into one more run,
 // never lost; a config that fails keeps the old generation serving.
+import type { ReloadResult } from '../daemon-view.js';
 import { ConfigError, formatIssue } from '../errors.js';
 import { log } from '../log.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import type { TableBuilder } from './builder.js';
 import type { Supervisor } from './supervisor.js';
-import { listenSpecs, type ListenOverride } from './main.js';
-
-export interface ReloadResult {
-  readonly ok: boolean;
-  readonly epoch: number;
-  readonly at: string;
-  readonly error: string | null;
-  /** the number of reload requests this run answered (every request up to this one) */
-  readonly covers: number;
-}
+import { listenSpecs, type ListenOverride } from './listen-specs.js';
 
 export interface ReloaderDeps {
   readonly configPath: string;

@@ -4,6 +4,7 @@
 // worker that exits leaves its numbers behind: its finalStats report when it drained (exact),
 // else the last report the primary saw (requests it served after that are lost; a kill -9
 // cannot be helped). Gauges (connections, cache entries) come from live workers only.
+import type { MergedStats, WorkerReport } from '../daemon-view.js';
 import { CMD, type SeriesRow, type StatsReport } from '../protocol.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -41,23 +42,6 @@ class Totals {
     if (have === undefined) rows.set(key, { labels, values: values.map((v) => sign * v) });
     else values.forEach((v, i) => { have.values[i] = (have.values[i] ?? 0) + sign * v; });
   }
-}
-
-export interface WorkerReport {
-  readonly id: number;
-  readonly pid: number;
-  /** this scrape's report, or null when the worker did not answer in time */
-  readonly report: StatsReport | null;
-}
-
-/** One scrape of the whole daemon. */
-export interface MergedStats {
-  readonly counters: Readonly<Record<string, number>>;
-  readonly gauges: Readonly<Record<string, number>>;
-  readonly series: Readonly<Record<string, readonly SeriesRow[]>>;
-  readonly workers: readonly WorkerReport[];
-  /** workers that did not answer this scrape (their last report was used) */
-  readonly unanswered: number;
 }
 
 export class StatsCollector {

@@ -7,6 +7,7 @@ import { CMD, isOurs, type AccessLogSpec, type ListenSpec, type OutcomesMsg, typ
 import type { Snapshot } from '../snapshot/types.js';
 import { log } from '../log.js';
 import { ListenError } from './listen-error.js';
+import type { CrashLoopState, WorkerInfo } from '../daemon-view.js';
 
 /** crash-loop guard: more than this many unexpected exits inside the window triggers backoff */
 const CRASH_WINDOW_MS = 10_000;
@@ -14,19 +15,6 @@ const CRASHES_BEFORE_BACKOFF = 3;
 const MAX_BACKOFF_MS = 30_000;
 /** a worker that has not acked a snapshot in this time is reported as a laggard */
 export const ACK_TIMEOUT_MS = 15_000;
-
-export interface WorkerInfo {
-  readonly id: number;
-  readonly pid: number;
-  readonly startedAt: number;
-  epoch: number;
-  listening: boolean;
-  retiring: boolean;
-  /** where the worker's servers actually listen (ephemeral ports resolved) */
-  addresses: readonly ListenSpec[];
-  /** Date.now() of the last heartbeat answer */
-  lastPong: number;
-}
 
 /**
  * What the supervisor uses of a cluster worker: node:cluster's Worker satisfies it, and the unit
@@ -289,7 +277,7 @@ export class Supervisor {
   }
 
   /** what /status shows about crash loops: recent unexpected exits and the current respawn delay */
-  crashLoop(): { crashesInWindow: number; windowMs: number; backoffRemainingMs: number } {
+  crashLoop(): CrashLoopState {
     const now = Date.now();
     return {
       crashesInWindow: this.#crashTimes.filter((t) => now - t < CRASH_WINDOW_MS).length,

@@ -3,16 +3,16 @@
 // keeps the RuntimeSnapshot it started with even if a reload swaps `current` mid-flight.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessLog } from './access-log.js';
-import type { HealthState } from './health-state.js';
-import { RequestObservation } from './observe.js';
-import { proxyRequest, type ProxyContext } from './proxy.js';
-import { checkRequest } from './request-guard.js';
-import { selectPath, selectRequestHost } from './request-head.js';
-import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './responses.js';
-import { checkGatewayServer } from './gateway-checks.js';
-import { selectDestination, selectMatchCut, selectRoute } from './route.js';
-import type { RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
+import type { AccessLog } from './telemetry/access-log.js';
+import type { HealthState } from './routing/health-state.js';
+import { RequestObservation } from './downstream/observe.js';
+import { proxyRequest, type ProxyContext } from './upstream/proxy.js';
+import { checkRequest } from './downstream/request-guard.js';
+import { selectPath, selectRequestHost } from './downstream/request-head.js';
+import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './downstream/responses.js';
+import { checkGatewayServer } from './routing/gateway-checks.js';
+import { selectDestination, selectMatchCut, selectRoute } from './routing/route.js';
+import type { RuntimeRoute, RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { sendAnswer, type Answer } from './downstream/answers.js';
 import { decideCors } from './routing/cors.js';
 import { decideFault } from './routing/fault.js';
@@ -20,12 +20,12 @@ import { normalizePath } from './routing/normalize-path.js';
 import { buildLocation } from './routing/redirect.js';
 import type { RouteAnswer } from './routing/route-plans.js';
 import { selectQueryPart, selectUpstreamPath } from './routing/upstream-path.js';
-import { selectConnectionKey } from './tls-front.js';
-import { selectEndpoint } from './select-endpoint.js';
-import { markClientFaulted } from './server.js';
-import { selectSessionKey } from './sticky.js';
-import { countUpgradeRefusal, type WorkerStats } from './stats.js';
-import { selectUpgradeRefusal } from './upgrade-policy.js';
+import { selectConnectionKey } from './downstream/tls-front.js';
+import { selectEndpoint } from './routing/select-endpoint.js';
+import { markClientFaulted } from './downstream/server.js';
+import { selectSessionKey } from './routing/sticky.js';
+import { countUpgradeRefusal, type WorkerStats } from './telemetry/stats.js';
+import { selectUpgradeRefusal } from './downstream/upgrade-policy.js';
 
 /** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
 export const MAX_REQUEST_ID_LENGTH = 128;

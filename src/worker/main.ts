@@ -8,16 +8,16 @@ import { log, setLogBase } from '../log.js';
 import { CMD, isOurs, type DrainMsg, type HealthMsg, type InitMsg, type ListenSpec, type PingMsg, type SnapshotMsg, type StatsMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import { isSnapshot } from '../snapshot/codec.js';
 import { handleRequest, type WorkerContext } from './handle-request.js';
-import { HealthState } from './health-state.js';
-import { OutcomeReporter } from './outlier-report.js';
+import { HealthState } from './routing/health-state.js';
+import { OutcomeReporter } from './upstream/outlier-report.js';
 import { handleUpgrade } from './websocket.js';
-import { buildRuntimeSnapshot } from './runtime-snapshot.js';
-import { ListenerGroup } from './server.js';
-import type { CacheCounters } from './session-cache.js';
-import { AccessLog } from './access-log.js';
-import { createWorkerStats } from './stats.js';
-import { buildStatsReport, EvictionLedger, MeterLedger } from './stats-ledger.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { buildRuntimeSnapshot } from './routing/runtime-snapshot.js';
+import { ListenerGroup } from './downstream/server.js';
+import type { CacheCounters } from './routing/session-cache.js';
+import { AccessLog } from './telemetry/access-log.js';
+import { createWorkerStats } from './telemetry/stats.js';
+import { buildStatsReport, EvictionLedger, MeterLedger } from './telemetry/stats-ledger.js';
+import { UpstreamPool } from './upstream/pool.js';
 
 /** After the drain deadline, give destroyed sockets this long to report 'close' before exiting anyway. */
 const EXIT_AFTER_DEADLINE_MS = 1_000;

@@ -1,5 +1,5 @@
 // Writes ring.json and maglev.json: for a fixed endpoint set and fixed keys, the endpoint each
-// key maps to. Run ONCE: `node --import tsx test/golden/generate.ts`. test/unit/golden.test.ts
+// key maps to. Run ONCE: `node --import tsx test/golden/generate.ts`. test/unit/balancing/golden.test.ts
 // checks that the code still reproduces them. Regenerating changes where existing sessions land
 // and makes this version route differently from older instances: a breaking change.
 import { writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import type { HeaderOp } from '../../snapshot/types.js';
 import { applyHeaderEdits } from './header-edits.js';
-import { countStatus, type WorkerStats } from '../stats.js';
+import { countStatus, type WorkerStats } from '../telemetry/stats.js';
 
 export interface Answer {
   readonly status: number;

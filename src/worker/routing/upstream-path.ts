@@ -1,9 +1,9 @@
 // The request target a forwarded request carries upstream: the client's, normalised when its path
 // had dot segments (normalize-path.ts), rewritten when the route says so (rewrite-path.ts).
-import type { RequestHead } from '../request-head.js';
+import type { RequestHead } from '../downstream/request-head.js';
 import { rewritePath } from './rewrite-path.js';
-import { selectMatchCut } from '../route.js';
-import type { RuntimeRoute } from '../runtime-snapshot.js';
+import { selectMatchCut } from './route.js';
+import type { RuntimeRoute } from './runtime-snapshot.js';
 
 /** Encoded "/" or "\": a backend that decodes them would see segments the rewrite never saw. */
 const ENCODED_SEPARATOR = /%2f|%5c/i;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { compileOne, docs, errorsOf, find, GATEWAY, SERVICE, virtualService, API } from '../../../fixtures/config/helpers.js';
-import type { Route } from '../../../src/snapshot/types.js';
+import type { Route } from '../../../../src/snapshot/types.js';
 
 const routes = (text: string, listener = 0): readonly Route[] => compileOne(text).snapshot.listeners[listener]!.virtualHosts[0]!.routes;
 const withRoute = (block: string): string => docs(GATEWAY, SERVICE, virtualService().replace('  - route:', `${block}    route:`));

@@ -1,0 +1,82 @@
+// The primary's state as its readers see it: the records and interfaces that primary/ fills in
+// and implements and admin/ reads. Both import this leaf, so neither needs the other's code;
+// primary/main.ts hands the admin listener objects that satisfy these. Types only.
+import type { ListenSpec, SeriesRow, StatsReport } from './protocol.js';
+import type { Snapshot } from './snapshot/types.js';
+
+/** One cluster worker as the supervisor tracks it. */
+export interface WorkerInfo {
+  readonly id: number;
+  readonly pid: number;
+  readonly startedAt: number;
+  epoch: number;
+  listening: boolean;
+  retiring: boolean;
+  /** where the worker's servers actually listen (ephemeral ports resolved) */
+  addresses: readonly ListenSpec[];
+  /** Date.now() of the last heartbeat answer */
+  lastPong: number;
+}
+
+/** Recent unexpected worker exits and the current respawn delay. */
+export interface CrashLoopState {
+  readonly crashesInWindow: number;
+  readonly windowMs: number;
+  readonly backoffRemainingMs: number;
+}
+
+export interface WorkerReport {
+  readonly id: number;
+  readonly pid: number;
+  /** this scrape's report, or null when the worker did not answer in time */
+  readonly report: StatsReport | null;
+}
+
+/** One scrape of the whole daemon. */
+export interface MergedStats {
+  readonly counters: Readonly<Record<string, number>>;
+  readonly gauges: Readonly<Record<string, number>>;
+  readonly series: Readonly<Record<string, readonly SeriesRow[]>>;
+  readonly workers: readonly WorkerReport[];
+  /** workers that did not answer this scrape (their last report was used) */
+  readonly unanswered: number;
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly epoch: number;
+  readonly at: string;
+  readonly error: string | null;
+  /** the number of reload requests this run answered (every request up to this one) */
+  readonly covers: number;
+}
+
+/**
+ * Endpoint health as the primary decides it (outlier detection, active checks). The admin
+ * endpoints only read it; without a source every endpoint counts as healthy (in rotation).
+ */
+export interface HealthSource {
+  /** endpoint ids ("address:port") that take no new traffic now */
+  unhealthy(): ReadonlySet<string>;
+  /** times `endpoint` of `subset` (Subset.name) was ejected since the daemon started */
+  ejections?(subset: string, endpoint: string): number;
+  /** detail for GET /status (active checks, outlier state), if the source has any */
+  status?(): Record<string, unknown>;
+}
+
+/** What the admin listener reads of the supervisor (primary/supervisor.ts). */
+export interface SupervisorView {
+  readonly restarts: number;
+  workers(): readonly WorkerInfo[];
+  allReady(): boolean;
+  crashLoop(): CrashLoopState;
+}
+
+/** What the admin listener reads of the reloader (primary/reloader.ts). */
+export interface ReloaderView {
+  readonly last: ReloadResult | null;
+  readonly generation: number;
+  /** the snapshot every worker was given last (null before the first) */
+  readonly applied: Snapshot | null;
+  status(): Record<string, unknown>;
+}

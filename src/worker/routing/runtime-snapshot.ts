@@ -1,0 +1,284 @@
+// Compiles a Snapshot once, when it arrives, into what the per-request path reads: RegExp objects,
+// host tables, listeners by port, pickers, the kernel lookup, cumulative route weights and the
+// Set-Cookie halves. The worker swaps its `current` RuntimeSnapshot in one assignment; a request
+// keeps the one it started with.
+import type { Dispatcher } from 'undici';
+import { BlockList } from 'node:net';
+import type { Hasher } from '../../balancing/hash.js';
+import { createPicker, type Picker } from '../../balancing/weighted.js';
+import { StickydError } from '../../errors.js';
+import type { Kernel } from '../../kernel/index.js';
+import type { BalancerTable, Endpoint, HashKey, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../../snapshot/types.js';
+import { buildMatchCut, buildRoutePlans, type RoutePlans } from './route-plans.js';
+import { buildHostTable, type HostTable } from '../downstream/host-table.js';
+import { buildRuntimeServers, type RuntimeServers } from '../downstream/gateway-servers.js';
+import { SessionCache, type CacheCounters } from './session-cache.js';
+import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
+import { buildSetCookieParts } from './sticky.js';
+
+export type CompiledStringMatch =
+  | { readonly kind: 'exact' | 'prefix'; readonly value: string }
+  | { readonly kind: 'regex'; readonly value: string; readonly regex: RegExp };
+
+export interface CompiledNamedMatch {
+  readonly name: string;
+  readonly match: CompiledStringMatch;
+}
+
+export interface CompiledRouteMatch {
+  readonly uri: CompiledStringMatch | null;
+  /** ignoreUriCase on an exact/prefix uri: the path is lower-cased before comparing (the value already is) */
+  readonly uriLower: boolean;
+  readonly method: CompiledStringMatch | null;
+  readonly authority: CompiledStringMatch | null;
+  readonly headers: readonly CompiledNamedMatch[];
+  /** withoutHeaders: any of these matching fails the match */
+  readonly withoutHeaders: readonly CompiledNamedMatch[];
+  readonly queryParams: readonly CompiledNamedMatch[];
+  /** how much of the path this match matched, for prefix rewrites (route-plans.ts) */
+  readonly cut: number;
+}
+
+export interface RuntimeSubset {
+  readonly id: number;
+  readonly name: string;
+  readonly host: string;
+  readonly endpoints: readonly Endpoint[];
+  /** upstream connection pool per endpoint, same order; empty when built without one (unit tests) */
+  readonly pools: readonly Dispatcher[];
+  /** the hash key of a 'hash' policy, else null */
+  readonly hashKey: HashKey | null;
+  /** the policy's picker; for 'hash' policies the weighted-random fallback for keyless requests */
+  readonly picker: Picker;
+  /** whether a request without a valid key gets a freshly minted cookie */
+  readonly mintsCookie: boolean;
+  readonly setCookiePrefix: string;
+  readonly setCookieSuffix: string;
+  /** this snapshot's counters for the subset (stats.ts) */
+  readonly meter: SubsetMeter;
+  /** the balancer table of a 'hash' policy (the health walk reads it), else null */
+  readonly table: BalancerTable | null;
+  /** outlierDetection: when set, upstream outcomes are reported to the primary */
+  readonly outlier: OutlierPolicy | null;
+}
+
+/** A route paired with one of its destination subsets: what selectRoute returns, prebuilt. */
+export interface RouteTarget {
+  readonly route: RuntimeRoute;
+  readonly subset: RuntimeSubset;
+  /** this snapshot's request counters for the pair, one row per endpoint (stats.ts) */
+  readonly meter: TargetMeter;
+  /** header edits for this destination, in Envoy's order (snapshot HeaderOp); null for none */
+  readonly requestEdits: readonly HeaderOp[] | null;
+  readonly responseEdits: readonly HeaderOp[] | null;
+  /** the Host to send upstream instead of the client's; null keeps it */
+  readonly authority: string | null;
+}
+
+export interface RuntimeRoute {
+  readonly name: string;
+  /** empty: the route matches every request */
+  readonly matches: readonly CompiledRouteMatch[];
+  readonly targets: readonly RouteTarget[];
+  /** cumulative[i] = sum of weights of destinations 0..i */
+  readonly cumulative: Float64Array;
+  readonly totalWeight: number;
+  /** set when one destination carries all the weight: no random draw needed */
+  readonly sole: RouteTarget | null;
+  readonly timeoutMs: number | null;
+  readonly retries: RetryPolicy | null;
+  /** rewrite, redirect or direct answer, fault, CORS (route-plans.ts) */
+  readonly plans: RoutePlans;
+}
+
+export interface RuntimeVirtualHost {
+  readonly name: string;
+  readonly routes: readonly RuntimeRoute[];
+}
+
+export interface RuntimeListener {
+  readonly port: number;
+  readonly protocol: 'HTTP' | 'HTTPS';
+  /** the Gateway servers: redirect and 421 checks, and the TLS contexts of an HTTPS port */
+  readonly servers: RuntimeServers;
+  readonly gatewayHosts: HostTable<true>;
+  readonly virtualHosts: HostTable<RuntimeVirtualHost>;
+}
+
+export interface RuntimeSnapshot {
+  readonly epoch: number;
+  readonly configHash: string;
+  readonly settings: ProxySettings;
+  readonly listeners: ReadonlyMap<number, RuntimeListener>;
+  readonly subsets: readonly RuntimeSubset[];
+  readonly sessions: SessionCache;
+  /** every meter of this snapshot, for reports and folding after a reload (stats.ts) */
+  readonly meter: SnapshotMeter;
+  /** key hashing for the health walk, which needs the hash the session cache does not keep */
+  readonly hasher: Hasher;
+  /** settings.trustedProxies compiled once; null when none are configured */
+  readonly trustedPeers: BlockList | null;
+  /** uniform [0, 1): weighted route choice and pickers; injectable for tests */
+  readonly random: () => number;
+}
+
+export interface RuntimeDeps {
+  readonly kernel: Kernel;
+  readonly hasher: Hasher;
+  /** the upstream connection pool for an endpoint; omitted in unit tests */
+  readonly poolFor?: ((endpoint: Endpoint) => Dispatcher) | undefined;
+  readonly random?: (() => number) | undefined;
+  /** shared session-cache hit/miss totals */
+  readonly counters?: CacheCounters | undefined;
+}
+
+/** Throws StickydError (STICKYD_ERR_RELOAD) when the snapshot cannot be compiled. */
+export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): RuntimeSnapshot {
+  const random = deps.random ?? Math.random;
+  const subsets = snapshot.subsets.map((s) => buildSubset(s, deps, random));
+  const listeners = new Map<number, RuntimeListener>();
+  for (const l of snapshot.listeners) {
+    if (listeners.has(l.port)) continue;
+    listeners.set(l.port, {
+      port: l.port,
+      protocol: l.protocol,
+      servers: buildRuntimeServers(l),
+      gatewayHosts: buildHostTable(l.gatewayHosts.map((h) => [h, true] as const)),
+      virtualHosts: buildHostTable(
+        l.virtualHosts.flatMap((vh) => {
+          const compiled: RuntimeVirtualHost = { name: vh.name, routes: vh.routes.map((r) => buildRoute(r, subsets)) };
+          return vh.hosts.map((h) => [h, compiled] as const);
+        }),
+      ),
+    });
+  }
+  let lookup;
+  try {
+    lookup = deps.kernel.load(snapshot.subsets);
+  } catch (err) {
+    throw new StickydError('STICKYD_ERR_RELOAD', `epoch ${snapshot.epoch}: the kernel rejected the balancer tables: ${String(err)}`, { cause: err });
+  }
+  const hashSubsets = snapshot.subsets.filter((x) => x.policy.kind === 'hash').length;
+  const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters, hashSubsets);
+  const trustedPeers = buildTrustedPeers(snapshot.settings.trustedProxies ?? []);
+  const meter = buildSnapshotMeter(reachableTargets(listeners.values()), subsets.map((s) => s.meter));
+  return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, meter, hasher: deps.hasher, trustedPeers, random };
+}
+
+/** The meter of every route target reachable from a listener, once each (a route under several hosts counts once). */
+function reachableTargets(listeners: Iterable<RuntimeListener>): TargetMeter[] {
+  const seen = new Set<RouteTarget>();
+  for (const l of listeners) {
+    const vhosts = [...l.virtualHosts.exact.values(), ...l.virtualHosts.wildcards.map((w) => w.value)];
+    if (l.virtualHosts.any !== null) vhosts.push(l.virtualHosts.any);
+    for (const vh of vhosts) for (const r of vh.routes) for (const t of r.targets) seen.add(t);
+  }
+  return [...seen].map((t) => t.meter);
+}
+
+function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): RuntimeSubset {
+  if (s.endpoints.length === 0) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has no endpoints`);
+  const policy = s.policy;
+  const hashKey = policy.kind === 'hash' ? policy.key : null;
+  if (hashKey !== null && s.table === null) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has a hash policy but no balancer table`);
+  // Envoy's ring/Maglev balancers pick at random when a request yields no hash; so do we.
+  const picker = createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random);
+  const mintsCookie = hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
+  const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
+  const poolFor = deps.poolFor;
+  return {
+    id: s.id,
+    name: s.name,
+    host: s.host,
+    endpoints: s.endpoints,
+    pools: poolFor === undefined ? [] : s.endpoints.map(poolFor),
+    hashKey,
+    picker,
+    mintsCookie,
+    setCookiePrefix: parts?.prefix ?? '',
+    setCookieSuffix: parts?.suffix ?? '',
+    table: s.table,
+    outlier: s.outlier ?? null,
+    meter: buildSubsetMeter(s.name, s.endpoints),
+  };
+}
+
+function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
+  // Mutable while built because each target points back at its route.
+  const route: { -readonly [K in keyof RuntimeRoute]: RuntimeRoute[K] } = {
+    name: r.name,
+    matches: r.matches.map(buildRouteMatch),
+    targets: [],
+    cumulative: new Float64Array(r.destinations.length),
+    totalWeight: 0,
+    sole: null,
+    timeoutMs: r.timeoutMs,
+    retries: r.retries ?? null,
+    plans: buildRoutePlans(r),
+  };
+  const targets: RouteTarget[] = [];
+  let carrying = 0;
+  for (let i = 0; i < r.destinations.length; i++) {
+    const d = r.destinations[i]!;
+    const subset = subsets[d.subset];
+    if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} points at missing subset ${d.subset}`);
+    const target: RouteTarget = {
+      route,
+      subset,
+      meter: buildTargetMeter(r.name, subset.meter),
+      requestEdits: d.requestHeaders?.length ? d.requestHeaders : null,
+      responseEdits: d.responseHeaders?.length ? d.responseHeaders : null,
+      authority: d.authority ?? null,
+    };
+    targets.push(target);
+    if (d.weight > 0) {
+      route.totalWeight += d.weight;
+      carrying++;
+      route.sole = target;
+    }
+    route.cumulative[i] = route.totalWeight;
+  }
+  if (route.totalWeight <= 0 && route.plans.answer === null) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} has no destination with weight > 0`);
+  if (carrying !== 1) route.sole = null;
+  route.targets = targets;
+  return route;
+}
+
+function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {
+  // Istio: ignoreUriCase applies to exact and prefix uri matches only
+  const uriLower = m.ignoreUriCase === true && m.uri !== null && m.uri.kind !== 'regex';
+  const named = (h: { name: string; match: StringMatch }): CompiledNamedMatch => ({ name: h.name.toLowerCase(), match: buildStringMatch(h.match) });
+  return {
+    uri: m.uri === null ? null : buildStringMatch(uriLower ? { kind: m.uri.kind, value: m.uri.value.toLowerCase() } : m.uri),
+    uriLower,
+    method: m.method === null ? null : buildStringMatch(m.method),
+    authority: m.authority === null ? null : buildStringMatch(m.authority),
+    headers: m.headers.map(named),
+    withoutHeaders: (m.withoutHeaders ?? []).map(named),
+    queryParams: m.queryParams.map((q) => ({ name: q.name, match: buildStringMatch(q.match) })),
+    cut: buildMatchCut(m),
+  };
+}
+
+/** "10.0.0.0/8", "192.0.2.7", "::1" (validated by config/settings.ts) -> one BlockList. */
+function buildTrustedPeers(list: readonly string[]): BlockList | null {
+  if (list.length === 0) return null;
+  const peers = new BlockList();
+  for (const entry of list) {
+    const [address = '', prefix] = entry.split('/');
+    const type = address.includes(':') ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) peers.addAddress(address, type);
+    else peers.addSubnet(address, Number(prefix), type);
+  }
+  return peers;
+}
+
+/** Istio regex matches are full matches (Envoy safe_regex), hence the anchors. */
+export function buildStringMatch(m: StringMatch): CompiledStringMatch {
+  if (m.kind !== 'regex') return { kind: m.kind, value: m.value };
+  try {
+    return { kind: 'regex', value: m.value, regex: new RegExp(`^(?:${m.value})$`) };
+  } catch (err) {
+    throw new StickydError('STICKYD_ERR_RELOAD', `invalid regex ${JSON.stringify(m.value)}: ${(err as Error).message}`, { cause: err });
+  }
+}

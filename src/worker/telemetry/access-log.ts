@@ -1,0 +1,243 @@
+// The access log: one JSON line per request on stdout, so journald keeps it next to the daemon's
+// own log lines (which carry a level; these carry "msg":"access"). Built from a fixed template by
+// string concatenation: names from the config arrive JSON-escaped once per snapshot, untrusted
+// strings are escaped here, and the line is pure ASCII so its length is its byte count. Lines are
+// copied into a chunk buffer that is written when the next line would not fit, or FLUSH_MS after
+// its first line: at full load one write carries a dozen lines or more (one write per line, or per
+// event-loop turn, cost more than building the lines: bench/RESULTS.md).
+import { fstatSync } from 'node:fs';
+import type { AccessLogSpec, UpgradeRefusal } from '../../protocol.js';
+
+/**
+ * Linux PIPE_BUF: a write of at most this many bytes to a pipe is atomic. Every worker shares the
+ * primary's stdout (under systemd, journald's stream socket), so larger writes could interleave
+ * two workers' lines mid-line.
+ */
+export const PIPE_BUF = 4096;
+/**
+ * Chunk size when stdout is a regular file: Linux holds the file's lock for the whole of one
+ * write, so workers cannot interleave inside it, and a 64 KiB write costs a quarter per byte of a
+ * 4 KiB one (bench/RESULTS.md).
+ */
+export const FILE_CHUNK = 65_536;
+/** A partly filled chunk waits at most this long (ms) before it is written. */
+export const FLUSH_MS = 50;
+/** Unwritten bytes a worker may hold (its own buffer plus stdout's); past it lines are dropped and counted. */
+export const MAX_PENDING_BYTES = 1 << 20;
+/** Untrusted fields are cut to this many characters, so a line stays one atomic write. */
+export const MAX_PATH_CHARS = 2048;
+export const MAX_HOST_CHARS = 255;
+
+export const DEFAULT_ACCESS_LOG: AccessLogSpec = Object.freeze({ enabled: true, sample: 1 });
+
+export type SessionUse = 'none' | 'minted' | 'reused';
+
+/** What one finished request contributes to its line; names are JSON text (quoted) or 'null'. */
+export interface AccessFields {
+  readonly requestId: string;
+  readonly client: string;
+  readonly method: string;
+  readonly host: string;
+  /** request path without the query string: a query may carry a session key or a token */
+  readonly path: string;
+  readonly status: number;
+  readonly bytes: number;
+  /** performance.now() when the request was taken */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /**
+   * `,"route":…,"subset":…,"upstream":…` as JSON text, built once per snapshot and endpoint
+   * (stats.ts, buildTargetMeter), or UNROUTED_JSON
+   */
+  readonly destinationJson: string;
+  readonly session: SessionUse;
+  /** xxHash32 of the session key (the raw key is never written), null without one */
+  readonly sessionKeyHash: number | null;
+  /** why the request's Upgrade header was stripped (upgrade-policy.ts), null without one */
+  readonly upgradeRefused: UpgradeRefusal | null;
+}
+
+/** Where lines go: process.stdout, or a collector in tests. */
+export interface LineSink {
+  write(chunk: Buffer): unknown;
+  readonly writableLength: number;
+}
+
+/** The chunk size for a sink: FILE_CHUNK when it is stdout on a regular file, else PIPE_BUF. */
+function chunkSizeFor(sink: LineSink): number {
+  if (sink !== process.stdout) return PIPE_BUF;
+  try {
+    return fstatSync(1).isFile() ? FILE_CHUNK : PIPE_BUF;
+  } catch {
+    return PIPE_BUF;
+  }
+}
+
+export class AccessLog {
+  readonly #sink: LineSink;
+  readonly #chunkSize: number;
+  #enabled: boolean;
+  #sample: number;
+  /** the chunk being filled and its used bytes; a written chunk is never reused (the sink may hold it) */
+  #chunk: Buffer | null = null;
+  #used = 0;
+  #timer: NodeJS.Timeout | null = null;
+  /** Date.now() - performance.now(), refreshed once per chunk: Date.now() costs ~0.5 us on some VMs */
+  #wallOffset = 0;
+  /** lines written and lines dropped because output could not keep up */
+  lines = 0;
+  dropped = 0;
+
+  constructor(spec: AccessLogSpec = DEFAULT_ACCESS_LOG, sink: LineSink = process.stdout, chunkSize = chunkSizeFor(sink)) {
+    this.#sink = sink;
+    this.#chunkSize = chunkSize;
+    this.#enabled = spec.enabled;
+    this.#sample = spec.sample;
+  }
+
+  configure(spec: AccessLogSpec): void {
+    this.#enabled = spec.enabled;
+    this.#sample = spec.sample;
+  }
+
+  /** Decided once when a request starts, so unsampled requests gather nothing for the log. */
+  sampled(): boolean {
+    return this.#enabled && (this.#sample >= 1 || Math.random() < this.#sample);
+  }
+
+  write(f: AccessFields): void {
+    if (this.#used === 0) this.#wallOffset = Date.now() - performance.now();
+    const line = buildAccessLine(f, this.#wallOffset);
+    if (this.#used + line.length > this.#chunkSize) this.#writeChunk();
+    if (this.#used + this.#sink.writableLength + line.length > MAX_PENDING_BYTES) {
+      this.dropped++;
+      return;
+    }
+    if (this.#chunk === null) this.#chunk = Buffer.allocUnsafeSlow(this.#chunkSize);
+    // latin1Write: Buffer.write without its encoding dispatch (present in Node, absent from @types/node)
+    this.#used += (this.#chunk as Buffer & { latin1Write(s: string, offset: number): number }).latin1Write(line, this.#used);
+    this.lines++;
+    if (this.#timer === null) {
+      this.#timer = setTimeout(this.flush, FLUSH_MS);
+      this.#timer.unref();
+    }
+  }
+
+  #writeChunk(): void {
+    if (this.#used === 0 || this.#chunk === null) return;
+    const chunk = this.#chunk.subarray(0, this.#used);
+    this.#chunk = null;
+    this.#used = 0;
+    this.#sink.write(chunk);
+  }
+
+  /** Writes everything buffered; runs FLUSH_MS after a chunk's first line, and right before the worker exits. */
+  readonly flush = (): void => {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#writeChunk();
+  };
+}
+
+/** The destination of a request that matched no route. */
+export const UNROUTED_JSON = ',"route":null,"subset":null,"upstream":null';
+
+/**
+ * Forces V8 to store `s` as one flat string. A string built by `+` is a tree of pieces that every
+ * line containing it walks again; strings reused across lines are flattened once instead.
+ */
+export function flatString(s: string): string {
+  // ToNumber flattens its argument in place; the comparison keeps the call from being optimised away
+  if (Number(s) === FLATTEN_SENTINEL) return s;
+  return s;
+}
+const FLATTEN_SENTINEL = -0.5;
+
+/** "000".."999": the milliseconds of a timestamp and the fraction of a duration, without number formatting */
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** "00".."ff" */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The line's end, by session use, without a key hash (no Upgrade refused; a worker's pid never changes). */
+const SESSION_AND_PID = {
+  none: flatString(',"session":"none","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
+  minted: flatString(',"session":"minted","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
+  reused: flatString(',"session":"reused","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
+} as const;
+const SESSION_HASH = {
+  none: ',"session":"none","sessionKeyHash":"',
+  minted: ',"session":"minted","sessionKeyHash":"',
+  reused: ',"session":"reused","sessionKeyHash":"',
+} as const;
+const PID_TAIL = flatString('","upgradeRefused":null,"pid":' + process.pid + '}\n');
+
+/** The rare line of a request whose Upgrade header was stripped: its end, built in full. */
+function upgradeTail(f: AccessFields, h: number | null): string {
+  return ',"session":"' + f.session + '","sessionKeyHash":' + (h === null ? 'null' : '"' + (h >>> 0).toString(16).padStart(8, '0') + '"') +
+    ',"upgradeRefused":"' + f.upgradeRefused + '","pid":' + process.pid + '}\n';
+}
+
+let isoSecond = -1;
+let isoPrefix = '';
+let isoMs = -1;
+let isoText = '';
+
+/** ISO-8601 time with milliseconds; the date part is rebuilt once per second, the text once per millisecond. */
+function isoTime(ms: number): string {
+  if (ms === isoMs) return isoText;
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  isoMs = ms;
+  isoText = flatString(isoPrefix + DIGITS3[ms - second * 1000]! + 'Z');
+  return isoText;
+}
+
+/**
+ * One line, newline included. `time` is when the request started (wall clock = offset + monotonic
+ * start). Few pieces on purpose: each `+` of a value is a node V8 walks again when the line is
+ * written, which cost as much as building it (bench/RESULTS.md).
+ */
+export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - performance.now()): string {
+  const us = Math.round(f.durationMs * 1000);
+  const whole = us >= 0 && us < 1e15 ? Math.floor(us / 1000) : 0;
+  const h = f.sessionKeyHash;
+  return (
+    '{"msg":"access","time":"' + isoTime(Math.round(wallOffset + f.startedAt)) +
+    '","requestId":"' + jsonInner(f.requestId) +
+    '","client":"' + jsonInner(f.client) +
+    '","method":"' + jsonInner(f.method) +
+    '","host":"' + jsonInner(clip(f.host, MAX_HOST_CHARS)) +
+    '","path":"' + jsonInner(clip(f.path, MAX_PATH_CHARS)) +
+    '","status":' + f.status +
+    ',"bytes":' + f.bytes +
+    ',"durationMs":' + whole + '.' + DIGITS3[us - whole * 1000]! +
+    f.destinationJson +
+    (f.upgradeRefused !== null
+      ? upgradeTail(f, h)
+      : h === null
+      ? SESSION_AND_PID[f.session]
+      : SESSION_HASH[f.session] + HEX2[(h >>> 24) & 255]! + HEX2[(h >>> 16) & 255]! + HEX2[(h >>> 8) & 255]! + HEX2[h & 255]! + PID_TAIL)
+  );
+}
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max) + '...';
+}
+
+/** Characters that JSON or the ASCII-only rule make us escape. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+const NON_ASCII = /[\u007f-\uffff]/g;
+
+/** A JSON string literal in pure ASCII: the common clean string costs one regex test. */
+export function jsonString(s: string): string {
+  return '"' + jsonInner(s) + '"';
+}
+
+/** jsonString without the quotes; a clean string is returned as it is. */
+function jsonInner(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  const quoted = JSON.stringify(s).replace(NON_ASCII, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return quoted.slice(1, -1);
+}

@@ -1,0 +1,449 @@
+// One request's upstream exchange: stream the request to the endpoint, stream the response back,
+// retry what is safe to retry, map failures to catalogue errors. Never throws and never leaves an
+// emitter without an 'error' listener: an upstream or client fault must not take the worker down.
+// Over 300 lines because the attempt lifecycle (timers, retries, the keep-alive race, body
+// streaming) is one state machine whose pieces only make sense together. The wire side of one
+// attempt is attempt.ts, on the endpoint's undici Pool (pool.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { StickydError } from '../../errors.js';
+import { log } from '../../log.js';
+import type { HeaderOp, RetryPolicy } from '../../snapshot/types.js';
+import { applyHeaderEdits, replaceHost } from '../downstream/header-edits.js';
+import { selectBackoffMs } from './backoff.js';
+import { buildClientHeaders, buildUpstreamHeaders } from '../downstream/forward-headers.js';
+import { selectClientCertHeader, selectConnectionKey } from '../downstream/tls-front.js';
+import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
+import { normaliseAddress } from '../downstream/request-head.js';
+import { buildError, errorText, sendError } from '../downstream/responses.js';
+import { isIdempotent, shouldRetryFailure, shouldRetryStatus, type AttemptFailure } from './retry-policy.js';
+import type { RuntimeSnapshot, RuntimeSubset } from '../routing/runtime-snapshot.js';
+import { selectRetryEndpoint } from '../routing/select-endpoint.js';
+import { isClientFaulted } from '../downstream/server.js';
+import { UnaskedSwitchError, UpstreamAttempt, type AttemptSink } from './attempt.js';
+import { dispatchOnFreshConnection } from './pool.js';
+import type { RequestObservation } from '../downstream/observe.js';
+import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
+
+/** What the proxy reads from the worker while a request is in flight. *//** Envoy's default retry backoff base when a policy carries none (config/validate/retries.ts sets it) */
+const DEFAULT_BACKOFF_BASE_MS = 25;
+
+export interface ProxyContext {
+  /** true once the worker drains: every response then carries Connection: close */
+  readonly draining: boolean;
+  readonly stats: WorkerStats;
+  /** passive health reports; null in unit tests */
+  readonly outcomes?: OutcomeReporter | null;
+}
+
+export interface ProxyJob {
+  readonly rt: RuntimeSnapshot;
+  readonly subset: RuntimeSubset;
+  /** index into subset.endpoints (and subset.pools) of the first attempt */
+  readonly index: number;
+  /** the session key, so a retry goes to the session's fallback endpoint; null for picker traffic */
+  readonly key: string | null;
+  /** the subset's health mask when the request started (health-state.ts) */
+  readonly down: Uint8Array | null;
+  /** the route's timeout, null for none; it bounds every attempt together (Envoy) */
+  readonly timeoutMs: number | null;
+  readonly retries: RetryPolicy | null;
+  readonly requestId: string;
+  /** a Set-Cookie line for a freshly minted session, or null */
+  readonly setCookie: string | null;
+  /** metrics and access log of this request (observe.ts); absent in unit tests */
+  readonly observation?: RequestObservation;
+  /** the request target sent upstream (normalised, rewritten); absent: the client's as received */
+  readonly path?: string;
+  /** the route destination's header edits and authority (routing/runtime-snapshot.ts); absent: none */
+  readonly edits?: ForwardEdits | null;
+  /** CORS response headers for an allowed cross-origin request, or null */
+  readonly corsHeaders?: readonly string[] | null;
+}
+
+/** What a route destination changes in the exchange (a RouteTarget is one). */
+export interface ForwardEdits {
+  readonly requestEdits: readonly HeaderOp[] | null;
+  readonly responseEdits: readonly HeaderOp[] | null;
+  readonly authority: string | null;
+}
+
+export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, job: ProxyJob): void {
+  new Exchange(ctx, req, res, job).start();
+}
+
+/** Why this proxy cut an attempt itself (undici reports its own connect and idle timeouts). */
+type Cut = 'perTryTimeout' | 'routeTimeout' | null;
+
+/** undici refused the request as given (a header or path Node's server parser let through). */
+const REFUSED_AS_GIVEN = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+/** a connection that closed under a request that had been written to it */
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+/** undici's stream idle timeouts: no response head, or no body bytes, for the configured time */
+const IDLE_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+class Exchange implements AttemptSink {
+  readonly #hasBody: boolean;
+  /** a retry after bytes may have reached the backend is safe only for these */
+  readonly #replayable: boolean;
+  #headers: string[] | null = null;
+  #index: number;
+  #tried: number[] | null = null;
+  #attemptsLeft: number;
+  #attempt: UpstreamAttempt | null = null;
+  /** the current attempt's request body; the client request is piped in once a socket is up */
+  #body: PassThrough | null = null;
+  #perTryTimer: NodeJS.Timeout | null = null;
+  /** waiting out a retry's backoff */
+  #backoffTimer: NodeJS.Timeout | null = null;
+  #routeTimer: NodeJS.Timeout | null = null;
+  #cut: Cut = null;
+  #responded = false;
+  #raceRetried = false;
+  #done = false;
+
+  constructor(
+    readonly ctx: ProxyContext,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly job: ProxyJob,
+  ) {
+    const h = req.headers;
+    this.#hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+    this.#replayable = !this.#hasBody && isIdempotent(req.method);
+    this.#index = job.index;
+    this.#attemptsLeft = job.retries?.attempts ?? 0;
+  }
+
+  start(): void {
+    this.job.subset.picker.start(this.#index);
+    this.res.on('close', this.#onClientClose);
+    this.req.on('error', this.#onClientError);
+    this.#send();
+    // Envoy's route timeout runs from the end of the downstream request to the end of the response.
+    if (this.job.timeoutMs !== null && !this.#done) {
+      if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
+      else this.#armRouteTimer();
+    }
+  }
+
+  get #endpointId(): string {
+    return this.job.subset.endpoints[this.#index]?.id ?? '?';
+  }
+
+  /** `fresh`: on a connection of its own rather than the endpoint's pool (the keep-alive race). */
+  #send(fresh = false): void {
+    const pool = this.job.subset.pools[this.#index];
+    if (pool === undefined) {
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(this.#endpointId, 'NO_POOL')));
+      return;
+    }
+    const req = this.req;
+    const attempt = new UpstreamAttempt(this);
+    this.#attempt = attempt;
+    this.#cut = null;
+    // A fresh body stream per attempt: the client's bytes flow into it only once a socket is up,
+    // so a connect failure consumed none of them and the retry is safe for every method
+    // (RELIABILITY §2.7); and undici destroying it on failure cannot touch the client request.
+    const body = this.#hasBody ? (this.#body = new PassThrough()) : null;
+    // undici may destroy it with the attempt's error, which reaches us through the attempt; an
+    // 'error' event nobody listens to would take the worker down.
+    body?.on('error', ignore);
+    // Envoy's stream idle timeout: nothing from the backend for this long ends the attempt.
+    const settings = this.job.rt.settings;
+    const idle = settings.upstreamStreamIdleTimeoutMs;
+    const endpoint = this.job.subset.endpoints[this.#index]!;
+    const options = {
+      method: req.method ?? 'GET',
+      path: this.job.path ?? req.url ?? '/',
+      headers: (this.#headers ??= this.#buildHeaders()),
+      body,
+      headersTimeout: idle,
+      bodyTimeout: idle,
+      // TLS SNI only, unused on plain HTTP; given so undici does not derive it from each
+      // request's Host (net.isIP's IPv6 regex per request, in the profile).
+      servername: endpoint.address,
+    };
+    if (fresh) dispatchOnFreshConnection(endpoint, settings.upstreamConnectTimeoutMs, options, attempt);
+    else pool.dispatch(options, attempt);
+    // undici reports a request it refuses (or a closed pool) synchronously, through onError.
+    if (attempt !== this.#attempt || this.#done) return;
+    const perTry = this.job.retries?.perTryTimeoutMs ?? null;
+    if (perTry !== null) this.#perTryTimer = setTimeout(() => this.#cutAttempt(attempt, 'perTryTimeout'), perTry);
+  }
+
+  #buildHeaders(): string[] {
+    const req = this.req;
+    const address = normaliseAddress(req.socket.remoteAddress ?? '');
+    const peers = this.job.rt.trustedPeers;
+    let headers = buildUpstreamHeaders(req, {
+      clientAddress: address,
+      requestId: this.job.requestId,
+      fallbackHost: this.job.subset.host,
+      trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
+      encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
+      clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(selectConnectionKey(req)) : null,
+    });
+    const edits = this.job.edits;
+    if (edits != null) {
+      // Envoy rewrites the host, then applies the route's header mutations (which may set it again)
+      if (edits.authority !== null) replaceHost(headers, edits.authority);
+      if (edits.requestEdits !== null) headers = applyHeaderEdits(headers, edits.requestEdits);
+    }
+    return headers;
+  }
+
+  #clientHeaders(rawHeaders: string[]): string[] {
+    let headers = buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining);
+    const edits = this.job.edits?.responseEdits;
+    if (edits != null) headers = applyHeaderEdits(headers, edits);
+    const cors = this.job.corsHeaders;
+    if (cors != null) {
+      // Envoy's CORS filter sets these over whatever the backend sent
+      for (let i = 0; i < cors.length; i += 2) headers = applyHeaderEdits(headers, [{ op: 'set', name: cors[i]!.toLowerCase(), value: cors[i + 1]! }]);
+    }
+    return headers;
+  }
+
+  onAttemptSent(attempt: UpstreamAttempt): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    if (isClientFaulted(this.req.socket)) {
+      // The request's own bytes turned out malformed after its head: abandon it unsent.
+      this.#finish();
+      attempt.cancel(new Error('client request faulted'));
+      return;
+    }
+    if (this.#body !== null) this.req.pipe(this.#body);
+  }
+
+  #cutAttempt(attempt: UpstreamAttempt, cut: Exclude<Cut, null>): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    this.#cut = cut;
+    const id = this.#endpointId;
+    const message = cut === 'routeTimeout' ? errorText.routeTimeout(id, this.job.timeoutMs ?? 0) : `upstream per-try timeout from ${id}`;
+    attempt.fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', message));
+  }
+
+  readonly #armRouteTimer = (): void => {
+    if (this.#done || this.job.timeoutMs === null) return;
+    this.#routeTimer = setTimeout(() => {
+      const attempt = this.#attempt;
+      if (attempt !== null) this.#cutAttempt(attempt, 'routeTimeout');
+      else if (this.#backoffTimer !== null) this.#fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
+    }, this.job.timeoutMs);
+  };
+
+  onAttemptHead(attempt: UpstreamAttempt, status: number, rawHeaders: string[]): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    this.#clearPerTryTimer();
+    this.#report(selectOutcome(status));
+    const policy = this.job.retries;
+    if (policy !== null && this.#attemptsLeft > 0 && shouldRetryStatus(policy, status, this.#replayable)) {
+      // Discarded, never relayed; read to its end so the socket goes back to the pool.
+      attempt.discard();
+      this.#retry();
+      return;
+    }
+    try {
+      this.res.writeHead(status, this.#clientHeaders(rawHeaders));
+    } catch (err) {
+      // An invalid status ("099") or header value: nothing was sent to the client yet.
+      attempt.cancel(new Error('invalid upstream response'));
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, errorCode(err)), err));
+      return;
+    }
+    // Node writes the head and each body chunk in writes of their own; corked until the current
+    // tick ends, a response that arrived in one upstream read (head, body, end) leaves in one
+    // writev (bench/RESULTS.md). A larger body is uncorked after its first chunks, as they come.
+    const socket = this.res.socket;
+    if (socket !== null && socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
+    this.#responded = true;
+    countStatus(this.ctx.stats, status);
+    this.job.observation?.countBody();
+  }
+
+  onAttemptData(chunk: Buffer): boolean {
+    this.job.observation?.addBodyBytes(chunk.length);
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.#resume);
+    return false;
+  }
+
+  readonly #resume = (): void => {
+    this.#attempt?.resume();
+  };
+
+  onAttemptEnd(attempt: UpstreamAttempt): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    this.res.end();
+    this.#finish();
+  }
+
+  onAttemptError(attempt: UpstreamAttempt, err: Error): void {
+    if (attempt !== this.#attempt || this.#done) return;
+    if (this.#responded) {
+      // Headers are out: the only honest signal left is a truncated response.
+      this.#logTruncated(err);
+      this.res.destroy();
+      this.#finish();
+      return;
+    }
+    this.#clearPerTryTimer();
+    if (err instanceof UnaskedSwitchError) {
+      // Never retried: the endpoint is misbehaving, like an unparsable response (HPE_*).
+      countUpgradeRefusal(this.ctx.stats, 'upstream_101');
+      this.job.observation?.upgradeRefused('upstream_101');
+      countUpstreamFailure(this.job.subset.meter, this.#index, 'STICKYD_ERR_UPSTREAM_PROTOCOL');
+      this.#report('gateway');
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, '101 to a request sent without Upgrade'), err));
+      return;
+    }
+    const code = errorCode(err);
+    if (REFUSED_AS_GIVEN.has(code)) {
+      this.#fail(buildError('STICKYD_ERR_BAD_REQUEST', `request cannot be forwarded: ${code}`, err));
+      return;
+    }
+    if (attempt.sent && RESET_CODES.has(code) && !this.#raceRetried && this.#replayable && this.#cut === null) {
+      // A connection closed under a bodiless idempotent request before any answer: most often the
+      // backend closing an idle keep-alive socket as we reused it (RELIABILITY §2.7). undici does
+      // not say whether the socket was reused, so any such reset is replayed once, on the same
+      // endpoint, on a connection of its own. Not counted against the endpoint, not one of the
+      // route's retry attempts.
+      this.#raceRetried = true;
+      this.ctx.stats.upstreamRetries++;
+      this.#send(true);
+      return;
+    }
+    const failure = this.#failureOf(err, attempt);
+    const error = this.#classify(err, attempt);
+    countUpstreamFailure(this.job.subset.meter, this.#index, error.code);
+    this.#report(code.startsWith('HPE_') ? 'gateway' : 'local');
+    const policy = this.job.retries;
+    if (failure !== null && policy !== null && this.#attemptsLeft > 0 && shouldRetryFailure(policy, failure, this.#replayable)) {
+      this.#retry();
+      return;
+    }
+    this.#fail(error);
+  }
+
+  /** null: not retriable whatever the policy (route or idle timeout, invalid response). */
+  #failureOf(err: Error, attempt: UpstreamAttempt): AttemptFailure | null {
+    const code = errorCode(err);
+    if (this.#cut === 'routeTimeout' || IDLE_CODES.has(code)) return null;
+    if (this.#cut === 'perTryTimeout') return 'perTryTimeout';
+    if (code === 'UND_ERR_CONNECT_TIMEOUT' || !attempt.sent) return 'connect';
+    return code.startsWith('HPE_') ? null : 'reset';
+  }
+
+  /** Next attempt on the session's fallback (or another picked) endpoint. */
+  #retry(): void {
+    this.#attemptsLeft--;
+    this.ctx.stats.upstreamRetries++;
+    const { rt, subset, key, down } = this.job;
+    countUpstreamRetry(subset.meter, this.#index);
+    const tried = (this.#tried ??= [this.#index]);
+    const next = selectRetryEndpoint(rt, subset, key, down, tried);
+    tried.push(next);
+    subset.picker.finish(this.#index);
+    this.#index = next;
+    subset.picker.start(next);
+    this.job.observation?.retarget(next);
+    const retry = (this.#tried?.length ?? 2) - 1;
+    const wait = selectBackoffMs(this.job.retries?.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, retry, Math.random);
+    if (wait <= 0) {
+      this.#send();
+      return;
+    }
+    // Envoy's retry backoff; the route timeout still runs, and ends the wait if it fires first
+    this.#attempt = null;
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = null;
+      if (!this.#done) this.#send();
+    }, wait);
+  }
+
+  #report(outcome: Outcome): void {
+    const subset = this.job.subset;
+    if (subset.outlier !== null) this.ctx.outcomes?.record(subset, this.job.rt.epoch, this.#index, outcome);
+  }
+
+  #classify(err: Error, attempt: UpstreamAttempt): StickydError {
+    if (err instanceof StickydError) return err;
+    const id = this.#endpointId;
+    const code = errorCode(err);
+    if (code === 'ECONNREFUSED') return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.refused(id), err);
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.connectTimeout(id), err);
+    if (IDLE_CODES.has(code)) return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream idle timeout from ${id}`, err);
+    if (code.startsWith('HPE_')) return buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(id, code), err);
+    if (!attempt.sent) return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(id, code), err);
+    return buildError('STICKYD_ERR_UPSTREAM_RESET', errorText.reset(id), err);
+  }
+
+  #fail(err: StickydError): void {
+    this.ctx.stats.upstreamErrors++;
+    const attempts = (this.#tried?.length ?? 1);
+    log('warn', 'upstream error', { endpoint: this.#endpointId, subset: this.job.subset.name, code: err.code, attempts, cause: err.cause, requestId: this.job.requestId });
+    this.req.unpipe();
+    // An unread request body cannot be skipped safely: close the connection after the answer.
+    const close = this.ctx.draining || (this.#hasBody && !this.req.complete);
+    sendError(this.res, err, this.job.requestId, close, this.ctx.stats);
+    this.#finish();
+  }
+
+  #logTruncated(err: Error): void {
+    this.ctx.stats.upstreamErrors++;
+    const code = err instanceof StickydError ? err.code : errorCode(err);
+    // The client leaving cancels the attempt without a report: whatever lands here is upstream's.
+    countUpstreamFailure(this.job.subset.meter, this.#index, err instanceof StickydError ? err.code : 'STICKYD_ERR_UPSTREAM_RESET');
+    log('warn', 'upstream error after response headers', { endpoint: this.#endpointId, subset: this.job.subset.name, code, cause: err.cause ?? errorCode(err), requestId: this.job.requestId });
+  }
+
+  readonly #onClientClose = (): void => {
+    // The client went away (or the response is complete): either way the exchange is over.
+    if (!this.res.writableFinished && !this.#done) {
+      this.#finish();
+      this.#cancelAttempt('client closed the connection');
+    }
+  };
+
+  readonly #onClientError = (): void => {
+    if (this.#done) return;
+    this.#finish();
+    this.#cancelAttempt('client request failed');
+  };
+
+  #cancelAttempt(why: string): void {
+    this.req.unpipe();
+    this.#attempt?.cancel(new Error(why));
+  }
+
+  #clearPerTryTimer(): void {
+    if (this.#perTryTimer !== null) clearTimeout(this.#perTryTimer);
+    this.#perTryTimer = null;
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#clearPerTryTimer();
+    if (this.#routeTimer !== null) clearTimeout(this.#routeTimer);
+    if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = null;
+    this.job.subset.picker.finish(this.#index);
+  }
+}
+
+function ignore(): void {}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}

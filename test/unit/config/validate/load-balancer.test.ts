@@ -1,0 +1,114 @@
+import test from 'ava';
+import type { LbPolicy } from '../../../../src/snapshot/types.js';
+import { compileOne, destinationRule, docs, errorsOf, find, GATEWAY, SERVICE, virtualService } from '../../../fixtures/config/helpers.js';
+
+const LB = 'spec.subsets[0].trafficPolicy.loadBalancer';
+
+/** the v1 subset's policy with `lb` as its loadBalancer (a YAML flow mapping) */
+function v1Policy(lb: string): LbPolicy {
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', `    trafficPolicy: {loadBalancer: ${lb}}\n`));
+  return compileOne(text).snapshot.subsets[0]!.policy;
+}
+
+function v1Errors(lb: string) {
+  return errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', `    trafficPolicy: {loadBalancer: ${lb}}\n`)));
+}
+
+const hash = (key: object, table: 'ring' | 'maglev' = 'ring', minimumRingSize: number | null = null, maglevTableSize: number | null = null) =>
+  ({ kind: 'hash', key, table, minimumRingSize, maglevTableSize }) as LbPolicy;
+
+test('cookie ttl: 60s -> 60, 0s -> 0 (session cookie), absent -> null (never mint); path defaults to "/"', (t) => {
+  t.deepEqual(v1Policy('{consistentHash: {httpCookie: {name: session, ttl: 60s}}}'), hash({ kind: 'cookie', name: 'session', path: '/', ttlSec: 60 }));
+  t.deepEqual(v1Policy('{consistentHash: {httpCookie: {name: session, ttl: 0s}}}'), hash({ kind: 'cookie', name: 'session', path: '/', ttlSec: 0 }));
+  t.deepEqual(v1Policy('{consistentHash: {httpCookie: {name: session}}}'), hash({ kind: 'cookie', name: 'session', path: '/', ttlSec: null }));
+  t.deepEqual(v1Policy('{consistentHash: {httpCookie: {name: s, path: /app, ttl: 1h}}}'), hash({ kind: 'cookie', name: 's', path: '/app', ttlSec: 3600 }));
+});
+
+test('a fractional cookie ttl rounds up with a warning, never down to a session cookie', (t) => {
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', '    trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: s, ttl: 500ms}}}}\n'));
+  const r = compileOne(text);
+  t.deepEqual((r.snapshot.subsets[0]!.policy as { key: unknown }).key, { kind: 'cookie', name: 's', path: '/', ttlSec: 1 });
+  t.regex(find(r.warnings, `${LB}.consistentHash.httpCookie.ttl`)!.message, /rounded up to 1s/);
+});
+
+test('header, source IP and query parameter keys', (t) => {
+  t.deepEqual(v1Policy('{consistentHash: {httpHeaderName: X-User}}'), hash({ kind: 'header', name: 'x-user' }));
+  t.deepEqual(v1Policy('{consistentHash: {useSourceIp: true}}'), hash({ kind: 'sourceIp' }));
+  t.deepEqual(v1Policy('{consistentHash: {httpQueryParameterName: uid}}'), hash({ kind: 'query', name: 'uid' }));
+});
+
+test('ring is the default table; ringHash and legacy minimumRingSize set its size; maglev picks Maglev', (t) => {
+  t.deepEqual(v1Policy('{consistentHash: {useSourceIp: true, ringHash: {minimumRingSize: 2048}}}'), hash({ kind: 'sourceIp' }, 'ring', 2048));
+  t.deepEqual(v1Policy('{consistentHash: {useSourceIp: true, minimumRingSize: 512}}'), hash({ kind: 'sourceIp' }, 'ring', 512));
+  t.deepEqual(v1Policy('{consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}}'), hash({ kind: 'sourceIp' }, 'maglev', null, 65537));
+  t.deepEqual(v1Policy('{consistentHash: {useSourceIp: true, maglev: {}}}'), hash({ kind: 'sourceIp' }, 'maglev', null, null));
+});
+
+test('a Maglev table size must be prime', (t) => {
+  const issues = v1Errors('{consistentHash: {useSourceIp: true, maglev: {tableSize: 65536}}}');
+  t.is(issues.length, 1);
+  t.is(issues[0]!.field, `${LB}.consistentHash.maglev.tableSize`);
+  t.regex(issues[0]!.message, /65536 is not a prime/);
+});
+
+test('simple policies, and LEAST_REQUEST when nothing is set', (t) => {
+  t.deepEqual(v1Policy('{simple: ROUND_ROBIN}'), { kind: 'roundRobin' });
+  t.deepEqual(v1Policy('{simple: RANDOM}'), { kind: 'random' });
+  t.deepEqual(v1Policy('{simple: LEAST_REQUEST}'), { kind: 'leastRequest' });
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule());
+  t.deepEqual(compileOne(text).snapshot.subsets[0]!.policy, { kind: 'leastRequest' });
+});
+
+test('PASSTHROUGH, unknown names and malformed consistentHash are errors naming the field', (t) => {
+  t.deepEqual(v1Errors('{simple: PASSTHROUGH}').map((i) => i.field), [`${LB}.simple`]);
+  t.regex(v1Errors('{simple: PASSTHROUGH}')[0]!.message, /PASSTHROUGH is not implemented/);
+  t.regex(v1Errors('{simple: FASTEST}')[0]!.message, /unknown load balancer "FASTEST"/);
+  t.regex(v1Errors('{simple: RANDOM, consistentHash: {useSourceIp: true}}')[0]!.message, /only one of simple or consistentHash/);
+  const two = v1Errors('{consistentHash: {useSourceIp: true, httpHeaderName: x}}');
+  t.is(two[0]!.field, `${LB}.consistentHash`);
+  t.regex(two[0]!.message, /only one of .* got httpHeaderName, useSourceIp/);
+  t.regex(v1Errors('{consistentHash: {ringHash: {minimumRingSize: 8}}}')[0]!.message, /must set one of httpCookie/);
+  t.regex(v1Errors('{consistentHash: {useSourceIp: true, ringHash: {}, maglev: {}}}')[0]!.message, /only one of ringHash, maglev or minimumRingSize/);
+  t.deepEqual(v1Errors('{consistentHash: {httpCookie: {ttl: 60s}}}').map((i) => i.field), [`${LB}.consistentHash.httpCookie.name`]);
+});
+
+test('a subset policy overrides the rule policy; a destination without subset uses the rule policy', (t) => {
+  const rule = destinationRule('  trafficPolicy:\n    loadBalancer:\n      simple: ROUND_ROBIN\n', '    trafficPolicy: {loadBalancer: {simple: RANDOM}}\n');
+  const vs = virtualService(undefined).replace('        host: svc\n', '        host: svc\n      weight: 50\n    - destination: {host: svc, subset: v1}\n      weight: 30\n    - destination: {host: svc, subset: v2}\n      weight: 20\n');
+  const s = compileOne(docs(GATEWAY, SERVICE, vs, rule)).snapshot;
+  t.deepEqual(s.subsets.map((x) => [x.name, x.policy.kind, x.endpoints.length]), [
+    ['svc', 'roundRobin', 3],
+    ['svc/v1', 'random', 2],
+    ['svc/v2', 'roundRobin', 1],
+  ]);
+  t.deepEqual(s.listeners[0]!.virtualHosts[0]!.routes[0]!.destinations, [
+    { subset: 0, weight: 50 },
+    { subset: 1, weight: 30 },
+    { subset: 2, weight: 20 },
+  ]);
+});
+
+test('connectionPool is warned as not implemented', (t) => {
+  const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    tls: {mode: DISABLE}\n    portLevelSettings: []\n';
+  // compiles (tls mode DISABLE and an empty portLevelSettings mean what stickyd does), with a warning
+  const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
+  const w = find(warnings, 'spec.trafficPolicy.connectionPool');
+  t.truthy(w);
+  t.is(w!.document, 'DestinationRule/dr');
+  t.regex(w!.message, /not implemented/);
+});
+
+test('backend tls and port-level settings are refused: ignoring them would change what the config means', (t) => {
+  for (const tls of ['{mode: SIMPLE}', '{mode: ISTIO_MUTUAL}', '{mode: DISABLE, sni: a.example}']) {
+    const tp = `  trafficPolicy:\n    tls: ${tls}\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]\n`;
+    const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
+    t.regex(find(errors, 'spec.trafficPolicy.tls')?.message ?? '', /plaintext where TLS is asked for/, tls);
+    t.regex(find(errors, 'spec.trafficPolicy.portLevelSettings')?.message ?? '', /refused/);
+  }
+});
+
+test('the deprecated top-level consistentHash.minimumRingSize is honoured with a warning', (t) => {
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', '    trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, minimumRingSize: 512}}}\n'));
+  const { warnings } = compileOne(text);
+  t.regex(find(warnings, 'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.minimumRingSize')!.message, /deprecated in Istio: use ringHash.minimumRingSize/);
+});
