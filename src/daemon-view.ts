@@ -72,11 +72,34 @@ export interface SupervisorView {
   crashLoop(): CrashLoopState;
 }
 
+/** One worker as the reloader's status lists it. */
+export interface WorkerStatus {
+  readonly pid: number;
+  readonly epoch: number;
+  readonly listening: boolean;
+  readonly uptimeSec: number;
+}
+
+/** The reloader's part of GET /status (and what `stickyd reload` polls for). */
+export interface ReloaderStatus {
+  readonly generation: number;
+  readonly configPath: string;
+  readonly configHash: string | null;
+  /** every worker serves the current generation */
+  readonly ready: boolean;
+  readonly workers: readonly WorkerStatus[];
+  readonly workerRestarts: number;
+  readonly crashLoop: CrashLoopState;
+  /** reloads applied, failed, and asked for (SIGHUP), since the daemon started */
+  readonly reloads: { readonly ok: number; readonly failed: number; readonly requested: number };
+  readonly lastReload: ReloadResult | null;
+}
+
 /** What the admin listener reads of the reloader (primary/reloader.ts). */
 export interface ReloaderView {
   readonly last: ReloadResult | null;
   readonly generation: number;
   /** the snapshot every worker was given last (null before the first) */
   readonly applied: Snapshot | null;
-  status(): Record<string, unknown>;
+  status(): ReloaderStatus;
 }

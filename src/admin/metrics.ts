@@ -41,12 +41,12 @@ export async function selectMetricsView(src: AdminSources): Promise<MetricsView>
   const merged = await src.scrape();
   const s = src.supervisor;
   const last = src.reloader.last;
-  const status = src.reloader.status() as { reloads?: { ok: number; failed: number } };
+  const { reloads } = src.reloader.status();
   return {
     merged,
     snapshot: src.reloader.applied,
     generation: src.reloader.generation,
-    reloads: { ok: status.reloads?.ok ?? 0, failed: status.reloads?.failed ?? 0 },
+    reloads: { ok: reloads.ok, failed: reloads.failed },
     lastReloadOk: last === null ? null : last.ok,
     ready: s.allReady(),
     servingWorkers: s.workers().filter((w) => w.listening && !w.retiring).length,

@@ -2,7 +2,7 @@
 // generation, config, reload history, workers with their request counts, and every subset with
 // its endpoints, their health, their share of the subset and the requests they served.
 import type { LbPolicy, Snapshot } from '../snapshot/types.js';
-import type { HealthSource, MergedStats } from '../daemon-view.js';
+import type { HealthSource, MergedStats, ReloaderStatus, WorkerStatus } from '../daemon-view.js';
 import { selectShares } from './shares.js';
 import type { AdminSources } from './sources.js';
 
@@ -29,12 +29,34 @@ export interface SubsetStatus {
   readonly endpoints: readonly EndpointStatus[];
 }
 
-export async function buildStatus(src: AdminSources): Promise<Record<string, unknown>> {
+/** A worker row of GET /status: the reloader's view plus what its last stats report said. */
+export interface WorkerStatusRow extends WorkerStatus {
+  readonly retiring: boolean;
+  /** the worker answered this scrape (else the counts below are null) */
+  readonly answered: boolean;
+  readonly requests: number | null;
+  readonly activeConnections: number | null;
+  readonly inflight: number | null;
+}
+
+/** The body of GET /status. */
+export interface StatusBody extends Omit<ReloaderStatus, 'workers'> {
+  readonly uptimeSec: number;
+  readonly workers: readonly WorkerStatusRow[];
+  readonly totals: { readonly requests: number; readonly inflight: number; readonly activeConnections: number; readonly sessionCacheEntries: number };
+  readonly unansweredWorkers: number;
+  readonly health: Record<string, unknown> | null;
+  readonly subsets: readonly SubsetStatus[];
+  /** every Gateway server certificate of the applied snapshot (buildCertificateStatus) */
+  readonly certificates: readonly Record<string, unknown>[];
+}
+
+export async function buildStatus(src: AdminSources): Promise<StatusBody> {
   const merged = await src.scrape();
   const base = src.reloader.status();
   const byPid = new Map(merged.workers.map((w) => [w.pid, w.report]));
   const infos = new Map(src.supervisor.workers().map((w) => [w.pid, w]));
-  const workers = (base.workers as { pid: number }[]).map((w) => {
+  const workers = base.workers.map((w): WorkerStatusRow => {
     const report = byPid.get(w.pid) ?? null;
     return {
       ...w,

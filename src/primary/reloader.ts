@@ -1,7 +1,7 @@
 // SIGHUP reloads: re-read the same config path, validate, build tables off the main thread and
 // publish to every worker. Reloads that arrive while one runs are coalesced into one more run,
 // never lost; a config that fails keeps the old generation serving.
-import type { ReloadResult } from '../daemon-view.js';
+import type { ReloaderStatus, ReloadResult } from '../daemon-view.js';
 import { ConfigError, formatIssue } from '../errors.js';
 import { log } from '../log.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
@@ -83,7 +83,7 @@ export class Reloader {
     }
   }
 
-  status(): Record<string, unknown> {
+  status(): ReloaderStatus {
     const s = this.#deps.supervisor;
     return {
       generation: this.#applied?.epoch ?? 0,

@@ -1,4 +1,37 @@
-// Argument value parsers for the CLI; a bad value is a UsageError naming the flag.
+// What every command shares: parsing its flags (with -h/--help), the value parsers, and the
+// UsageError a bad value throws (cli.ts prints it above the command's help and exits 2).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** What cli.ts hands a command. */
+export interface CommandEnv {
+  /** this CLI's own file: forked workers re-enter it (cluster), the demo spawns its backends with it */
+  readonly cliPath: string;
+  /** SIGHUP, taken over by cli.ts before anything else loads */
+  readonly signals: { onHup(fn: () => void): void };
+}
+
+/** A command module: its --help text and its entry. */
+export interface Command {
+  readonly HELP: string;
+  run(args: string[], env: CommandEnv): Promise<void>;
+}
+
+export type FlagValues = Record<string, string | boolean | undefined>;
+
+/** strict flags, no positionals; -h/--help prints `help` and exits 0; anything else wrong is a UsageError */
+export function parseFlags(command: string, help: string, args: string[], options: NonNullable<ParseArgsConfig['options']>): FlagValues {
+  let values: FlagValues;
+  try {
+    values = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as FlagValues;
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
+  if (values.help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  return values;
+}
 export class UsageError extends Error {
   constructor(message: string, readonly command: string) { super(message); }
 }

@@ -5,15 +5,44 @@
 // as JSON with its priority.
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/index.js';
+import type { ReloaderStatus } from '../daemon-view.js';
 import { ConfigError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
+import { hostPort, parseFlags, positiveInt, required } from './args.js';
 
-interface Status {
-  generation: number;
-  ready: boolean;
-  reloads: { requested: number };
-  lastReload: { ok: boolean; epoch: number; error: string | null; covers: number } | null;
+export const HELP = `Usage: stickyd reload -c <file-or-dir> [--pid <pid> | --pid-file <path>] [--admin <host:port>]
+
+Validates the configuration, sends SIGHUP to the running primary and waits until the new
+generation is live in every worker. Exits 1 with the reason when validation or the reload
+fails (the running generation keeps serving). Meant for ExecReload= and for people.
+
+Options:
+  -c, --config <path>     the config the daemon runs with (required)
+      --pid <pid>         the primary's pid (default: $MAINPID under systemd)
+      --pid-file <path>   read the pid from this file
+      --admin <host:port> the daemon's admin listener (default 127.0.0.1:9901)
+      --timeout <ms>      how long to wait for the result (default 60000)
+      --json              every output line a JSON log line (for the journal: the unit uses it)
+  -h, --help              this help
+`;
+
+export async function run(args: string[]): Promise<void> {
+  const v = parseFlags('reload', HELP, args, {
+    config: { type: 'string', short: 'c' }, pid: { type: 'string' }, 'pid-file': { type: 'string' }, admin: { type: 'string' }, timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  process.exitCode = await runReload({
+    configPath: required(v.config, '--config', 'reload'),
+    pid: typeof v.pid === 'string' ? positiveInt(v.pid, '--pid', 'reload') : null,
+    pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
+    admin: hostPort(typeof v.admin === 'string' ? v.admin : '127.0.0.1:9901', '--admin', 'reload'),
+    timeoutMs: typeof v.timeout === 'string' ? positiveInt(v.timeout, '--timeout', 'reload') : 60_000,
+    json: v.json === true,
+  });
 }
+
+/** What the client reads of GET /status: the reloader's part (admin/status.ts spreads it in). */
+type Status = Pick<ReloaderStatus, 'generation' | 'ready' | 'reloads' | 'lastReload'>;
 
 export interface ReloadClientOptions {
   readonly configPath: string;
