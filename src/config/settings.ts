@@ -18,7 +18,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_HEADER_COUNT = 100;
 /** RFC 9112 §3: "a minimum request-line length of 8000 octets" is recommended */
 export const DEFAULT_MAX_URI_LENGTH = 8_192;
-/** Node's default maxHeaderSize (16 KiB), which now counts header fields only (RELIABILITY §2.2) */
+/** Node's default maxHeaderSize (16 KiB), which now counts header fields only (docs/reliability.md, Size limits) */
 export const DEFAULT_MAX_HEADER_BYTES = 16_384;
 /** HAProxy's documented `timeout http-request 10s`; Node's 60 s lets a slowloris hold a socket 6x longer */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;

@@ -34,7 +34,7 @@ export interface RunOptions {
   readonly healthCheck?: HealthCheckFlags | null;
 }
 
-/** how long a draining worker keeps idle keep-alive sockets open before closing them (RELIABILITY.md §1.5) */
+/** how long a draining worker keeps idle keep-alive sockets open before closing them (docs/reliability.md, Draining a worker) */
 const DRAIN_IDLE_GRACE_MS = 1_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;

@@ -1,5 +1,6 @@
 // The compiled, immutable routing snapshot: data only. The primary builds it from Istio YAML
-// (config/compile.ts), fills in balancer tables (primary/build.task.ts) and sends it to every
+// (config/: validate/ then compile/) and fills in balancer tables (balancing/build-tables.ts),
+// both on a piscina thread (primary/prepare.task.ts), then sends it to every
 // worker with structured clone ('advanced' serialization), so typed arrays cross IPC as-is.
 // Nothing here may hold functions, class instances, RegExp objects or Maps.
 

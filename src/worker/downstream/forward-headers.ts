@@ -54,7 +54,7 @@ function selectNominated(connection: string | undefined): string[] | null {
 
 /**
  * `dropUnderscores`: request names with "_" are dropped (nginx's underscores_in_headers off), so
- * `X_Forwarded_For` cannot reach a CGI-style backend as HTTP_X_FORWARDED_FOR (RELIABILITY §2.4).
+ * `X_Forwarded_For` cannot reach a CGI-style backend as HTTP_X_FORWARDED_FOR (docs/reliability.md).
  */
 function copyEndToEnd(raw: readonly string[], connection: string | undefined, owned: ReadonlySet<string>, out: string[], dropUnderscores = false): boolean {
   const nominated = selectNominated(connection);

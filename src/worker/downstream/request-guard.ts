@@ -1,4 +1,4 @@
-// Checks Node's parser leaves to us (RELIABILITY §0.3, §2): llhttp rejects broken framing itself
+// Checks Node's parser leaves to us (docs/reliability.md): llhttp rejects broken framing itself
 // but lets through duplicate or malformed Host, transfer codings other than chunked, HTTP/2.0 in
 // HTTP/1 syntax, "GET *", fragments, oversized targets and header floods. One pass over
 // rawHeaders, no allocation on the accept path; the request is answered and the connection

@@ -17,7 +17,7 @@ import { H2Front } from './h2-front.js';
 const CLIENT_ERROR_LINGER_MS = 1_000;
 /**
  * llhttp's maxHeaderSize counts the request line too, so a long URI would get 431 before our
- * 414 could answer it (RELIABILITY §2.2). The parser's bound is therefore the URI and header
+ * 414 could answer it (docs/reliability.md, Size limits). The parser's bound is therefore the URI and header
  * limits plus this much for method, version and separators; request-guard.ts enforces each.
  */
 const REQUEST_LINE_SLACK = 64;
@@ -39,7 +39,7 @@ export type ListenerLimits = Pick<
  * Client connections stickyd has given up on: a request that failed to parse after its head was
  * accepted (a bad chunk in the same packet as the head), or one the request guard refused. Such a
  * head may already be in the handler, and pipelined requests behind it are parsed and dispatched
- * by Node before the connection closes; none of them may reach a backend (RELIABILITY §3.9).
+ * by Node before the connection closes; none of them may reach a backend (docs/reliability.md).
  */
 const faulted = new WeakSet<object>();
 
@@ -113,7 +113,7 @@ export class ListenerGroup {
       // at the request; with one, handle-request.ts sends it only once the request is routed, so a
       // refused request is answered before the client sends its body.
       server.on('checkContinue', handle);
-      // Node keeps ~maxHeadersCount lines and silently drops the rest (RELIABILITY §2.2); one more
+      // Node keeps ~maxHeadersCount lines and silently drops the rest (docs/reliability.md); one more
       // than the limit lets request-guard.ts see the excess and answer 431.
       server.maxHeadersCount = limits.maxHeaderCount + 1;
       server.on('connection', this.#onConnection);
@@ -179,7 +179,7 @@ export class ListenerGroup {
 
   /**
    * Stop accepting now; keep idle keep-alive sockets until `graceMs` (Node >= 19's server.close()
-   * would close them at once and race a client already sending on one: RELIABILITY §0.1, §1.5);
+   * would close them at once and race a client already sending on one: docs/reliability.md, Draining a worker);
    * destroy whatever is left at `deadlineMs`. Both are durations from now. `onEmpty` runs once no
    * client connection remains. The caller marks responses Connection: close meanwhile.
    */
@@ -209,7 +209,7 @@ export class ListenerGroup {
     // A refused upgrade handed back to the server (#replayAsPlain): already counted and tracked.
     if (this.#sockets.has(socket)) return;
     if (this.#sockets.size >= this.#maxConnections) {
-      // Shed at once with a 503 (RELIABILITY §3.6) rather than queue: this worker is full. Node's
+      // Shed at once with a 503 (docs/reliability.md) rather than queue: this worker is full. Node's
       // parser is already attached, so a request the client sends anyway must not be proxied.
       faulted.add(socket);
       socket.on('error', () => socket.destroy());

@@ -54,7 +54,7 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
  * with "; "), with one pair of surrounding double quotes removed; null when there is none.
  * Browsers send the most specific path first, so the first occurrence is the one to honour.
  * With `maxKeyLength`, occurrences that are empty, oversized or not RFC 6265 cookie-octets are
- * skipped (RELIABILITY §2.5: the first *valid* value), so garbage never reaches the hash.
+ * skipped (the first *valid* value: docs/reliability.md, Duplicate cookies), so garbage never reaches the hash.
  */
 /** What a subset needs to find or mint a session key (a RuntimeSubset has these, precomputed). */
 export interface SessionPolicy {

@@ -145,7 +145,7 @@ class Exchange implements AttemptSink {
     this.#cut = null;
     // A fresh body stream per attempt: the client's bytes flow into it only once a socket is up,
     // so a connect failure consumed none of them and the retry is safe for every method
-    // (RELIABILITY §2.7); and undici destroying it on failure cannot touch the client request.
+    // (docs/reliability.md, Upstream faults); and undici destroying it on failure cannot touch the client request.
     const body = this.#hasBody ? (this.#body = new PassThrough()) : null;
     // undici may destroy it with the attempt's error, which reaches us through the attempt; an
     // 'error' event nobody listens to would take the worker down.
@@ -309,7 +309,7 @@ class Exchange implements AttemptSink {
     }
     if (attempt.sent && RESET_CODES.has(code) && !this.#raceRetried && this.#replayable && this.#cut === null) {
       // A connection closed under a bodiless idempotent request before any answer: most often the
-      // backend closing an idle keep-alive socket as we reused it (RELIABILITY §2.7). undici does
+      // backend closing an idle keep-alive socket as we reused it (docs/reliability.md). undici does
       // not say whether the socket was reused, so any such reset is replayed once, on the same
       // endpoint, on a connection of its own. Not counted against the endpoint, not one of the
       // route's retry attempts.
