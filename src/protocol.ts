@@ -71,7 +71,7 @@ export const STATUS_COLUMNS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx', 'none
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 export const UPSTREAM_COLUMNS = ['connect_failure', 'timeout', 'reset', 'protocol', 'retry'] as const;
 /**
- * Why an Upgrade header was stripped or an upstream 101 refused (worker/upgrade-policy.ts); the
+ * Why an Upgrade header was stripped or an upstream 101 refused (worker/downstream/upgrade-policy.ts); the
  * counters are `upgradesRefused.<reason>`.
  */
 export const UPGRADE_REFUSALS = ['protocol', 'method', 'handshake', 'connection', 'upstream_101'] as const;
