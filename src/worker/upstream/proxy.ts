@@ -3,7 +3,7 @@
 // emitter without an 'error' listener: an upstream or client fault must not take the worker down.
 // Over 300 lines because the attempt lifecycle (timers, retries, the keep-alive race, body
 // streaming) is one state machine whose pieces only make sense together. The wire side of one
-// attempt is attempt.ts, on the endpoint's undici Pool (pool.ts).
+// attempt is attempt.ts, on the endpoint's undici Pool (pool.ts); what a failure means is failure.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -17,11 +17,12 @@ import { selectClientCertHeader, selectConnectionKey } from '../downstream/tls-f
 import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
 import { normaliseAddress } from '../downstream/request-head.js';
 import { buildError, errorText, sendError } from '../downstream/responses.js';
-import { isIdempotent, shouldRetryFailure, shouldRetryStatus, type AttemptFailure } from './retry-policy.js';
+import { isIdempotent, shouldRetryFailure, shouldRetryStatus } from './retry-policy.js';
 import type { RuntimeSnapshot, RuntimeSubset } from '../routing/runtime-snapshot.js';
 import { selectRetryEndpoint } from '../routing/select-endpoint.js';
 import { isClientFaulted } from '../downstream/server.js';
 import { UnaskedSwitchError, UpstreamAttempt, type AttemptSink } from './attempt.js';
+import { classifyFailure, failureOutcome, isConnectionReset, isRefusedAsGiven, readAttemptFailure, readErrorCode, type Cut } from './failure.js';
 import { dispatchOnFreshConnection } from './pool.js';
 import type { RequestObservation } from '../downstream/observe.js';
 import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
@@ -72,16 +73,6 @@ export interface ForwardEdits {
 export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, job: ProxyJob): void {
   new Exchange(ctx, req, res, job).start();
 }
-
-/** Why this proxy cut an attempt itself (undici reports its own connect and idle timeouts). */
-type Cut = 'perTryTimeout' | 'routeTimeout' | null;
-
-/** undici refused the request as given (a header or path Node's server parser let through). */
-const REFUSED_AS_GIVEN = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
-/** a connection that closed under a request that had been written to it */
-const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-/** undici's stream idle timeouts: no response head, or no body bytes, for the configured time */
-const IDLE_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 class Exchange implements AttemptSink {
   readonly #hasBody: boolean;
@@ -250,7 +241,7 @@ class Exchange implements AttemptSink {
     } catch (err) {
       // An invalid status ("099") or header value: nothing was sent to the client yet.
       attempt.cancel(new Error('invalid upstream response'));
-      this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, errorCode(err)), err));
+      this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, readErrorCode(err)), err));
       return;
     }
     // Node writes the head and each body chunk in writes of their own; corked until the current
@@ -302,12 +293,12 @@ class Exchange implements AttemptSink {
       this.#fail(buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(this.#endpointId, '101 to a request sent without Upgrade'), err));
       return;
     }
-    const code = errorCode(err);
-    if (REFUSED_AS_GIVEN.has(code)) {
+    const code = readErrorCode(err);
+    if (isRefusedAsGiven(code)) {
       this.#fail(buildError('STICKYD_ERR_BAD_REQUEST', `request cannot be forwarded: ${code}`, err));
       return;
     }
-    if (attempt.sent && RESET_CODES.has(code) && !this.#raceRetried && this.#replayable && this.#cut === null) {
+    if (attempt.sent && isConnectionReset(code) && !this.#raceRetried && this.#replayable && this.#cut === null) {
       // A connection closed under a bodiless idempotent request before any answer: most often the
       // backend closing an idle keep-alive socket as we reused it (docs/reliability.md). undici does
       // not say whether the socket was reused, so any such reset is replayed once, on the same
@@ -318,25 +309,16 @@ class Exchange implements AttemptSink {
       this.#send(true);
       return;
     }
-    const failure = this.#failureOf(err, attempt);
-    const error = this.#classify(err, attempt);
+    const failure = readAttemptFailure(code, this.#cut, attempt.sent);
+    const error = classifyFailure(err, attempt.sent, this.#endpointId);
     countUpstreamFailure(this.job.subset.meter, this.#index, error.code);
-    this.#report(code.startsWith('HPE_') ? 'gateway' : 'local');
+    this.#report(failureOutcome(code));
     const policy = this.job.retries;
     if (failure !== null && policy !== null && this.#attemptsLeft > 0 && shouldRetryFailure(policy, failure, this.#replayable)) {
       this.#retry();
       return;
     }
     this.#fail(error);
-  }
-
-  /** null: not retriable whatever the policy (route or idle timeout, invalid response). */
-  #failureOf(err: Error, attempt: UpstreamAttempt): AttemptFailure | null {
-    const code = errorCode(err);
-    if (this.#cut === 'routeTimeout' || IDLE_CODES.has(code)) return null;
-    if (this.#cut === 'perTryTimeout') return 'perTryTimeout';
-    if (code === 'UND_ERR_CONNECT_TIMEOUT' || !attempt.sent) return 'connect';
-    return code.startsWith('HPE_') ? null : 'reset';
   }
 
   /** Next attempt on the session's fallback (or another picked) endpoint. */
@@ -371,18 +353,6 @@ class Exchange implements AttemptSink {
     if (subset.outlier !== null) this.ctx.outcomes?.record(subset, this.job.rt.epoch, this.#index, outcome);
   }
 
-  #classify(err: Error, attempt: UpstreamAttempt): StickydError {
-    if (err instanceof StickydError) return err;
-    const id = this.#endpointId;
-    const code = errorCode(err);
-    if (code === 'ECONNREFUSED') return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.refused(id), err);
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.connectTimeout(id), err);
-    if (IDLE_CODES.has(code)) return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream idle timeout from ${id}`, err);
-    if (code.startsWith('HPE_')) return buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(id, code), err);
-    if (!attempt.sent) return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(id, code), err);
-    return buildError('STICKYD_ERR_UPSTREAM_RESET', errorText.reset(id), err);
-  }
-
   #fail(err: StickydError): void {
     this.ctx.stats.upstreamErrors++;
     const attempts = (this.#tried?.length ?? 1);
@@ -396,10 +366,10 @@ class Exchange implements AttemptSink {
 
   #logTruncated(err: Error): void {
     this.ctx.stats.upstreamErrors++;
-    const code = err instanceof StickydError ? err.code : errorCode(err);
+    const code = err instanceof StickydError ? err.code : readErrorCode(err);
     // The client leaving cancels the attempt without a report: whatever lands here is upstream's.
     countUpstreamFailure(this.job.subset.meter, this.#index, err instanceof StickydError ? err.code : 'STICKYD_ERR_UPSTREAM_RESET');
-    log('warn', 'upstream error after response headers', { endpoint: this.#endpointId, subset: this.job.subset.name, code, cause: err.cause ?? errorCode(err), requestId: this.job.requestId });
+    log('warn', 'upstream error after response headers', { endpoint: this.#endpointId, subset: this.job.subset.name, code, cause: err.cause ?? readErrorCode(err), requestId: this.job.requestId });
   }
 
   readonly #onClientClose = (): void => {
@@ -441,9 +411,4 @@ function ignore(): void {}
 
 function uncork(socket: Socket): void {
   socket.uncork();
-}
-
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
 }
