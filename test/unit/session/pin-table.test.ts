@@ -1,7 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { buildPinTable, issuePin, pinNeedsRefresh, readPin } from '../../src/session/pin-table.js';
-import type { Endpoint, PersistentSession } from '../../src/snapshot/types.js';
+import { buildPinTable, issuePin, pinNeedsRefresh, readPin } from '../../../src/session/pin-table.js';
+import type { Endpoint, PersistentSession } from '../../../src/snapshot/types.js';
 
 const SESSION: PersistentSession = { kind: 'cookie', name: 'session', path: '/', lifetimeSec: 3600, maxAge: true, scope: 'cookie session\0svc' };
 const NOW = 1_800_000_000;

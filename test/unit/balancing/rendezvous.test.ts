@@ -1,6 +1,6 @@
 import test from 'ava';
-import { initHasher } from '../../src/balancing/hash.js';
-import { buildRendezvous, mix32, selectRendezvous } from '../../src/balancing/rendezvous.js';
+import { initHasher } from '../../../src/balancing/hash.js';
+import { buildRendezvous, mix32, selectRendezvous } from '../../../src/balancing/rendezvous.js';
 
 const KEYS = 100_000;
 const hasher = await initHasher();

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { PinCache } from '../../src/session/pin-cache.js';
-import { buildPinTable, issuePin } from '../../src/session/pin-table.js';
-import type { Endpoint, PersistentSession } from '../../src/snapshot/types.js';
+import { PinCache } from '../../../src/session/pin-cache.js';
+import { buildPinTable, issuePin } from '../../../src/session/pin-table.js';
+import type { Endpoint, PersistentSession } from '../../../src/snapshot/types.js';
 
 const SESSION: PersistentSession = { kind: 'cookie', name: 'session', path: '/', lifetimeSec: 60, maxAge: true, scope: 'cookie session\0svc' };
 const NOW = 1_800_000_000;

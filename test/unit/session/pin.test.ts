@@ -1,8 +1,8 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { StickydError } from '../../src/errors.js';
-import { generateKeyFile, parseKeyFile } from '../../src/session/key-file.js';
-import { buildEndpointToken, buildPinKey, MAX_PIN_LENGTH, signPin, verifyPin, type PinKey } from '../../src/session/pin.js';
+import { StickydError } from '../../../src/errors.js';
+import { generateKeyFile, parseKeyFile } from '../../../src/session/key-file.js';
+import { buildEndpointToken, buildPinKey, MAX_PIN_LENGTH, signPin, verifyPin, type PinKey } from '../../../src/session/pin.js';
 
 const NOW = 1_800_000_000;
 const SCOPE = 'cookie session\0demo-service';
