@@ -127,7 +127,13 @@ test('WATCHDOG=1 is withheld while a worker misses heartbeats, and resumes once 
   for (let i = 1; i < pings.length; i++) if (pings[i]! - pings[i - 1]! > gap.ms) gap = { ms: pings[i]! - pings[i - 1]!, at: pings[i - 1]! };
   t.log(`longest pause between WATCHDOG=1 pings: ${gap.ms} ms, from ${gap.at - stoppedAt} ms after the SIGSTOP`);
   t.true(gap.ms >= 600, 'pings stopped for several intervals');
-  t.true(gap.at - stoppedAt >= 3_500, 'not before the worker had missed heartbeats for seconds');
+  // When the primary decided to withhold, from its own log line: arrival times at the socket lag
+  // behind under load (each ping is a helper process, sent one after another), the decision does not.
+  const firstWithheld = daemon.stderr.map((l) => { try { return JSON.parse(l) as { msg?: string; time?: string }; } catch { return {}; } })
+    .find((l) => l.msg?.startsWith('withholding WATCHDOG=1'));
+  const withheldAfter = Date.parse(firstWithheld?.time ?? '') - stoppedAt;
+  t.log(`the primary first withheld WATCHDOG=1 ${withheldAfter} ms after the SIGSTOP`);
+  t.true(withheldAfter >= 3_500, 'not before the worker had missed heartbeats for seconds');
 });
 
 test('a systemd-notify helper killed by a signal (systemctl kill -s HUP hits the whole cgroup) is run again', async (t) => {
