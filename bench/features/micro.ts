@@ -28,7 +28,7 @@ const { RequestObservation } = await dist<typeof import('../../src/worker/downst
 const { selectRoute } = await dist<typeof import('../../src/worker/routing/route.js')>('worker/route');
 const { buildRuntimeSnapshot } = await dist<typeof import('../../src/worker/routing/runtime-snapshot.js')>('worker/runtime-snapshot');
 const { selectEndpoint } = await dist<typeof import('../../src/worker/routing/select-endpoint.js')>('worker/select-endpoint');
-const { mintSessionKey, selectSessionKey } = await dist<typeof import('../../src/worker/routing/sticky.js')>('worker/sticky');
+const { mintSessionKey, readSessionKey } = await dist<typeof import('../../src/worker/routing/sticky.js')>('worker/sticky');
 
 const ROUNDS = 5;
 const N = 50_000;
@@ -117,14 +117,14 @@ async function main(): Promise<void> {
 
   const raw = ['Content-Type', 'application/json', 'Content-Length', '130'];
   costs.push(await cost('cookie minting', 'a request without the cookie (mint 128 bits, build Set-Cookie, add it to the client headers) minus one that sends it (cut and check the cookie); Node writing the extra header line is not in it',
-    () => { const k = selectSessionKey(target.subset, bareReq, max); sink += buildClientHeaders(raw, 'id', k.setCookie, false).length; },
-    (i) => { const k = selectSessionKey(target.subset, cookieReqs[i % COOKIES]!, max); sink += buildClientHeaders(raw, 'id', k.setCookie, false).length; }));
+    () => { const k = readSessionKey(target.subset, bareReq, max); sink += buildClientHeaders(raw, 'id', k.setCookie, false).length; },
+    (i) => { const k = readSessionKey(target.subset, cookieReqs[i % COOKIES]!, max); sink += buildClientHeaders(raw, 'id', k.setCookie, false).length; }));
 
   // key strings cut from the Cookie header on every request, as in the worker (a reused string
   // object carries V8's cached hash and would flatter the cache)
   costs.push(await cost('session cache', 'session key -> endpoint with the cache (1,000 live sessions, hits) minus hashing and the table lookup every time (`--session-cache 0`); negative: the cache saves time',
-    (i) => { sink += selectEndpoint(rt, target.subset, selectSessionKey(target.subset, cookieReqs[i % COOKIES]!, max).key, null); },
-    (i) => { sink += selectEndpoint(rtNoCache, targetNoCache.subset, selectSessionKey(targetNoCache.subset, cookieReqs[i % COOKIES]!, max).key, null); }));
+    (i) => { sink += selectEndpoint(rt, target.subset, readSessionKey(target.subset, cookieReqs[i % COOKIES]!, max).key, null); },
+    (i) => { sink += selectEndpoint(rtNoCache, targetNoCache.subset, readSessionKey(targetNoCache.subset, cookieReqs[i % COOKIES]!, max).key, null); }));
 
   costs.push(await cost('metrics', 'RequestObservation, access log off: in-flight gauge, status x endpoint counter, duration histogram at close; minus a response with a close listener',
     (i) => { const res = new Res(); const o = new RequestObservation(rt, null, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', false); res.emit('close'); },

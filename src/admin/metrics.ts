@@ -6,7 +6,7 @@ import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, t
 import type { Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
-import { selectShares } from './shares.js';
+import { computeShares } from './shares.js';
 import { renderTls } from './metrics-tls.js';
 import type { AdminSources } from './sources.js';
 
@@ -37,7 +37,7 @@ const UPSTREAM_METRICS: Readonly<Record<(typeof UPSTREAM_COLUMNS)[number], reado
   retry: ['stickyd_upstream_retries_total', 'Requests retried after this endpoint failed.'],
 };
 
-export async function selectMetricsView(src: AdminSources): Promise<MetricsView> {
+export async function readMetricsView(src: AdminSources): Promise<MetricsView> {
   const merged = await src.scrape();
   const s = src.supervisor;
   const last = src.reloader.last;
@@ -93,7 +93,7 @@ function renderDaemon(p: PromText, v: MetricsView): void {
 function renderEndpoints(p: PromText, v: MetricsView): void {
   const snapshot = v.snapshot;
   if (snapshot === null) return;
-  const shares = selectShares(snapshot);
+  const shares = computeShares(snapshot);
   const unhealthy = v.health?.unhealthy() ?? new Set<string>();
   const each = (fn: (labels: Labels, subset: number, endpoint: number) => void): void => {
     snapshot.subsets.forEach((s, si) => s.endpoints.forEach((e, ei) => fn([['subset', s.name], ['endpoint', e.id]], si, ei)));

@@ -1,6 +1,6 @@
 // The admin endpoint table: path -> handler, over the primary's state (AdminSources).
 import { buildConfigDump } from './config-dump.js';
-import { buildMetricsText, selectMetricsView } from './metrics.js';
+import { buildMetricsText, readMetricsView } from './metrics.js';
 import { PAGE_HTML } from './page.js';
 import { PROM_CONTENT_TYPE } from './prom-text.js';
 import type { AdminRoutes } from './server.js';
@@ -18,7 +18,7 @@ export function buildAdminRoutes(src: AdminSources): AdminRoutes {
     '/ready': () => (src.supervisor.allReady() ? [200, TEXT, 'ready\n'] : [503, TEXT, 'not ready\n']),
     '/live': () => [200, TEXT, 'live\n'],
     '/status': async () => [200, JSON_TYPE, JSON.stringify(await buildStatus(src), null, 2) + '\n'],
-    '/metrics': async () => [200, PROM_CONTENT_TYPE, buildMetricsText(await selectMetricsView(src))],
+    '/metrics': async () => [200, PROM_CONTENT_TYPE, buildMetricsText(await readMetricsView(src))],
     '/config_dump': () => {
       const snapshot = src.reloader.applied;
       return snapshot === null ? [503, TEXT, 'no configuration applied yet\n'] : [200, JSON_TYPE, JSON.stringify(buildConfigDump(snapshot), null, 2) + '\n'];

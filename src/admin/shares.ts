@@ -15,7 +15,7 @@ export interface SubsetShares {
 const cache = new WeakMap<Snapshot, readonly SubsetShares[]>();
 
 /** Shares of every subset of `snapshot`, in Snapshot.subsets order. */
-export function selectShares(snapshot: Snapshot): readonly SubsetShares[] {
+export function computeShares(snapshot: Snapshot): readonly SubsetShares[] {
   let shares = cache.get(snapshot);
   if (shares === undefined) {
     shares = snapshot.subsets.map(buildSubsetShares);

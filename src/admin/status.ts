@@ -3,7 +3,7 @@
 // its endpoints, their health, their share of the subset and the requests they served.
 import type { LbPolicy, Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats, ReloaderStatus, WorkerStatus } from '../daemon-view.js';
-import { selectShares } from './shares.js';
+import { computeShares } from './shares.js';
 import type { AdminSources } from './sources.js';
 
 export interface EndpointStatus {
@@ -85,7 +85,7 @@ export async function buildStatus(src: AdminSources): Promise<StatusBody> {
 }
 
 export function buildSubsetStatus(snapshot: Snapshot, merged: MergedStats, health: HealthSource | null): SubsetStatus[] {
-  const shares = selectShares(snapshot);
+  const shares = computeShares(snapshot);
   const requests = sumByEndpoint(merged);
   const unhealthy = health?.unhealthy() ?? new Set<string>();
   return snapshot.subsets.map((s, si) => ({

@@ -25,7 +25,7 @@ const TIE_RANGE = 2 ** 21;
  * "only keys of the changed endpoint move" guarantee holds only while that value is unchanged.
  * The same coupling applies when MAXIMUM_RING_SIZE forces the count down.
  */
-export function selectPointsPerWeight(weightSum: number, minimumRingSize: number | null): number {
+export function computePointsPerWeight(weightSum: number, minimumRingSize: number | null): number {
   let perWeight = DEFAULT_POINTS_PER_WEIGHT;
   if (minimumRingSize !== null) perWeight = Math.max(perWeight, Math.ceil(minimumRingSize / weightSum));
   if (weightSum * perWeight > MAXIMUM_RING_SIZE) perWeight = Math.floor(MAXIMUM_RING_SIZE / weightSum);
@@ -41,7 +41,7 @@ export function buildRing(endpoints: readonly Endpoint[], minimumRingSize: numbe
     throw new StickydError('STICKYD_ERR_BUILD', `a ring holds at most ${TIE_RANGE} endpoints, got ${order.length}`);
   }
   const weightSum = totalWeight(endpoints);
-  const perWeight = selectPointsPerWeight(weightSum, minimumRingSize);
+  const perWeight = computePointsPerWeight(weightSum, minimumRingSize);
   const keys = new Float64Array(weightSum * perWeight);
   let k = 0;
   for (let rank = 0; rank < order.length; rank++) {

@@ -8,10 +8,10 @@ import type { HealthState } from './routing/health-state.js';
 import { RequestObservation } from './downstream/observe.js';
 import { proxyRequest, type ProxyContext } from './upstream/proxy.js';
 import { checkRequest } from './downstream/request-guard.js';
-import { selectPath, selectRequestHost } from './downstream/request-head.js';
+import { readRequestPath, readRequestHost } from './downstream/request-head.js';
 import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './downstream/responses.js';
 import { checkGatewayServer } from './routing/gateway-checks.js';
-import { selectDestination, selectMatchCut, selectRoute } from './routing/route.js';
+import { selectDestination, readMatchCut, selectRoute } from './routing/route.js';
 import type { RuntimeRoute, RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { sendAnswer, type Answer } from './downstream/answers.js';
 import { decideCors } from './routing/cors.js';
@@ -19,13 +19,13 @@ import { decideFault } from './routing/fault.js';
 import { normalizePath } from './routing/normalize-path.js';
 import { buildLocation } from './routing/redirect.js';
 import type { RouteAnswer } from './routing/route-plans.js';
-import { selectQueryPart, selectUpstreamPath } from './routing/upstream-path.js';
-import { selectConnectionKey } from './downstream/tls-front.js';
+import { readQueryPart, buildUpstreamPath } from './routing/upstream-path.js';
+import { readConnectionKey } from './downstream/tls-front.js';
 import { selectEndpoint } from './routing/select-endpoint.js';
 import { markClientFaulted } from './downstream/server.js';
-import { selectSessionKey } from './routing/sticky.js';
+import { readSessionKey } from './routing/sticky.js';
 import { countUpgradeRefusal, type WorkerStats } from './telemetry/stats.js';
-import { selectUpgradeRefusal } from './downstream/upgrade-policy.js';
+import { checkUpgrade } from './downstream/upgrade-policy.js';
 
 /** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
 export const MAX_REQUEST_ID_LENGTH = 128;
@@ -50,7 +50,7 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   const awaitingContinue = req.headers.expect !== undefined && req.httpVersionMinor === 1;
   const close = ctx.draining || awaitingContinue;
   const rt = ctx.current;
-  const requestId = selectRequestId(req.headers['x-request-id']);
+  const requestId = readRequestId(req.headers['x-request-id']);
   if (rt === null) {
     // Not reachable while main.ts listens only after the first snapshot; kept as a guard.
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', 'no routing snapshot loaded yet'), requestId, true, ctx.stats);
@@ -62,7 +62,7 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   // hands those stickyd does not tunnel back as plain requests: any Upgrade header here is stripped.
   const upgrade = req.headers.upgrade;
   if (upgrade !== undefined) {
-    const reason = selectUpgradeRefusal(req.method, upgrade, req.headers['sec-websocket-key']) ?? 'connection';
+    const reason = checkUpgrade(req.method, upgrade, req.headers['sec-websocket-key']) ?? 'connection';
     countUpgradeRefusal(ctx.stats, reason);
     observation.upgradeRefused(reason);
   }
@@ -80,18 +80,18 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
   }
   const listener = rt.listeners.get(listenerPort);
   if (listener !== undefined) {
-    const verdict = checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', selectConnectionKey(req));
+    const verdict = checkGatewayServer(listener, readRequestHost(req.headers), req.url ?? '/', readConnectionKey(req));
     if (verdict !== null) {
       if (verdict.kind === 'redirect') sendHttpsRedirect(res, verdict.location, requestId, close, ctx.stats);
-      else sendError(res, buildError('STICKYD_ERR_MISDIRECTED', errorText.misdirected(selectRequestHost(req.headers), verdict.server)), requestId, close, ctx.stats);
+      else sendError(res, buildError('STICKYD_ERR_MISDIRECTED', errorText.misdirected(readRequestHost(req.headers), verdict.server)), requestId, close, ctx.stats);
       return;
     }
   }
-  const rawPath = selectPath(req.url ?? '/');
+  const rawPath = readRequestPath(req.url ?? '/');
   const path = normalizePath(rawPath);
   const route = selectRoute(rt, listenerPort, req, path);
   if (typeof route === 'string') {
-    const host = selectRequestHost(req.headers);
+    const host = readRequestHost(req.headers);
     const message = route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path);
     sendError(res, buildError(route, message), requestId, close, ctx.stats);
     return;
@@ -161,14 +161,14 @@ function forwardRouted(s: Routed): void {
     else sendAnswer(res, a, requestId, close, ctx.stats);
     return;
   }
-  const upstreamPath = selectUpstreamPath(route, req, s.rawPath, s.path);
+  const upstreamPath = buildUpstreamPath(route, req, s.rawPath, s.path);
   if (upstreamPath === null) {
     sendError(res, buildError('STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites'), requestId, close, ctx.stats);
     return;
   }
   const target = selectDestination(route, rt.random);
   const subset = target.subset;
-  const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
+  const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
   const down = ctx.health.view(rt).down[subset.id] ?? null;
   const index = selectEndpoint(rt, subset, key, down);
   s.observation.routed(target, index, key, setCookie !== null && index >= 0);
@@ -200,11 +200,11 @@ function buildAnswer(answer: RouteAnswer, req: IncomingMessage, s: Routed): Answ
   if (answer.kind === 'direct') return { status: answer.status, headers: cors, body: answer.body, edits: answer.headers };
   const host = req.headers.host ?? '';
   if (host === '' && answer.plan.authority === null) return null;
-  const cut = answer.plan.prefixRewrite !== null ? selectMatchCut(s.route, req, s.path) : -1;
-  const location = buildLocation(answer.plan, { scheme: s.scheme, host, path: s.path, query: selectQueryPart(req.url ?? '/'), cut });
+  const cut = answer.plan.prefixRewrite !== null ? readMatchCut(s.route, req, s.path) : -1;
+  const location = buildLocation(answer.plan, { scheme: s.scheme, host, path: s.path, query: readQueryPart(req.url ?? '/'), cut });
   return { status: answer.plan.code, headers: [...cors, 'Location', location], body: null, edits: answer.headers };
 }
 
-function selectRequestId(value: string | string[] | undefined): string {
+function readRequestId(value: string | string[] | undefined): string {
   return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
 }

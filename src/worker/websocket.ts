@@ -10,18 +10,18 @@ import { StickydError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
 import { buildUpstreamHeaders } from './downstream/forward-headers.js';
 import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
-import { normaliseAddress, selectPath, selectRequestHost } from './downstream/request-head.js';
+import { normaliseAddress, readRequestPath, readRequestHost } from './downstream/request-head.js';
 import { checkGatewayServer } from './routing/gateway-checks.js';
-import { selectClientCertHeader } from './downstream/tls-front.js';
+import { buildClientCertHeader } from './downstream/tls-front.js';
 import { applyHeaderEdits, replaceHost } from './downstream/header-edits.js';
 import { normalizePath } from './routing/normalize-path.js';
-import { selectUpstreamPath } from './routing/upstream-path.js';
+import { buildUpstreamPath } from './routing/upstream-path.js';
 import { checkRequest } from './downstream/request-guard.js';
 import { selectDestination, selectRoute } from './routing/route.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { selectEndpoint } from './routing/select-endpoint.js';
 import { countStatus } from './telemetry/stats.js';
-import { selectSessionKey } from './routing/sticky.js';
+import { readSessionKey } from './routing/sticky.js';
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -45,19 +45,19 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   const listener = rt.listeners.get(listenerPort);
   // The same Gateway server rules as any request: no upgrade through another certificate's connection,
   // none over cleartext where the server redirects to https (a 101 cannot be a 301, so refuse).
-  const verdict = listener === undefined ? null : checkGatewayServer(listener, selectRequestHost(req.headers), req.url ?? '/', req.socket);
+  const verdict = listener === undefined ? null : checkGatewayServer(listener, readRequestHost(req.headers), req.url ?? '/', req.socket);
   if (verdict !== null) return refuse(ctx, socket, verdict.kind === 'misdirected' ? 'STICKYD_ERR_MISDIRECTED' : 'STICKYD_ERR_NO_ROUTE', verdict.kind === 'misdirected' ? 'misdirected upgrade request' : 'this server redirects to https');
-  const rawPath = selectPath(req.url ?? '/');
+  const rawPath = readRequestPath(req.url ?? '/');
   const path = normalizePath(rawPath);
   const route = selectRoute(rt, listenerPort, req, path);
   if (typeof route === 'string') return refuse(ctx, socket, route, 'no route for this upgrade request');
   // A route that answers itself, injects faults or applies CORS is served over plain HTTP only.
   if (route.plans.answer !== null || route.plans.fault !== null || route.plans.cors !== null) return refuse(ctx, socket, 'STICKYD_ERR_NO_ROUTE', 'this route does not forward upgrade requests');
-  const upstreamPath = selectUpstreamPath(route, req, rawPath, path);
+  const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
   if (upstreamPath === null) return refuse(ctx, socket, 'STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites');
   const target = selectDestination(route, rt.random);
   const subset = target.subset;
-  const { key, setCookie } = selectSessionKey(subset, req, rt.settings.maxKeyLength);
+  const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
   const index = selectEndpoint(rt, subset, key, ctx.health.view(rt).down[subset.id] ?? null);
   if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', `no healthy endpoint in subset ${subset.name}`);
   sendUpgrade(ctx, rt, req, socket, head, target, index, setCookie, upstreamPath);
@@ -67,11 +67,11 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
 function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessage, socket: Duplex, head: Buffer, target: RouteTarget, index: number, setCookie: string | null, path: string): void {
   const subset = target.subset;
   const endpoint = subset.endpoints[index]!;
-  const requestId = selectRequestId(req.headers['x-request-id']);
+  const requestId = readRequestId(req.headers['x-request-id']);
   const address = normaliseAddress(req.socket.remoteAddress ?? '');
   const peers = rt.trustedPeers;
   const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-  let headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? selectClientCertHeader(req.socket) : null });
+  let headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? buildClientCertHeader(req.socket) : null });
   if (target.authority !== null) replaceHost(headers, target.authority);
   if (target.requestEdits !== null) headers = applyHeaderEdits(headers, target.requestEdits);
   // upgrade-policy.ts let only a websocket upgrade this far
@@ -163,6 +163,6 @@ function acceptMatches(key: string | undefined, accept: string | string[] | unde
   return key !== undefined && typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
 }
 
-function selectRequestId(value: string | string[] | undefined): string {
+function readRequestId(value: string | string[] | undefined): string {
   return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
 }

@@ -14,7 +14,7 @@ export function labelsMatch(selector: Readonly<Record<string, string>>, labels: 
   return Object.entries(selector).every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
 }
 
-export function selectSpecs(se: ServiceEntryRes, workloads: readonly WorkloadEntryRes[]): EndpointSpec[] {
+export function readEndpointSpecs(se: ServiceEntryRes, workloads: readonly WorkloadEntryRes[]): EndpointSpec[] {
   const selector = se.selector;
   if (selector === null) return [...(se.endpoints ?? [])];
   return workloads.filter((w) => labelsMatch(selector, w.endpoint.labels)).map((w) => w.endpoint);

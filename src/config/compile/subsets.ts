@@ -5,7 +5,7 @@ import type { Endpoint, LbPolicy, Subset } from '../../snapshot/types.js';
 import { at, describePlace, type IssueSink } from '../issues.js';
 import { covers, isWildcard } from '../hosts.js';
 import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, ServicePort } from '../resources.js';
-import { buildPortEndpoints, labelsMatch, selectSpecs } from './endpoints.js';
+import { buildPortEndpoints, labelsMatch, readEndpointSpecs } from './endpoints.js';
 import { compareStrings } from './order.js';
 
 const DEFAULT_POLICY: LbPolicy = { kind: 'leastRequest' }; // Istio's default simple policy since 1.14
@@ -102,7 +102,7 @@ export class SubsetCollector {
     const key = `${se.name}\n${port.number}`;
     let list = this.#endpoints.get(key);
     if (list === undefined) {
-      list = buildPortEndpoints(this.#sink, se, port, selectSpecs(se, this.#res.workloadEntries));
+      list = buildPortEndpoints(this.#sink, se, port, readEndpointSpecs(se, this.#res.workloadEntries));
       this.#endpoints.set(key, list);
     }
     return list;

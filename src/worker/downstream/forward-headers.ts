@@ -40,7 +40,7 @@ const REQUEST_OWNED_TRUSTED = new Set(['x-forwarded-for', 'x-request-id', 'expec
 const RESPONSE_OWNED = new Set(['x-request-id']);
 
 /** Lower-case names listed in a Connection header; null when there are none beyond hop-by-hop ones. */
-function selectNominated(connection: string | undefined): string[] | null {
+function parseConnectionTokens(connection: string | undefined): string[] | null {
   // the common values, without splitting: every keep-alive response carries one of them
   if (connection === undefined || connection === 'keep-alive' || connection === 'close') return null;
   let names: string[] | null = null;
@@ -57,7 +57,7 @@ function selectNominated(connection: string | undefined): string[] | null {
  * `X_Forwarded_For` cannot reach a CGI-style backend as HTTP_X_FORWARDED_FOR (docs/reliability.md).
  */
 function copyEndToEnd(raw: readonly string[], connection: string | undefined, owned: ReadonlySet<string>, out: string[], dropUnderscores = false): boolean {
-  const nominated = selectNominated(connection);
+  const nominated = parseConnectionTokens(connection);
   let sawHost = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;

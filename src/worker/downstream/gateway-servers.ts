@@ -4,7 +4,7 @@
 // "*.suffix", then "*".
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { Listener, ListenerServer, ServerTls } from '../../snapshot/types.js';
-import { buildHostTable, selectHost, type HostTable } from './host-table.js';
+import { buildHostTable, lookupHost, type HostTable } from './host-table.js';
 
 export interface RuntimeServer {
   readonly name: string;
@@ -58,9 +58,9 @@ function buildServer(s: ListenerServer): RuntimeServer {
  */
 export function selectServerForSni(servers: RuntimeServers, servername: string | false | undefined | null): RuntimeServer | null {
   if (servername === undefined || servername === null || servername === false || servername === '') return servers.fallback;
-  return selectHost(servers.byHost, servername.toLowerCase());
+  return lookupHost(servers.byHost, servername.toLowerCase());
 }
 
 export function selectServerForHost(servers: RuntimeServers, host: string): RuntimeServer | null {
-  return selectHost(servers.byHost, host);
+  return lookupHost(servers.byHost, host);
 }

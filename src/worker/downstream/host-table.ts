@@ -40,7 +40,7 @@ export function buildHostTable<T>(entries: Iterable<readonly [host: string, valu
 }
 
 /** The value for `host` (lower-case, no port), or null. A wildcard never matches the empty label. */
-export function selectHost<T>(table: HostTable<T>, host: string): T | null {
+export function lookupHost<T>(table: HostTable<T>, host: string): T | null {
   const hit = table.exact.get(host);
   if (hit !== undefined) return hit;
   const wildcards = table.wildcards;

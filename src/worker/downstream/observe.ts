@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hasher } from '../../balancing/hash.js';
 import { UNROUTED_JSON, type AccessLog, type SessionUse } from '../telemetry/access-log.js';
-import { normaliseAddress, selectPath, selectRequestHost } from './request-head.js';
+import { normaliseAddress, readRequestPath, readRequestHost } from './request-head.js';
 import { STATUS_COLUMNS, type UpgradeRefusal } from '../../protocol.js';
-import { observeDuration, selectStatusColumn, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
+import { observeDuration, readStatusColumn, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
 
@@ -87,7 +87,7 @@ export class RequestObservation {
   readonly #onClose = (): void => {
     const res = this.#res;
     const status = res.headersSent ? res.statusCode : 0;
-    const column = selectStatusColumn(status);
+    const column = readStatusColumn(status);
     const ms = performance.now() - this.#start;
     const meter = this.#meter;
     const target = this.#target;
@@ -110,8 +110,8 @@ export class RequestObservation {
       requestId: this.#requestId,
       client: normaliseAddress(req.socket.remoteAddress ?? ''),
       method: req.method ?? '',
-      host: selectRequestHost(req.headers),
-      path: selectPath(req.url ?? '/'),
+      host: readRequestHost(req.headers),
+      path: readRequestPath(req.url ?? '/'),
       status,
       bytes: this.#bytes >= 0 ? this.#bytes : localBodyBytes(this.#res),
       startedAt: this.#start,

@@ -18,7 +18,7 @@ export interface RequestHead {
  * The request host as routing sees it: Host header, lower-case, port stripped, IPv6 literals
  * kept in brackets ("[::1]:8080" -> "[::1]"). "" when absent.
  */
-export function selectRequestHost(headers: IncomingHttpHeaders): string {
+export function readRequestHost(headers: IncomingHttpHeaders): string {
   const raw = headers.host;
   if (raw === undefined || raw === '') return '';
   let end = raw.length;
@@ -34,13 +34,13 @@ export function selectRequestHost(headers: IncomingHttpHeaders): string {
 }
 
 /** The path of a request target without its query string. */
-export function selectPath(url: string): string {
+export function readRequestPath(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
 
 /** The query string after "?" (without it), "" when none. */
-export function selectQuery(url: string): string {
+export function readRequestQuery(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? '' : url.slice(q + 1);
 }

@@ -9,7 +9,7 @@ import type { ListenSpec } from '../../protocol.js';
 import type { ProxySettings } from '../../snapshot/types.js';
 import type { RuntimeServers } from './gateway-servers.js';
 import { countStatus, type WorkerStats } from '../telemetry/stats.js';
-import { buildPlainHead, selectUpgradeRefusal } from './upgrade-policy.js';
+import { buildPlainHead, checkUpgrade } from './upgrade-policy.js';
 import { TlsFront } from './tls-front.js';
 import { H2Front } from './h2-front.js';
 
@@ -121,7 +121,7 @@ export class ListenerGroup {
       server.on('connect', this.#onConnect);
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (faulted.has(socket)) socket.destroy();
-        else if (onUpgrade !== undefined && selectUpgradeRefusal(req.method, String(req.headers.upgrade), req.headers['sec-websocket-key']) === null) onUpgrade(req, socket, head, spec.gatewayPort);
+        else if (onUpgrade !== undefined && checkUpgrade(req.method, String(req.headers.upgrade), req.headers['sec-websocket-key']) === null) onUpgrade(req, socket, head, spec.gatewayPort);
         else this.#replayAsPlain(server, req, socket, head);
       });
       this.#servers.push(server);

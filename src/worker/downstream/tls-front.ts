@@ -12,14 +12,14 @@ import type { WorkerStats } from '../telemetry/stats.js';
 /** The Gateway server whose certificate a connection was handshaken with: the 421 check compares against it. */
 const connectionServer = new WeakMap<object, string>();
 
-export function selectConnectionServer(socket: object): string | undefined {
+export function readConnectionServer(socket: object): string | undefined {
   return connectionServer.get(socket);
 }
 
 /** The verified client certificate of a mutual connection in XFCC form, built once per connection. */
 const connectionClientCert = new WeakMap<object, string>();
 
-export function selectClientCertHeader(socket: object): string | null {
+export function buildClientCertHeader(socket: object): string | null {
   return connectionClientCert.get(socket) ?? null;
 }
 
@@ -32,7 +32,7 @@ export function adoptConnection(socket: object, session: object): void {
 }
 
 /** The key the connection facts are kept under: the HTTP/2 session for an h2 request, else its socket. */
-export function selectConnectionKey(req: { readonly socket: object; readonly stream?: { readonly session?: object | undefined } | undefined }): object {
+export function readConnectionKey(req: { readonly socket: object; readonly stream?: { readonly session?: object | undefined } | undefined }): object {
   return req.stream?.session ?? req.socket;
 }
 

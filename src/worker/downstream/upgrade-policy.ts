@@ -20,7 +20,7 @@ export const UPGRADE_ALLOW: ReadonlySet<string> = new Set(['websocket']);
  * not a GET (RFC 6455 §4.1), `handshake` no Sec-WebSocket-Key (RFC 6455 §4.1: without it the
  * backend's 101 cannot be checked).
  */
-export function selectUpgradeRefusal(method: string | undefined, upgrade: string, key: string | string[] | undefined): UpgradeRefusal | null {
+export function checkUpgrade(method: string | undefined, upgrade: string, key: string | string[] | undefined): UpgradeRefusal | null {
   if (!UPGRADE_ALLOW.has(upgrade.trim().toLowerCase())) return 'protocol';
   if (method !== 'GET') return 'method';
   if (typeof key !== 'string' || key === '') return 'handshake';

@@ -5,7 +5,7 @@
 // must not be served under the wrong server's trust (its mTLS checks, its certificate).
 import type { RuntimeListener } from './runtime-snapshot.js';
 import { selectServerForHost } from '../downstream/gateway-servers.js';
-import { selectConnectionServer } from '../downstream/tls-front.js';
+import { readConnectionServer } from '../downstream/tls-front.js';
 
 export type GatewayVerdict =
   | { readonly kind: 'redirect'; readonly location: string }
@@ -19,7 +19,7 @@ export type GatewayVerdict =
 export function checkGatewayServer(listener: RuntimeListener, host: string, url: string, connection: object): GatewayVerdict {
   const servers = listener.servers;
   if (listener.protocol === 'HTTPS') {
-    const mine = selectConnectionServer(connection);
+    const mine = readConnectionServer(connection);
     if (mine === undefined) return null;
     const owner = selectServerForHost(servers, host);
     return owner !== null && owner.name !== mine ? { kind: 'misdirected', server: mine } : null;

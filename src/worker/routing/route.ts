@@ -1,8 +1,8 @@
 // Request -> (route, subset): listener by port, Gateway host filter, VirtualService by host
 // (exact, longest "*.suffix", "*"), first route whose matches accept the request, then a weighted
 // destination. Reads only the RuntimeSnapshot the caller holds; allocates nothing on success.
-import { findQueryParam, selectQuery, selectRequestHost, type RequestHead } from '../downstream/request-head.js';
-import { selectHost } from '../downstream/host-table.js';
+import { findQueryParam, readRequestQuery, readRequestHost, type RequestHead } from '../downstream/request-head.js';
+import { lookupHost } from '../downstream/host-table.js';
 import type { CompiledNamedMatch, CompiledRouteMatch, CompiledStringMatch, RouteTarget, RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
 
 export type RouteFailure = 'STICKYD_ERR_NO_HOST' | 'STICKYD_ERR_NO_ROUTE';
@@ -15,9 +15,9 @@ export type RouteFailure = 'STICKYD_ERR_NO_HOST' | 'STICKYD_ERR_NO_ROUTE';
 export function selectRoute(rt: RuntimeSnapshot, listenerPort: number, req: RequestHead, path: string): RuntimeRoute | RouteFailure {
   const listener = rt.listeners.get(listenerPort);
   if (listener === undefined) return 'STICKYD_ERR_NO_HOST';
-  const host = selectRequestHost(req.headers);
-  if (selectHost(listener.gatewayHosts, host) === null) return 'STICKYD_ERR_NO_HOST';
-  const vhost = selectHost(listener.virtualHosts, host);
+  const host = readRequestHost(req.headers);
+  if (lookupHost(listener.gatewayHosts, host) === null) return 'STICKYD_ERR_NO_HOST';
+  const vhost = lookupHost(listener.virtualHosts, host);
   if (vhost === null) return 'STICKYD_ERR_NO_HOST';
   const url = req.url ?? '/';
   const routes = vhost.routes;
@@ -41,7 +41,7 @@ function routeAccepts(route: RuntimeRoute, req: RequestHead, url: string, path: 
  * How much of the path the route's first accepting match matched (for prefix rewrites). Asked
  * only by routes whose plans need it, so plain routes never pay for the second pass.
  */
-export function selectMatchCut(route: RuntimeRoute, req: RequestHead, path: string): number {
+export function readMatchCut(route: RuntimeRoute, req: RequestHead, path: string): number {
   const matches = route.matches;
   const url = req.url ?? '/';
   for (let i = 0; i < matches.length; i++) {
@@ -69,7 +69,7 @@ function matchAccepts(m: CompiledRouteMatch, req: RequestHead, url: string, path
   const params = m.queryParams;
   if (params.length > 0) {
     // Parsed only for routes that ask: most requests never touch the query string.
-    const query = selectQuery(url);
+    const query = readRequestQuery(url);
     for (let i = 0; i < params.length; i++) {
       const p = params[i]!;
       const value = findQueryParam(query, p.name);

@@ -3,7 +3,7 @@
 // A key that is malformed or oversized counts as absent, so it is replaced, never trusted.
 import { randomFillSync } from 'node:crypto';
 import type { HashKey } from '../../snapshot/types.js';
-import { findQueryParam, normaliseAddress, selectQuery, type RequestHead } from '../downstream/request-head.js';
+import { findQueryParam, normaliseAddress, readRequestQuery, type RequestHead } from '../downstream/request-head.js';
 
 /** Minted session values carry 128 random bits (hex), as unguessable as a v4 UUID and then some. */
 export const SESSION_KEY_BYTES = 16;
@@ -27,7 +27,7 @@ export function mintSessionKey(): string {
 }
 
 /** The hash key `key` selects from `req`, or null when absent, empty, oversized or malformed. */
-export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: number): string | null {
+export function readRequestHashKey(key: HashKey, req: RequestHead, maxKeyLength: number): string | null {
   switch (key.kind) {
     case 'cookie': {
       const header = req.headers.cookie;
@@ -35,7 +35,7 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
       return findCookie(header, key.name, maxKeyLength);
     }
     case 'header': {
-      const value = selectFirstHeaderValue(req, key.name);
+      const value = readFirstHeaderValue(req, key.name);
       return value !== null && value !== '' && value.length <= maxKeyLength ? value : null;
     }
     case 'sourceIp': {
@@ -43,7 +43,7 @@ export function selectHashKey(key: HashKey, req: RequestHead, maxKeyLength: numb
       return address === undefined || address === '' ? null : normaliseAddress(address);
     }
     case 'query': {
-      const value = findQueryParam(selectQuery(req.url ?? ''), key.name);
+      const value = findQueryParam(readRequestQuery(req.url ?? ''), key.name);
       return value !== null && value !== '' && Buffer.byteLength(value) <= maxKeyLength ? value : null;
     }
   }
@@ -71,9 +71,9 @@ export interface SessionKey {
 }
 
 /** Shared by plain requests and WebSocket upgrades, so both stick by the same rules. */
-export function selectSessionKey(policy: SessionPolicy, req: RequestHead, maxKeyLength: number): SessionKey {
+export function readSessionKey(policy: SessionPolicy, req: RequestHead, maxKeyLength: number): SessionKey {
   if (policy.hashKey === null) return { key: null, setCookie: null };
-  const key = selectHashKey(policy.hashKey, req, maxKeyLength);
+  const key = readRequestHashKey(policy.hashKey, req, maxKeyLength);
   if (key !== null || !policy.mintsCookie) return { key, setCookie: null };
   const minted = mintSessionKey();
   return { key: minted, setCookie: policy.setCookiePrefix + minted + policy.setCookieSuffix };
@@ -127,7 +127,7 @@ export function isValidCookieValue(value: string, maxKeyLength: number): boolean
  * The first line's value of header `name` (lower-case). Node joins repeated custom headers with
  * ", "; a value without a comma is a single line, so rawHeaders is scanned only when needed.
  */
-function selectFirstHeaderValue(req: RequestHead, name: string): string | null {
+function readFirstHeaderValue(req: RequestHead, name: string): string | null {
   const value = req.headers[name];
   if (value === undefined) return null;
   if (typeof value !== 'string') return value[0] ?? null;

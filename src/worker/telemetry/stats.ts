@@ -137,7 +137,7 @@ export function buildSnapshotMeter(targets: readonly TargetMeter[], subsets: rea
 }
 
 /** Status -> column of a status-class row; 0 (no response was sent) -> 'none'. */
-export function selectStatusColumn(status: number): number {
+export function readStatusColumn(status: number): number {
   if (status === 0) return NO_RESPONSE;
   const cls = (status / 100) | 0;
   return cls >= 1 && cls <= 5 ? cls : 0;

@@ -27,7 +27,7 @@ interface Tally {
 }
 
 /** Envoy maps a status to its outlier result: 502/503/504 are gateway errors, other 5xx plain 5xx. */
-export function selectOutcome(status: number): Outcome {
+export function classifyOutcome(status: number): Outcome {
   if (status < 500) return 'ok';
   return status >= 502 && status <= 504 ? 'gateway' : 'error5xx';
 }

@@ -11,10 +11,10 @@ import { StickydError } from '../../errors.js';
 import { log } from '../../log.js';
 import type { HeaderOp, RetryPolicy } from '../../snapshot/types.js';
 import { applyHeaderEdits, replaceHost } from '../downstream/header-edits.js';
-import { selectBackoffMs } from './backoff.js';
+import { computeBackoffMs } from './backoff.js';
 import { buildClientHeaders, buildUpstreamHeaders } from '../downstream/forward-headers.js';
-import { selectClientCertHeader, selectConnectionKey } from '../downstream/tls-front.js';
-import { selectOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
+import { buildClientCertHeader, readConnectionKey } from '../downstream/tls-front.js';
+import { classifyOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
 import { normaliseAddress } from '../downstream/request-head.js';
 import { buildError, errorText, sendError } from '../downstream/responses.js';
 import { isIdempotent, shouldRetryFailure, shouldRetryStatus } from './retry-policy.js';
@@ -174,7 +174,7 @@ class Exchange implements AttemptSink {
       fallbackHost: this.job.subset.host,
       trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
-      clientCert: this.job.rt.settings.forwardClientCert ? selectClientCertHeader(selectConnectionKey(req)) : null,
+      clientCert: this.job.rt.settings.forwardClientCert ? buildClientCertHeader(readConnectionKey(req)) : null,
     });
     const edits = this.job.edits;
     if (edits != null) {
@@ -228,7 +228,7 @@ class Exchange implements AttemptSink {
   onAttemptHead(attempt: UpstreamAttempt, status: number, rawHeaders: string[]): void {
     if (attempt !== this.#attempt || this.#done) return;
     this.#clearPerTryTimer();
-    this.#report(selectOutcome(status));
+    this.#report(classifyOutcome(status));
     const policy = this.job.retries;
     if (policy !== null && this.#attemptsLeft > 0 && shouldRetryStatus(policy, status, this.#replayable)) {
       // Discarded, never relayed; read to its end so the socket goes back to the pool.
@@ -335,7 +335,7 @@ class Exchange implements AttemptSink {
     subset.picker.start(next);
     this.job.observation?.retarget(next);
     const retry = (this.#tried?.length ?? 2) - 1;
-    const wait = selectBackoffMs(this.job.retries?.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, retry, Math.random);
+    const wait = computeBackoffMs(this.job.retries?.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS, retry, Math.random);
     if (wait <= 0) {
       this.#send();
       return;

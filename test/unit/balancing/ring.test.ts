@@ -2,7 +2,7 @@ import test from 'ava';
 import type { Endpoint, RingTable } from '../../../src/snapshot/types.js';
 import type { Hasher } from '../../../src/balancing/hash.js';
 import { initHasher } from '../../../src/balancing/hash.js';
-import { buildRing, selectRing, selectPointsPerWeight, DEFAULT_POINTS_PER_WEIGHT, MAXIMUM_RING_SIZE } from '../../../src/balancing/ring.js';
+import { buildRing, selectRing, computePointsPerWeight, DEFAULT_POINTS_PER_WEIGHT, MAXIMUM_RING_SIZE } from '../../../src/balancing/ring.js';
 import { makeEndpoint, makeEndpoints, makeKeys, seededRandom, shuffled } from '../../golden/fixtures.js';
 
 const KEYS = 10_000;
@@ -130,12 +130,12 @@ test('removing one endpoint of 10 moves only the keys it owned', async (t) => {
 });
 
 test('minimumRingSize raises points per weight; the cap lowers it', (t) => {
-  t.is(selectPointsPerWeight(10, null), 160);
-  t.is(selectPointsPerWeight(10, 1024), 160, 'never below the default');
-  t.is(selectPointsPerWeight(10, 4001), 401, 'ceil(minimumRingSize / totalWeight)');
-  t.is(selectPointsPerWeight(100_000, null), Math.floor(MAXIMUM_RING_SIZE / 100_000));
-  t.is(selectPointsPerWeight(10, 10 ** 9), Math.floor(MAXIMUM_RING_SIZE / 10));
-  t.throws(() => selectPointsPerWeight(MAXIMUM_RING_SIZE + 1, null), { instanceOf: Error, message: /maximum ring size/ });
+  t.is(computePointsPerWeight(10, null), 160);
+  t.is(computePointsPerWeight(10, 1024), 160, 'never below the default');
+  t.is(computePointsPerWeight(10, 4001), 401, 'ceil(minimumRingSize / totalWeight)');
+  t.is(computePointsPerWeight(100_000, null), Math.floor(MAXIMUM_RING_SIZE / 100_000));
+  t.is(computePointsPerWeight(10, 10 ** 9), Math.floor(MAXIMUM_RING_SIZE / 10));
+  t.throws(() => computePointsPerWeight(MAXIMUM_RING_SIZE + 1, null), { instanceOf: Error, message: /maximum ring size/ });
 });
 
 test('minimumRingSize builds that many points', async (t) => {

@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
 import { OutlierDetector } from '../../../src/primary/outlier-detector.js';
 import type { EndpointOutcomes, OutcomesMsg } from '../../../src/protocol.js';
 import type { OutlierPolicy, Snapshot, Subset } from '../../../src/snapshot/types.js';
-import { OutcomeReporter, selectOutcome } from '../../../src/worker/upstream/outlier-report.js';
+import { OutcomeReporter, classifyOutcome } from '../../../src/worker/upstream/outlier-report.js';
 import type { RuntimeSubset } from '../../../src/worker/routing/runtime-snapshot.js';
 import { makeEndpoints } from '../../golden/fixtures.js';
 
@@ -86,9 +86,9 @@ test('gateway errors count only 502/503/504 and local failures; reports from ano
   t.is(d.ejected().size, 0, 'old epoch');
   d.observe([report(b!, { errors5xx: 3, trailing5xx: 3, trailingGateway: 3 })]);
   t.deepEqual([...d.ejected()], [b]);
-  t.is(selectOutcome(500), 'error5xx');
-  t.is(selectOutcome(503), 'gateway');
-  t.is(selectOutcome(404), 'ok');
+  t.is(classifyOutcome(500), 'error5xx');
+  t.is(classifyOutcome(503), 'gateway');
+  t.is(classifyOutcome(404), 'ok');
   d.stop();
 });
 

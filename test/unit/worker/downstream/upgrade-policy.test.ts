@@ -1,24 +1,24 @@
 // Which Upgrade requests become tunnels, and the head a refused one is read again with.
 import test from 'ava';
-import { buildPlainHead, selectUpgradeRefusal, UPGRADE_ALLOW } from '../../../../src/worker/downstream/upgrade-policy.js';
+import { buildPlainHead, checkUpgrade, UPGRADE_ALLOW } from '../../../../src/worker/downstream/upgrade-policy.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 test('only websocket, one token, any case, on a GET with a key is an upgrade', (t) => {
   t.deepEqual([...UPGRADE_ALLOW], ['websocket']);
-  t.is(selectUpgradeRefusal('GET', 'websocket', KEY), null);
-  t.is(selectUpgradeRefusal('GET', 'WebSocket', KEY), null);
-  t.is(selectUpgradeRefusal('GET', ' websocket ', KEY), null);
+  t.is(checkUpgrade('GET', 'websocket', KEY), null);
+  t.is(checkUpgrade('GET', 'WebSocket', KEY), null);
+  t.is(checkUpgrade('GET', ' websocket ', KEY), null);
 });
 
 test('every other upgrade is refused, with its reason', (t) => {
   for (const token of ['h2c', 'H2C', 'foo/1', 'TLS/1.0', 'websocket, foo', 'foo, websocket', 'websocket, websocket', 'websocket/13', '', 'HTTP/2.0']) {
-    t.is(selectUpgradeRefusal('GET', token, KEY), 'protocol', token);
+    t.is(checkUpgrade('GET', token, KEY), 'protocol', token);
   }
-  for (const method of ['POST', 'PUT', 'get', 'OPTIONS', undefined]) t.is(selectUpgradeRefusal(method, 'websocket', KEY), 'method', String(method));
-  t.is(selectUpgradeRefusal('GET', 'websocket', undefined), 'handshake');
-  t.is(selectUpgradeRefusal('GET', 'websocket', ''), 'handshake');
-  t.is(selectUpgradeRefusal('GET', 'websocket', [KEY, KEY]), 'handshake');
+  for (const method of ['POST', 'PUT', 'get', 'OPTIONS', undefined]) t.is(checkUpgrade(method, 'websocket', KEY), 'method', String(method));
+  t.is(checkUpgrade('GET', 'websocket', undefined), 'handshake');
+  t.is(checkUpgrade('GET', 'websocket', ''), 'handshake');
+  t.is(checkUpgrade('GET', 'websocket', [KEY, KEY]), 'handshake');
 });
 
 function head(rawHeaders: string[], method = 'GET', url = '/p?q=1', httpVersion = '1.1'): string | null {

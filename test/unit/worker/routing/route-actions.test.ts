@@ -63,7 +63,7 @@ test('redirect Location from hostile request data: always absolute on the config
 
 import { decideCors, type CompiledCors } from '../../../../src/worker/routing/cors.js';
 import { decideFault } from '../../../../src/worker/routing/fault.js';
-import { selectBackoffMs } from '../../../../src/worker/upstream/backoff.js';
+import { computeBackoffMs } from '../../../../src/worker/upstream/backoff.js';
 
 const cors = (over: Partial<CompiledCors['plan']> = {}, origins: CompiledCors['origins'] = [{ kind: 'exact', value: 'https://a.example', regex: null }, { kind: 'regex', value: '', regex: /^https:\/\/.*\.b\.example$/ }]): CompiledCors => ({
   plan: { origins: [], allowMethods: 'GET,POST', allowHeaders: 'x-a', exposeHeaders: 'x-e', maxAge: '86400', allowCredentials: true, forwardUnmatchedPreflights: true, ...over },
@@ -95,6 +95,6 @@ test('fault: each part draws against its percentage', (t) => {
 
 test('retry backoff: uniform in [0, base x 2^(n-1)), capped at 10 x base (Envoy)', (t) => {
   const top = () => 0.999999;
-  t.deepEqual([1, 2, 3, 4, 5, 6].map((n) => selectBackoffMs(25, n, top)), [24, 49, 99, 199, 249, 249]);
-  t.is(selectBackoffMs(25, 3, () => 0), 0);
+  t.deepEqual([1, 2, 3, 4, 5, 6].map((n) => computeBackoffMs(25, n, top)), [24, 49, 99, 199, 249, 249]);
+  t.is(computeBackoffMs(25, 3, () => 0), 0);
 });

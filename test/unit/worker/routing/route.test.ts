@@ -3,7 +3,7 @@ import { DEFAULT_SETTINGS } from '../../../../src/config/settings.js';
 import { StickydError } from '../../../../src/errors.js';
 import type { Kernel } from '../../../../src/kernel/index.js';
 import type { Endpoint, Listener, Route, RouteMatch, Snapshot, StringMatch, Subset, VirtualHost } from '../../../../src/snapshot/types.js';
-import { selectRequestHost } from '../../../../src/worker/downstream/request-head.js';
+import { readRequestHost } from '../../../../src/worker/downstream/request-head.js';
 import { selectDestination, selectRoute } from '../../../../src/worker/routing/route.js';
 import { normalizePath } from '../../../../src/worker/routing/normalize-path.js';
 import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
@@ -92,9 +92,9 @@ test('exact host wins over wildcards, and the longest wildcard suffix over short
 test('host is lower-cased and its port stripped, IPv6 literals included', (t) => {
   t.is(routeName(hostsRuntime, req('Demo.EXAMPLE.com:8080')), 'exact');
   t.is(routeName(hostsRuntime, req('[::1]:8080')), 'v6');
-  t.is(selectRequestHost({ host: '[2001:DB8::1]' }), '[2001:db8::1]');
-  t.is(selectRequestHost({ host: 'a.test:' }), 'a.test');
-  t.is(selectRequestHost({}), '');
+  t.is(readRequestHost({ host: '[2001:DB8::1]' }), '[2001:db8::1]');
+  t.is(readRequestHost({ host: 'a.test:' }), 'a.test');
+  t.is(readRequestHost({}), '');
 });
 
 test('Gateway hosts filter before VirtualService hosts; no match is NO_HOST', (t) => {

@@ -3,7 +3,7 @@ import { DEFAULT_SETTINGS } from '../../../../src/config/settings.js';
 import type { Kernel } from '../../../../src/kernel/index.js';
 import type { HashKey, Snapshot, Subset } from '../../../../src/snapshot/types.js';
 import { buildRuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
-import { buildSetCookieParts, findCookie, isValidCookieValue, mintSessionKey, selectHashKey } from '../../../../src/worker/routing/sticky.js';
+import { buildSetCookieParts, findCookie, isValidCookieValue, mintSessionKey, readRequestHashKey } from '../../../../src/worker/routing/sticky.js';
 
 const MAX = 64;
 const cookieKey: HashKey = { kind: 'cookie', name: 'session', path: '/', ttlSec: 60 };
@@ -14,67 +14,67 @@ function withCookie(cookie: string | undefined) {
 
 test('several Cookie headers joined by Node: the first occurrence of the name wins', (t) => {
   // Node joins two Cookie lines "a=1; session=first" and "session=second" with "; ".
-  t.is(selectHashKey(cookieKey, withCookie('a=1; session=first; session=second'), MAX), 'first');
-  t.is(selectHashKey(cookieKey, withCookie('session=first;session=second'), MAX), 'first');
+  t.is(readRequestHashKey(cookieKey, withCookie('a=1; session=first; session=second'), MAX), 'first');
+  t.is(readRequestHashKey(cookieKey, withCookie('session=first;session=second'), MAX), 'first');
   t.is(findCookie('xsession=1; session_id=2; session=3', 'session'), '3', 'names must match exactly');
   t.is(findCookie('Session=1', 'session'), null, 'cookie names are case-sensitive');
   t.is(findCookie('novalue; =nokey; session=ok', 'session'), 'ok', 'malformed pairs are skipped');
-  t.is(selectHashKey(cookieKey, withCookie(undefined), MAX), null);
-  t.is(selectHashKey(cookieKey, withCookie('other=1'), MAX), null);
+  t.is(readRequestHashKey(cookieKey, withCookie(undefined), MAX), null);
+  t.is(readRequestHashKey(cookieKey, withCookie('other=1'), MAX), null);
 });
 
 test('a quoted value hashes like the bare one', (t) => {
-  t.is(selectHashKey(cookieKey, withCookie('session="abc123"'), MAX), 'abc123');
-  t.is(selectHashKey(cookieKey, withCookie('session=abc123'), MAX), 'abc123');
-  t.is(selectHashKey(cookieKey, withCookie('session="abc'), MAX), null, 'an unbalanced quote is malformed');
+  t.is(readRequestHashKey(cookieKey, withCookie('session="abc123"'), MAX), 'abc123');
+  t.is(readRequestHashKey(cookieKey, withCookie('session=abc123'), MAX), 'abc123');
+  t.is(readRequestHashKey(cookieKey, withCookie('session="abc'), MAX), null, 'an unbalanced quote is malformed');
 });
 
 test('an empty value is absent; the first valid occurrence decides (RELIABILITY §2.5)', (t) => {
-  t.is(selectHashKey(cookieKey, withCookie('session='), MAX), null);
-  t.is(selectHashKey(cookieKey, withCookie('session=""'), MAX), null);
+  t.is(readRequestHashKey(cookieKey, withCookie('session='), MAX), null);
+  t.is(readRequestHashKey(cookieKey, withCookie('session=""'), MAX), null);
   // An empty or malformed copy (say a stale one at a narrower path) must not make a valid
   // session look absent: re-minting would churn on every request while the stale copy stays.
-  t.is(selectHashKey(cookieKey, withCookie('session=; session=later'), MAX), 'later');
-  t.is(selectHashKey(cookieKey, withCookie(`session=${'a'.repeat(MAX + 1)}; session=a b; session=ok`), MAX), 'ok');
-  t.is(selectHashKey(cookieKey, withCookie('session=first; session=second'), MAX), 'first');
+  t.is(readRequestHashKey(cookieKey, withCookie('session=; session=later'), MAX), 'later');
+  t.is(readRequestHashKey(cookieKey, withCookie(`session=${'a'.repeat(MAX + 1)}; session=a b; session=ok`), MAX), 'ok');
+  t.is(readRequestHashKey(cookieKey, withCookie('session=first; session=second'), MAX), 'first');
 });
 
 test('an oversized value is absent', (t) => {
-  t.is(selectHashKey(cookieKey, withCookie(`session=${'a'.repeat(8)}`), 8), 'aaaaaaaa');
-  t.is(selectHashKey(cookieKey, withCookie(`session=${'a'.repeat(9)}`), 8), null);
-  t.is(selectHashKey(cookieKey, withCookie(`session="${'a'.repeat(8)}"`), 8), 'aaaaaaaa', 'quotes do not count');
+  t.is(readRequestHashKey(cookieKey, withCookie(`session=${'a'.repeat(8)}`), 8), 'aaaaaaaa');
+  t.is(readRequestHashKey(cookieKey, withCookie(`session=${'a'.repeat(9)}`), 8), null);
+  t.is(readRequestHashKey(cookieKey, withCookie(`session="${'a'.repeat(8)}"`), 8), 'aaaaaaaa', 'quotes do not count');
 });
 
 test('non-ASCII, control, space and separator bytes make a value absent', (t) => {
   for (const bad of ['caf\u00e9', 'a b', 'a\tb', 'a\\b', 'a,b', 'x\u0001', '\u00ff\u00fe', 'a\u007fb']) {
     t.false(isValidCookieValue(bad, MAX), JSON.stringify(bad));
-    t.is(selectHashKey(cookieKey, withCookie(`session=${bad}`), MAX), null, JSON.stringify(bad));
+    t.is(readRequestHashKey(cookieKey, withCookie(`session=${bad}`), MAX), null, JSON.stringify(bad));
   }
   t.true(isValidCookieValue('!#$%&\'()*+-./0-9:<=>?@A-Z[]^_`a-z{|}~', MAX));
 });
 
 test('header keys: the first line\'s value; empty or oversized is absent', (t) => {
   const key: HashKey = { kind: 'header', name: 'x-user' };
-  t.is(selectHashKey(key, { headers: { 'x-user': 'alice' } }, MAX), 'alice');
+  t.is(readRequestHashKey(key, { headers: { 'x-user': 'alice' } }, MAX), 'alice');
   // Node joins repeated lines with ", "; rawHeaders tells the lines apart.
-  t.is(selectHashKey(key, { headers: { 'x-user': 'alice, bob' }, rawHeaders: ['X-User', 'alice', 'X-User', 'bob'] }, MAX), 'alice');
-  t.is(selectHashKey(key, { headers: { 'x-user': 'a,b' }, rawHeaders: ['x-user', 'a,b'] }, MAX), 'a,b', 'one line with a comma stays whole');
-  t.is(selectHashKey(key, { headers: { 'x-user': '' } }, MAX), null);
-  t.is(selectHashKey(key, { headers: {} }, MAX), null);
-  t.is(selectHashKey(key, { headers: { 'x-user': 'x'.repeat(MAX + 1) } }, MAX), null);
+  t.is(readRequestHashKey(key, { headers: { 'x-user': 'alice, bob' }, rawHeaders: ['X-User', 'alice', 'X-User', 'bob'] }, MAX), 'alice');
+  t.is(readRequestHashKey(key, { headers: { 'x-user': 'a,b' }, rawHeaders: ['x-user', 'a,b'] }, MAX), 'a,b', 'one line with a comma stays whole');
+  t.is(readRequestHashKey(key, { headers: { 'x-user': '' } }, MAX), null);
+  t.is(readRequestHashKey(key, { headers: {} }, MAX), null);
+  t.is(readRequestHashKey(key, { headers: { 'x-user': 'x'.repeat(MAX + 1) } }, MAX), null);
 });
 
 test('source IP keys normalise IPv4-mapped IPv6 addresses', (t) => {
   const key: HashKey = { kind: 'sourceIp' };
-  t.is(selectHashKey(key, { headers: {}, socket: { remoteAddress: '::ffff:10.1.2.3' } }, MAX), '10.1.2.3');
-  t.is(selectHashKey(key, { headers: {}, socket: { remoteAddress: '10.1.2.3' } }, MAX), '10.1.2.3');
-  t.is(selectHashKey(key, { headers: {}, socket: { remoteAddress: '2001:db8::1' } }, MAX), '2001:db8::1');
-  t.is(selectHashKey(key, { headers: {}, socket: {} }, MAX), null);
+  t.is(readRequestHashKey(key, { headers: {}, socket: { remoteAddress: '::ffff:10.1.2.3' } }, MAX), '10.1.2.3');
+  t.is(readRequestHashKey(key, { headers: {}, socket: { remoteAddress: '10.1.2.3' } }, MAX), '10.1.2.3');
+  t.is(readRequestHashKey(key, { headers: {}, socket: { remoteAddress: '2001:db8::1' } }, MAX), '2001:db8::1');
+  t.is(readRequestHashKey(key, { headers: {}, socket: {} }, MAX), null);
 });
 
 test('query keys: first occurrence, form-decoded; empty, absent or undecodable is absent', (t) => {
   const key: HashKey = { kind: 'query', name: 'user' };
-  const q = (url: string) => selectHashKey(key, { url, headers: {} }, MAX);
+  const q = (url: string) => readRequestHashKey(key, { url, headers: {} }, MAX);
   t.is(q('/p?a=1&user=bob&user=eve'), 'bob');
   t.is(q('/p?user=b%20o+b'), 'b o b');
   t.is(q('/p?us%65r=x'), 'x', 'names are decoded too');
@@ -82,7 +82,7 @@ test('query keys: first occurrence, form-decoded; empty, absent or undecodable i
   t.is(q('/p?users=1'), null);
   t.is(q('/p'), null);
   t.is(q('/p?user=%E0%A4%A'), null);
-  t.is(selectHashKey(key, { url: `/p?user=${'%C3%A9'.repeat(33)}`, headers: {} }, MAX), null, '66 UTF-8 bytes exceed 64');
+  t.is(readRequestHashKey(key, { url: `/p?user=${'%C3%A9'.repeat(33)}`, headers: {} }, MAX), null, '66 UTF-8 bytes exceed 64');
 });
 
 test('Set-Cookie lines for ttl 60 and ttl 0', (t) => {
