@@ -1,34 +1,27 @@
-// The per-request path: route -> subset -> session key -> endpoint (session cache + kernel, or the
-// subset's picker) -> proxy. Everything that can be computed per snapshot already is; the request
-// keeps the RuntimeSnapshot it started with even if a reload swaps `current` mid-flight.
-import { randomUUID } from 'node:crypto';
+// The HTTP request path (HTTP/1.1, and HTTP/2 streams h2-front.ts adapts): resolve-request.ts
+// decides route, destination, session key and endpoint; this file answers what it refuses, runs
+// the route's CORS and fault steps, writes the answers a route gives itself, and hands the rest to
+// the proxy. The request keeps the RuntimeSnapshot it started with even if a reload swaps
+// `current` mid-flight.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLog } from './telemetry/access-log.js';
 import type { HealthState } from './routing/health-state.js';
 import { RequestObservation } from './downstream/observe.js';
 import { proxyRequest, type ProxyContext } from './upstream/proxy.js';
-import { checkRequest } from './downstream/request-guard.js';
-import { readRequestPath, readRequestHost } from './downstream/request-head.js';
+import { readRequestId } from './downstream/request-head.js';
 import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './downstream/responses.js';
-import { checkGatewayServer } from './routing/gateway-checks.js';
-import { selectDestination, readMatchCut, selectRoute } from './routing/route.js';
-import type { RuntimeRoute, RuntimeSnapshot } from './routing/runtime-snapshot.js';
+import { resolveRequest, type Resolved } from './routing/resolve-request.js';
+import { readMatchCut } from './routing/route.js';
+import type { RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { sendAnswer, type Answer } from './downstream/answers.js';
 import { decideCors } from './routing/cors.js';
 import { decideFault } from './routing/fault.js';
-import { normalizePath } from './routing/normalize-path.js';
 import { buildLocation } from './routing/redirect.js';
 import type { RouteAnswer } from './routing/route-plans.js';
-import { readQueryPart, buildUpstreamPath } from './routing/upstream-path.js';
-import { readConnectionKey } from './downstream/tls-front.js';
-import { selectEndpoint } from './routing/select-endpoint.js';
+import { readQueryPart } from './routing/upstream-path.js';
 import { markClientFaulted } from './downstream/server.js';
-import { readSessionKey } from './routing/sticky.js';
 import { countUpgradeRefusal, type WorkerStats } from './telemetry/stats.js';
 import { checkUpgrade } from './downstream/upgrade-policy.js';
-
-/** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
-export const MAX_REQUEST_ID_LENGTH = 128;
 
 /** The worker's mutable state the request path reads. */
 export interface WorkerContext extends ProxyContext {
@@ -66,36 +59,17 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     countUpgradeRefusal(ctx.stats, reason);
     observation.upgradeRefused(reason);
   }
-  const refused = checkRequest(req, rt.settings);
-  if (refused !== null) {
-    // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.
-    markClientFaulted(req.socket);
-    sendError(res, buildError(refused.code, refused.message), requestId, true, ctx.stats);
+  const r = resolveRequest(rt, listenerPort, req, ctx.health);
+  if (r.kind !== 'routed') {
+    if (r.kind === 'refused') {
+      // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.
+      if (r.hostile) markClientFaulted(req.socket);
+      sendError(res, buildError(r.code, r.message), requestId, close || r.hostile, ctx.stats);
+    } else if (r.kind === 'server-options') sendServerOptions(res, requestId, close, ctx.stats);
+    else sendHttpsRedirect(res, r.location, requestId, close, ctx.stats);
     return;
   }
-  if (req.url === '*') {
-    // checkRequest let only OPTIONS through with it
-    sendServerOptions(res, requestId, close, ctx.stats);
-    return;
-  }
-  const listener = rt.listeners.get(listenerPort);
-  if (listener !== undefined) {
-    const verdict = checkGatewayServer(listener, readRequestHost(req.headers), req.url ?? '/', readConnectionKey(req));
-    if (verdict !== null) {
-      if (verdict.kind === 'redirect') sendHttpsRedirect(res, verdict.location, requestId, close, ctx.stats);
-      else sendError(res, buildError('STICKYD_ERR_MISDIRECTED', errorText.misdirected(readRequestHost(req.headers), verdict.server)), requestId, close, ctx.stats);
-      return;
-    }
-  }
-  const rawPath = readRequestPath(req.url ?? '/');
-  const path = normalizePath(rawPath);
-  const route = selectRoute(rt, listenerPort, req, path);
-  if (typeof route === 'string') {
-    const host = readRequestHost(req.headers);
-    const message = route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path);
-    sendError(res, buildError(route, message), requestId, close, ctx.stats);
-    return;
-  }
+  const route = r.route;
   const plans = route.plans;
   let cors: readonly string[] | null = null;
   if (plans.cors !== null) {
@@ -109,7 +83,7 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     if (d.kind === 'actual') cors = d.headers;
   }
   const scheme = rt.listeners.get(listenerPort)?.protocol === 'HTTPS' ? 'https' : 'http';
-  const step: Routed = { ctx, req, res, rt, route, rawPath, path, cors, requestId, close, awaitingContinue, observation, scheme };
+  const step: Routed = { ctx, req, res, rt, r, cors, requestId, close, awaitingContinue, observation, scheme };
   if (plans.fault === null) {
     forwardRouted(step);
     return;
@@ -129,9 +103,7 @@ interface Routed {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly rt: RuntimeSnapshot;
-  readonly route: RuntimeRoute;
-  readonly rawPath: string;
-  readonly path: string;
+  readonly r: Resolved;
   readonly cors: readonly string[] | null;
   readonly requestId: string;
   readonly close: boolean;
@@ -153,24 +125,20 @@ function afterDelay(s: Routed, abortStatus: number): void {
 }
 
 function forwardRouted(s: Routed): void {
-  const { ctx, req, res, rt, route, requestId, close } = s;
-  const answer = route.plans.answer;
+  const { ctx, req, res, rt, r, requestId, close } = s;
+  const answer = r.route.plans.answer;
   if (answer !== null) {
     const a = buildAnswer(answer, req, s);
     if (a === null) sendError(res, buildError('STICKYD_ERR_BAD_REQUEST', 'a redirect needs the request\'s Host, and this request has none'), requestId, close, ctx.stats);
     else sendAnswer(res, a, requestId, close, ctx.stats);
     return;
   }
-  const upstreamPath = buildUpstreamPath(route, req, s.rawPath, s.path);
-  if (upstreamPath === null) {
+  const { upstreamPath, target, index, key, setCookie } = r;
+  if (upstreamPath === null || target === null) {
     sendError(res, buildError('STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites'), requestId, close, ctx.stats);
     return;
   }
-  const target = selectDestination(route, rt.random);
   const subset = target.subset;
-  const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
-  const down = ctx.health.view(rt).down[subset.id] ?? null;
-  const index = selectEndpoint(rt, subset, key, down);
   s.observation.routed(target, index, key, setCookie !== null && index >= 0);
   if (index < 0) {
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, close, ctx.stats);
@@ -182,9 +150,9 @@ function forwardRouted(s: Routed): void {
     subset,
     index,
     key,
-    down,
-    timeoutMs: route.timeoutMs,
-    retries: route.retries,
+    down: r.down,
+    timeoutMs: r.route.timeoutMs,
+    retries: r.route.retries,
     requestId,
     setCookie,
     observation: s.observation,
@@ -200,11 +168,7 @@ function buildAnswer(answer: RouteAnswer, req: IncomingMessage, s: Routed): Answ
   if (answer.kind === 'direct') return { status: answer.status, headers: cors, body: answer.body, edits: answer.headers };
   const host = req.headers.host ?? '';
   if (host === '' && answer.plan.authority === null) return null;
-  const cut = answer.plan.prefixRewrite !== null ? readMatchCut(s.route, req, s.path) : -1;
-  const location = buildLocation(answer.plan, { scheme: s.scheme, host, path: s.path, query: readQueryPart(req.url ?? '/'), cut });
+  const cut = answer.plan.prefixRewrite !== null ? readMatchCut(s.r.route, req, s.r.path) : -1;
+  const location = buildLocation(answer.plan, { scheme: s.scheme, host, path: s.r.path, query: readQueryPart(req.url ?? '/'), cut });
   return { status: answer.plan.code, headers: [...cors, 'Location', location], body: null, edits: answer.headers };
-}
-
-function readRequestId(value: string | string[] | undefined): string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
 }

@@ -3,25 +3,18 @@
 // valid Sec-WebSocket-Accept joins the two sockets; any other answer is relayed and the
 // connection closed; a failure before the 101 is a 502/504. Either side closing tears down both.
 // The client socket stays in the ListenerGroup's set, so a drain's deadline closes tunnels too.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { StickydError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
-import { buildUpstreamHeaders } from './downstream/forward-headers.js';
-import { MAX_REQUEST_ID_LENGTH, type WorkerContext } from './handle-request.js';
-import { normaliseAddress, readRequestPath, readRequestHost } from './downstream/request-head.js';
-import { checkGatewayServer } from './routing/gateway-checks.js';
-import { buildClientCertHeader } from './downstream/tls-front.js';
-import { applyHeaderEdits, replaceHost } from './downstream/header-edits.js';
-import { normalizePath } from './routing/normalize-path.js';
-import { buildUpstreamPath } from './routing/upstream-path.js';
-import { checkRequest } from './downstream/request-guard.js';
-import { selectDestination, selectRoute } from './routing/route.js';
+import type { WorkerContext } from './handle-request.js';
+import { buildEndpointRequestHeaders } from './upstream/request-headers.js';
+import { resolveRequest } from './routing/resolve-request.js';
+import { errorText } from './downstream/responses.js';
+import { readRequestId } from './downstream/request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
-import { selectEndpoint } from './routing/select-endpoint.js';
 import { countStatus } from './telemetry/stats.js';
-import { readSessionKey } from './routing/sticky.js';
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -40,26 +33,16 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   socket.on('error', () => socket.destroy());
   const rt = ctx.current;
   if (rt === null || ctx.draining) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', 'not serving');
-  const refused = checkRequest(req, rt.settings);
-  if (refused !== null) return refuse(ctx, socket, refused.code, refused.message);
-  const listener = rt.listeners.get(listenerPort);
-  // The same Gateway server rules as any request: no upgrade through another certificate's connection,
-  // none over cleartext where the server redirects to https (a 101 cannot be a 301, so refuse).
-  const verdict = listener === undefined ? null : checkGatewayServer(listener, readRequestHost(req.headers), req.url ?? '/', req.socket);
-  if (verdict !== null) return refuse(ctx, socket, verdict.kind === 'misdirected' ? 'STICKYD_ERR_MISDIRECTED' : 'STICKYD_ERR_NO_ROUTE', verdict.kind === 'misdirected' ? 'misdirected upgrade request' : 'this server redirects to https');
-  const rawPath = readRequestPath(req.url ?? '/');
-  const path = normalizePath(rawPath);
-  const route = selectRoute(rt, listenerPort, req, path);
-  if (typeof route === 'string') return refuse(ctx, socket, route, 'no route for this upgrade request');
+  const r = resolveRequest(rt, listenerPort, req, ctx.health);
+  if (r.kind === 'refused') return refuse(ctx, socket, r.code, r.message);
+  // OPTIONS * never gets here (upgrade-policy.ts lets only GET upgrade); a 101 cannot be a 301
+  if (r.kind !== 'routed') return refuse(ctx, socket, 'STICKYD_ERR_NO_ROUTE', 'this server redirects to https');
   // A route that answers itself, injects faults or applies CORS is served over plain HTTP only.
-  if (route.plans.answer !== null || route.plans.fault !== null || route.plans.cors !== null) return refuse(ctx, socket, 'STICKYD_ERR_NO_ROUTE', 'this route does not forward upgrade requests');
-  const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
-  if (upstreamPath === null) return refuse(ctx, socket, 'STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites');
-  const target = selectDestination(route, rt.random);
-  const subset = target.subset;
-  const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
-  const index = selectEndpoint(rt, subset, key, ctx.health.view(rt).down[subset.id] ?? null);
-  if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', `no healthy endpoint in subset ${subset.name}`);
+  const plans = r.route.plans;
+  if (plans.answer !== null || plans.fault !== null || plans.cors !== null) return refuse(ctx, socket, 'STICKYD_ERR_NO_ROUTE', 'this route does not forward upgrade requests');
+  const { target, index, setCookie, upstreamPath } = r;
+  if (upstreamPath === null || target === null) return refuse(ctx, socket, 'STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites');
+  if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(target.subset.name));
   sendUpgrade(ctx, rt, req, socket, head, target, index, setCookie, upstreamPath);
 }
 
@@ -68,12 +51,7 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   const subset = target.subset;
   const endpoint = subset.endpoints[index]!;
   const requestId = readRequestId(req.headers['x-request-id']);
-  const address = normaliseAddress(req.socket.remoteAddress ?? '');
-  const peers = rt.trustedPeers;
-  const trustedPeer = peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-  let headers = buildUpstreamHeaders(req, { clientAddress: address, requestId, fallbackHost: subset.host, trustedPeer, encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, clientCert: rt.settings.forwardClientCert ? buildClientCertHeader(req.socket) : null });
-  if (target.authority !== null) replaceHost(headers, target.authority);
-  if (target.requestEdits !== null) headers = applyHeaderEdits(headers, target.requestEdits);
+  const headers = buildEndpointRequestHeaders(req, rt, requestId, subset.host, target);
   // upgrade-policy.ts let only a websocket upgrade this far
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.
@@ -161,8 +139,4 @@ function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: st
 /** RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). upgrade-policy.ts requires a key. */
 function acceptMatches(key: string | undefined, accept: string | string[] | undefined): boolean {
   return key !== undefined && typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
-}
-
-function readRequestId(value: string | string[] | undefined): string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
 }

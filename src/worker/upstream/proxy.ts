@@ -10,12 +10,11 @@ import { PassThrough } from 'node:stream';
 import { StickydError } from '../../errors.js';
 import { log } from '../../log.js';
 import type { HeaderOp, RetryPolicy } from '../../snapshot/types.js';
-import { applyHeaderEdits, replaceHost } from '../downstream/header-edits.js';
+import { applyHeaderEdits } from '../downstream/header-edits.js';
 import { computeBackoffMs } from './backoff.js';
-import { buildClientHeaders, buildUpstreamHeaders } from '../downstream/forward-headers.js';
-import { buildClientCertHeader, readConnectionKey } from '../downstream/tls-front.js';
+import { buildClientHeaders } from '../downstream/forward-headers.js';
+import { buildEndpointRequestHeaders } from './request-headers.js';
 import { classifyOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
-import { normaliseAddress } from '../downstream/request-head.js';
 import { buildError, errorText, sendError } from '../downstream/responses.js';
 import { isIdempotent, shouldRetryFailure, shouldRetryStatus } from './retry-policy.js';
 import type { RuntimeSnapshot, RuntimeSubset } from '../routing/runtime-snapshot.js';
@@ -165,24 +164,7 @@ class Exchange implements AttemptSink {
   }
 
   #buildHeaders(): string[] {
-    const req = this.req;
-    const address = normaliseAddress(req.socket.remoteAddress ?? '');
-    const peers = this.job.rt.trustedPeers;
-    let headers = buildUpstreamHeaders(req, {
-      clientAddress: address,
-      requestId: this.job.requestId,
-      fallbackHost: this.job.subset.host,
-      trustedPeer: peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4'),
-      encrypted: (req.socket as { encrypted?: boolean }).encrypted === true,
-      clientCert: this.job.rt.settings.forwardClientCert ? buildClientCertHeader(readConnectionKey(req)) : null,
-    });
-    const edits = this.job.edits;
-    if (edits != null) {
-      // Envoy rewrites the host, then applies the route's header mutations (which may set it again)
-      if (edits.authority !== null) replaceHost(headers, edits.authority);
-      if (edits.requestEdits !== null) headers = applyHeaderEdits(headers, edits.requestEdits);
-    }
-    return headers;
+    return buildEndpointRequestHeaders(this.req, this.job.rt, this.job.requestId, this.job.subset.host, this.job.edits ?? null);
   }
 
   #clientHeaders(rawHeaders: string[]): string[] {
