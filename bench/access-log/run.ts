@@ -79,7 +79,12 @@ async function main(): Promise<void> {
         }
       }
     }
-    const row = (m: ModeResult) => ({ rps: median(m.samples.map((x) => x.rps)), p50Ms: median(m.samples.map((x) => x.p50Ms)), p99Ms: median(m.samples.map((x) => x.p99Ms)), bytesPerRequest: median(m.samples.map((x, i) => m.logBytes[i]! / x.requests)) });
+    const row = (m: ModeResult) => ({
+      rps: median(m.samples.map((x) => x.rps)),
+      p50Ms: median(m.samples.map((x) => x.p50Ms)),
+      p99Ms: median(m.samples.map((x) => x.p99Ms)),
+      bytesPerRequest: median(m.samples.map((x, i) => m.logBytes[i]! / x.requests)),
+    });
     const on = row(results.on);
     const off = row(results.off);
     // each run measures on and off back to back, so their ratio cancels most of the drift of a shared machine

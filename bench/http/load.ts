@@ -104,7 +104,14 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadSample> {
   const headers = { host: spec.host };
   // Requests without setupRequest are serialised once per connection and replayed in turn.
   const requests = spec.cookies === null ? undefined : spec.cookies.map((v) => ({ method: 'GET' as const, headers: { ...headers, cookie: `session=${v}` } }));
-  const r = await autocannon({ url: spec.url, connections: spec.connections, duration: spec.durationSec, headers, timeout: 10, ...(requests ? { requests } : {}) });
+  const r = await autocannon({
+    url: spec.url,
+    connections: spec.connections,
+    duration: spec.durationSec,
+    headers,
+    timeout: 10,
+    ...(requests ? { requests } : {}),
+  });
   const total = r.requests.total;
   return {
     tool: 'autocannon', requests: total, durationSec: r.duration, rps: total / r.duration,

@@ -88,7 +88,10 @@ export function summarise(samples: readonly Sample[], subjects: readonly Subject
     const cpu = mine.map(usPerReq).filter((x): x is number => x !== null);
     return {
       subject: info.name, tool, runs: mine.length,
-      rps: median(mine.map((s) => s.rps)), p50Ms: median(mine.map((s) => s.p50Ms)), p99Ms: median(mine.map((s) => s.p99Ms)), p999Ms: median(mine.map((s) => s.p999Ms)),
+      rps: median(mine.map((s) => s.rps)),
+      p50Ms: median(mine.map((s) => s.p50Ms)),
+      p99Ms: median(mine.map((s) => s.p99Ms)),
+      p999Ms: median(mine.map((s) => s.p999Ms)),
       errors: mine.reduce((a, s) => a + s.errors, 0), non2xx: mine.reduce((a, s) => a + s.non2xx, 0),
       cpuUsPerReq: cpu.length > 0 ? median(cpu) : null,
       cpuUsPerReqMin: cpu.length > 0 ? Math.min(...cpu) : null,

@@ -93,7 +93,11 @@ export function hasAccessLogFlag(cli: string): boolean {
  * access log writes in 4 KiB chunks there, as it does here); stderr goes to a file. The peers log nothing (nginx `access_log off`, HAProxy
  * without `log`): stickyd-nolog is the like-for-like row.
  */
-function stickyd(name: string, what: string, opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string }): Subject {
+function stickyd(
+  name: string,
+  what: string,
+  opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string },
+): Subject {
   const cli = opts.cli ?? CLI;
   return {
     name, what, sendsCookies: opts.sendsCookies ?? true, mints: opts.sendsCookies === false,

@@ -169,7 +169,19 @@ async function main(): Promise<void> {
   }
 
   const date = new Date(started).toISOString();
-  const raw = { date, machine, loadavgAfter: os.loadavg(), tool, connections, durationSec, runs, hupIntervalMs: HUP_INTERVAL_MS, backends: backends.kind, samples, live };
+  const raw = {
+    date,
+    machine,
+    loadavgAfter: os.loadavg(),
+    tool,
+    connections,
+    durationSec,
+    runs,
+    hupIntervalMs: HUP_INTERVAL_MS,
+    backends: backends.kind,
+    samples,
+    live,
+  };
   await mkdir(OUT_DIR, { recursive: true });
   await writeFile(join(OUT_DIR, `reload-${date.replace(/[:.]/g, '-')}.json`), JSON.stringify(raw, null, 2) + '\n');
   const md = render(raw);

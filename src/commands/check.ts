@@ -50,7 +50,14 @@ export async function runCheck(path: string, opts: CheckOptions): Promise<number
       for (const w of warnings) say('warn', opts.json ? 'config warning' : formatIssue(w), { where: formatIssue(w) });
       const routes = snapshot.listeners.reduce((n, l) => n + l.virtualHosts.reduce((m, v) => m + v.routes.length, 0), 0);
       const endpoints = snapshot.subsets.reduce((n, s) => n + s.endpoints.length, 0);
-      const counts = { files: files.length, listeners: snapshot.listeners.length, routes, subsets: snapshot.subsets.length, endpoints, warnings: warnings.length };
+      const counts = {
+        files: files.length,
+        listeners: snapshot.listeners.length,
+        routes,
+        subsets: snapshot.subsets.length,
+        endpoints,
+        warnings: warnings.length,
+      };
       say('info', opts.json ? 'configuration is valid'
         : `stickyd: configuration ${path} is valid: ${counts.files} file(s), ${counts.listeners} listener(s), ${routes} route(s), ${counts.subsets} subset(s), ${endpoints} endpoint(s), ${counts.warnings} warning(s)`, counts);
     }

@@ -34,13 +34,25 @@ export async function loadConfig(path: string, settings?: Partial<ProxySettings>
  * Same from in-memory sources (used by tests); configPath is the file names joined by ",".
  * Certificate files are read through `readFile` (default: the file system) at `now`.
  */
-export function compileSources(sources: { file: string; text: string }[], settings?: Partial<ProxySettings>, epoch?: number, files?: { readFile?: FileReader; now?: number }): LoadResult {
+export function compileSources(
+  sources: { file: string; text: string }[],
+  settings?: Partial<ProxySettings>,
+  epoch?: number,
+  files?: { readFile?: FileReader; now?: number },
+): LoadResult {
   return compile(sources, sources.map((s) => s.file).join(','), settings, epoch, files?.readFile ?? readFileSync, files?.now ?? Date.now());
 }
 
 // Certificate files are read synchronously: loadConfig runs on a piscina thread (or in `check`),
 // never on the primary's event loop, and a handful of small PEM files is not worth a second pass.
-function compile(sources: readonly SourceFile[], configPath: string, settings: Partial<ProxySettings> | undefined, epoch: number | undefined, readFile: FileReader = readFileSync, now = Date.now()): LoadResult {
+function compile(
+  sources: readonly SourceFile[],
+  configPath: string,
+  settings: Partial<ProxySettings> | undefined,
+  epoch: number | undefined,
+  readFile: FileReader = readFileSync,
+  now = Date.now(),
+): LoadResult {
   const resolved = resolveSettings(settings);
   const sink = new IssueSink();
   const resources = validateDocs(parseSources(sources, sink), sink, { credentialsDir: resolved.credentialsDir });

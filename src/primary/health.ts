@@ -51,7 +51,12 @@ export class HealthMonitor implements HealthSource {
   }
 
   status(): Record<string, unknown> {
-    return { generation: this.#generation, unhealthy: [...this.unhealthy()].sort(), activeChecks: this.#checker?.status() ?? null, outliers: this.#outliers.status() };
+    return {
+      generation: this.#generation,
+      unhealthy: [...this.unhealthy()].sort(),
+      activeChecks: this.#checker?.status() ?? null,
+      outliers: this.#outliers.status(),
+    };
   }
 
   stop(): void {

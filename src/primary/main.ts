@@ -18,7 +18,6 @@ import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
 import { ListenError, describeListenError, RUN_FLAGS, type ListenFlags } from './listen-error.js';
 import { listenSpecs, type HostPort, type ListenOverride } from './listen-specs.js';
 
-
 export interface RunOptions {
   readonly configPath: string;
   readonly listen: ListenOverride | null;
@@ -63,7 +62,10 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   };
   const startedAt = Date.now();
   const collector = new StatsCollector();
-  const health = new HealthMonitor(opts.healthCheck ? resolveHealthCheck(opts.healthCheck) : null, (generation, unhealthy) => supervisor.setHealth(generation, unhealthy));
+  const health = new HealthMonitor(
+    opts.healthCheck ? resolveHealthCheck(opts.healthCheck) : null,
+    (generation, unhealthy) => supervisor.setHealth(generation, unhealthy),
+  );
   const supervisor = new Supervisor({
     onSnapshot: (s) => health.update(s),
     onOutcomes: (m) => health.observe(m.outcomes),
@@ -82,7 +84,10 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   let admin: Awaited<ReturnType<typeof startAdmin>> | null = null;
   try {
     await supervisor.start(first);
-    if (opts.admin) admin = await startAdminListener(opts.admin, buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt }));
+    if (opts.admin) {
+      const routes = buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt });
+      admin = await startAdminListener(opts.admin, routes);
+    }
   } catch (err) {
     // Nothing served yet: take the workers and the build threads down, then say why (cli.ts).
     health.stop();
@@ -142,7 +147,6 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   await notifier.ready(statusLine());
   notifier.startWatchdog(() => supervisor.healthy(HEARTBEAT_TIMEOUT_MS));
 }
-
 
 async function startAdminListener(at: HostPort, routes: Parameters<typeof startAdmin>[2]): ReturnType<typeof startAdmin> {
   try {

@@ -107,7 +107,11 @@ export class OutlierDetector {
   status(): { id: string; ejectedForMs: number; ejections: number; consecutive5xx: number; consecutiveGateway: number }[] {
     const now = this.#now();
     return [...this.#state].map(([id, s]) => ({
-      id, ejectedForMs: s.ejectedUntil === 0 ? 0 : Math.max(0, s.ejectedUntil - now), ejections: s.ejections, consecutive5xx: s.consecutive5xx, consecutiveGateway: s.consecutiveGateway,
+      id,
+      ejectedForMs: s.ejectedUntil === 0 ? 0 : Math.max(0, s.ejectedUntil - now),
+      ejections: s.ejections,
+      consecutive5xx: s.consecutive5xx,
+      consecutiveGateway: s.consecutiveGateway,
     }));
   }
 

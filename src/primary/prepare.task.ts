@@ -15,7 +15,14 @@ export interface PrepareInput {
 }
 
 export type PrepareOutput =
-  | { readonly ok: true; readonly snapshot: Snapshot; readonly warnings: ConfigIssue[]; readonly files: string[]; readonly parseMs: number; readonly buildMs: number }
+  | {
+      readonly ok: true;
+      readonly snapshot: Snapshot;
+      readonly warnings: ConfigIssue[];
+      readonly files: string[];
+      readonly parseMs: number;
+      readonly buildMs: number;
+    }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] | null; readonly code: string; readonly message: string };
 
 export default async function prepareTask(input: PrepareInput): Promise<PrepareOutput> {

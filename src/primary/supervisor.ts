@@ -198,7 +198,16 @@ export class Supervisor {
     const snapshot = this.#current;
     if (!snapshot) throw new Error('no snapshot to start a worker with');
     const worker = this.#cluster.fork();
-    const info: WorkerInfo = { id: worker.id, pid: worker.process.pid ?? 0, startedAt: Date.now(), epoch: 0, listening: false, retiring: false, addresses: [], lastPong: Date.now() };
+    const info: WorkerInfo = {
+      id: worker.id,
+      pid: worker.process.pid ?? 0,
+      startedAt: Date.now(),
+      epoch: 0,
+      listening: false,
+      retiring: false,
+      addresses: [],
+      lastPong: Date.now(),
+    };
     this.#workers.set(worker.id, { worker, info });
     const until = (act: 'ready' | 'listening'): Promise<void> => {
       const p = new Promise<void>((resolve, reject) => {

@@ -12,7 +12,7 @@ import { HealthState } from './routing/health-state.js';
 import { OutcomeReporter } from './upstream/outlier-report.js';
 import { handleUpgrade } from './websocket.js';
 import { buildRuntimeSnapshot } from './routing/runtime-snapshot.js';
-import { ListenerGroup } from './downstream/server.js';
+import { ListenerGroup, type RequestHandler, type UpgradeHandler } from './downstream/server.js';
 import type { CacheCounters } from './routing/session-cache.js';
 import { AccessLog } from './telemetry/access-log.js';
 import { createWorkerStats } from './telemetry/stats.js';
@@ -81,7 +81,14 @@ const handlers: Handlers = {
 };
 
 class WorkerProcess {
-  readonly ctx: WorkerContext = { current: null, draining: false, stats: createWorkerStats(), health: new HealthState(), outcomes: new OutcomeReporter(send), accessLog: new AccessLog() };
+  readonly ctx: WorkerContext = {
+    current: null,
+    draining: false,
+    stats: createWorkerStats(),
+    health: new HealthState(),
+    outcomes: new OutcomeReporter(send),
+    accessLog: new AccessLog(),
+  };
   readonly #counters: CacheCounters = { hits: 0, misses: 0 };
   readonly #meters = new MeterLedger();
   readonly #evictions = new EvictionLedger();
@@ -184,9 +191,9 @@ class WorkerProcess {
     const rt = this.ctx.current;
     if (this.#listeners !== null || specs === null || rt === null || this.ctx.draining) return;
     const tlsHooks = { serversFor: (port: number) => this.ctx.current?.listeners.get(port)?.servers ?? null, http2: true };
-    const listeners = new ListenerGroup(specs, (req, res, port) => handleRequest(this.ctx, req, res, port), this.ctx.stats, rt.settings, (req, socket, head, port) =>
-      handleUpgrade(this.ctx, req, socket, head, port),
-    tlsHooks);
+    const onRequest: RequestHandler = (req, res, port) => handleRequest(this.ctx, req, res, port);
+    const onUpgrade: UpgradeHandler = (req, socket, head, port) => handleUpgrade(this.ctx, req, socket, head, port);
+    const listeners = new ListenerGroup(specs, onRequest, this.ctx.stats, rt.settings, onUpgrade, tlsHooks);
     this.#listeners = listeners;
     listeners.listen().then(
       (addresses) => send({ cmd: CMD, act: 'listening', epoch: this.ctx.current?.epoch ?? rt.epoch, addresses }),

@@ -47,7 +47,17 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
 }
 
 /** The upgrade request re-sent to endpoint `index` on a connection of its own. */
-function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessage, socket: Duplex, head: Buffer, target: RouteTarget, index: number, setCookie: string | null, path: string): void {
+function sendUpgrade(
+  ctx: WorkerContext,
+  rt: RuntimeSnapshot,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: RouteTarget,
+  index: number,
+  setCookie: string | null,
+  path: string,
+): void {
   const subset = target.subset;
   const endpoint = subset.endpoints[index]!;
   const requestId = readRequestId(req.headers['x-request-id']);
@@ -78,7 +88,16 @@ function sendUpgrade(ctx: WorkerContext, rt: RuntimeSnapshot, req: IncomingMessa
   up.end();
 }
 
-function join(ctx: WorkerContext, socket: Duplex, head: Buffer, upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer, requestId: string, setCookie: string | null): void {
+function join(
+  ctx: WorkerContext,
+  socket: Duplex,
+  head: Buffer,
+  upRes: IncomingMessage,
+  upSocket: Duplex,
+  upHead: Buffer,
+  requestId: string,
+  setCookie: string | null,
+): void {
   let text = `HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}\r\n`;
   const raw = upRes.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {

@@ -10,7 +10,10 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
 }
 
-export async function load(url: string, opts: { connections?: number; durationSec?: number; headers?: Record<string, string>; path?: string } = {}): Promise<LoadResult> {
+export async function load(
+  url: string,
+  opts: { connections?: number; durationSec?: number; headers?: Record<string, string>; path?: string } = {},
+): Promise<LoadResult> {
   if (!/^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)[:/]/.test(url)) throw new Error(`load tests target loopback only, not ${url}`);
   const result = await autocannon({
     url,

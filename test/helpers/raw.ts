@@ -16,7 +16,11 @@ export interface RawResult {
  * Sends `parts` (a string is one write; an array is written piece by piece, `gapMs` apart) and
  * collects the reply until the proxy closes or `waitMs` passes.
  */
-export function rawExchange(port: number, parts: string | Buffer | readonly (string | Buffer)[], opts: { waitMs?: number; gapMs?: number } = {}): Promise<RawResult> {
+export function rawExchange(
+  port: number,
+  parts: string | Buffer | readonly (string | Buffer)[],
+  opts: { waitMs?: number; gapMs?: number } = {},
+): Promise<RawResult> {
   const waitMs = opts.waitMs ?? 2_000;
   const pieces = typeof parts === 'string' || Buffer.isBuffer(parts) ? [parts] : parts;
   return new Promise((resolve) => {

@@ -2,7 +2,11 @@
 // concurrency on keep-alive connections.
 import http from 'node:http';
 
-export async function mapSessions(port: number, keys: readonly string[], opts: { concurrency?: number; path?: string; host?: string } = {}): Promise<Map<string, string>> {
+export async function mapSessions(
+  port: number,
+  keys: readonly string[],
+  opts: { concurrency?: number; path?: string; host?: string } = {},
+): Promise<Map<string, string>> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 32 });
   const out = new Map<string, string>();
   let next = 0;

@@ -7,7 +7,13 @@ import { stickyWithWeights, writeAtomic, BROKEN_YAML } from '../helpers/configs.
 import { load } from '../helpers/load.js';
 import { getJson, sleep, childPids } from '../helpers/http.js';
 
-interface Status { generation: number; ready: boolean; workers: { pid: number; epoch: number }[]; reloads: { ok: number; failed: number; requested: number }; lastReload: { ok: boolean; error: string | null; covers: number } | null }
+interface Status {
+  generation: number;
+  ready: boolean;
+  workers: { pid: number; epoch: number }[];
+  reloads: { ok: number; failed: number; requested: number };
+  lastReload: { ok: boolean; error: string | null; covers: number } | null;
+}
 
 async function setup(t: import('ava').ExecutionContext) {
   const { backends, cfg, daemon, base, admin } = await startSeedStack(t);

@@ -113,7 +113,10 @@ test.serial('a stalled worker (SIGSTOP) misses heartbeats: it is replaced', asyn
   const victim = before[0] as number;
   process.kill(victim, 'SIGSTOP');
   t.teardown(() => { try { process.kill(victim, 'SIGKILL'); } catch { /* gone */ } });
-  const replaced = await waitFor(async () => { const s = await status(); return s.ready && s.workers.length === 2 && !s.workers.some((w) => w.pid === victim); }, 15_000);
+  const replaced = await waitFor(async () => {
+    const s = await status();
+    return s.ready && s.workers.length === 2 && !s.workers.some((w) => w.pid === victim);
+  }, 15_000);
   t.true(replaced, 'the stalled worker was replaced');
   await waitFor(async () => !alive(victim), 3_000);
   t.false(alive(victim));

@@ -31,7 +31,14 @@ export async function checkService(vm: Container, ctx: Ctx): Promise<number> {
   const curl = (path: string, extra: string[] = []): Promise<Result> => vm.inNetns('curl', ['-s', '-m', '10', '-H', 'Host: demo.example.com', ...extra, `http://127.0.0.1${path}`]);
   const version = async (): Promise<string> => { const r = await curl('/ping'); try { return (JSON.parse(r.stdout) as { version: string }).version; } catch { return `(${r.stdout}${r.stderr})`; } };
   const status = async (): Promise<AdminStatus | null> => { const r = await vm.inNetns('curl', ['-s', '-m', '5', 'http://127.0.0.1:9901/status']); try { return JSON.parse(r.stdout) as AdminStatus; } catch { return null; } };
-  const until = async (pred: () => Promise<boolean>, ms: number): Promise<boolean> => { const end = Date.now() + ms; while (Date.now() < end) { if (await pred()) return true; await sleep(200); } return false; };
+  const until = async (pred: () => Promise<boolean>, ms: number): Promise<boolean> => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await pred()) return true;
+      await sleep(200);
+    }
+    return false;
+  };
   const writeConfig = (text: string): Promise<Result> => vm.sh(`printf %s ${shq(text)} > ${CONFIG}.tmp && mv ${CONFIG}.tmp ${CONFIG}`);
 
   // 1. install exactly as the README says

@@ -23,7 +23,12 @@ interface PortState {
   readonly via: Map<string, Set<string>>;
 }
 
-export function buildListeners(sink: IssueSink, res: Resources, routesOf: (vs: VirtualServiceRes, ctx: ListenerContext) => Route[], certs: CertificateLoader): Listener[] {
+export function buildListeners(
+  sink: IssueSink,
+  res: Resources,
+  routesOf: (vs: VirtualServiceRes, ctx: ListenerContext) => Route[],
+  certs: CertificateLoader,
+): Listener[] {
   const gateways = new Map(res.gateways.map((g) => [g.name, g]));
   const ports = new Map<number, PortState>();
   for (const g of [...res.gateways].sort((a, b) => compareStrings(a.name, b.name))) {

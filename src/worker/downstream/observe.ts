@@ -116,7 +116,8 @@ export class RequestObservation {
       bytes: this.#bytes >= 0 ? this.#bytes : localBodyBytes(this.#res),
       startedAt: this.#start,
       durationMs: ms,
-      destinationJson: target === null ? UNROUTED_JSON : target.meter.destinationJson[this.#index >= 0 ? this.#index : target.meter.endpointIds.length] ?? UNROUTED_JSON,
+      destinationJson:
+        target === null ? UNROUTED_JSON : target.meter.destinationJson[this.#index >= 0 ? this.#index : target.meter.endpointIds.length] ?? UNROUTED_JSON,
       session: this.#session,
       sessionKeyHash: this.#key === null ? null : this.#hasher.hash32(this.#key),
       upgradeRefused: this.#upgradeRefused,

@@ -84,7 +84,14 @@ export class ListenerGroup {
   #draining = false;
   #onEmpty: (() => void) | null = null;
 
-  constructor(specs: readonly ListenSpec[], onRequest: RequestHandler, stats: WorkerStats, limits: ListenerLimits, onUpgrade?: UpgradeHandler, tlsHooks?: TlsHooks) {
+  constructor(
+    specs: readonly ListenSpec[],
+    onRequest: RequestHandler,
+    stats: WorkerStats,
+    limits: ListenerLimits,
+    onUpgrade?: UpgradeHandler,
+    tlsHooks?: TlsHooks,
+  ) {
     this.#specs = specs;
     this.#stats = stats;
     // Not server.maxConnections: in cluster round-robin mode a worker over it refuses the handle

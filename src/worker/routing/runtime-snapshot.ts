@@ -162,7 +162,18 @@ export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): Run
   const sessions = new SessionCache(lookup, deps.hasher, snapshot.settings.sessionCacheSize, deps.counters, hashSubsets);
   const trustedPeers = buildTrustedPeers(snapshot.settings.trustedProxies ?? []);
   const meter = buildSnapshotMeter(reachableTargets(listeners.values()), subsets.map((s) => s.meter));
-  return { epoch: snapshot.epoch, configHash: snapshot.configHash, settings: snapshot.settings, listeners, subsets, sessions, meter, hasher: deps.hasher, trustedPeers, random };
+  return {
+    epoch: snapshot.epoch,
+    configHash: snapshot.configHash,
+    settings: snapshot.settings,
+    listeners,
+    subsets,
+    sessions,
+    meter,
+    hasher: deps.hasher,
+    trustedPeers,
+    random,
+  };
 }
 
 /** The meter of every route target reachable from a listener, once each (a route under several hosts counts once). */

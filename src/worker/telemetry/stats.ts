@@ -122,7 +122,13 @@ export function buildSubsetMeter(name: string, endpoints: readonly Endpoint[]): 
 export function buildTargetMeter(route: string, subset: SubsetMeter): TargetMeter {
   const head = ',"route":' + jsonString(route) + ',"subset":' + subset.nameJson + ',"upstream":';
   const destinationJson = [...subset.endpointJson, 'null'].map((e) => flatString(head + e));
-  return { route, subset: subset.name, endpointIds: subset.endpointIds, destinationJson, requests: new Float64Array((subset.endpointIds.length + 1) * CLASS_COUNT) };
+  return {
+    route,
+    subset: subset.name,
+    endpointIds: subset.endpointIds,
+    destinationJson,
+    requests: new Float64Array((subset.endpointIds.length + 1) * CLASS_COUNT),
+  };
 }
 
 /** The meters of a compiled snapshot, collected once: `targets` holds each reachable route target's meter once. */

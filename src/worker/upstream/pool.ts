@@ -81,7 +81,12 @@ export class UpstreamPool {
  * Sends one request on a connection of its own, closed after it (Node's `agent: false`): the
  * keep-alive race replay must not land on another pooled socket the backend may be closing too.
  */
-export function dispatchOnFreshConnection(endpoint: Endpoint, connectTimeoutMs: number, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+export function dispatchOnFreshConnection(
+  endpoint: Endpoint,
+  connectTimeoutMs: number,
+  options: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+): void {
   const client = new Client(originOf(endpoint), { connect: connectWithin(connectTimeoutMs) });
   client.dispatch({ ...options, reset: true }, handler);
   client.close().catch(() => {});

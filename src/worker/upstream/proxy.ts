@@ -26,9 +26,10 @@ import { dispatchOnFreshConnection } from './pool.js';
 import type { RequestObservation } from '../downstream/observe.js';
 import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
 
-/** What the proxy reads from the worker while a request is in flight. *//** Envoy's default retry backoff base when a policy carries none (config/validate/retries.ts sets it) */
+/** Envoy's default retry backoff base when a policy carries none (config/validate/retries.ts sets it) */
 const DEFAULT_BACKOFF_BASE_MS = 25;
 
+/** What the proxy reads from the worker while a request is in flight. */
 export interface ProxyContext {
   /** true once the worker drains: every response then carries Connection: close */
   readonly draining: boolean;

@@ -23,7 +23,13 @@ export function isTrustedPeer(peers: BlockList | null, address: string): boolean
 }
 
 /** `fallbackHost`: the subset's host, for a client that sent none (HTTP/1.0). */
-export function buildEndpointRequestHeaders(req: IncomingMessage, rt: RuntimeSnapshot, requestId: string, fallbackHost: string, edits: RequestEdits | null): string[] {
+export function buildEndpointRequestHeaders(
+  req: IncomingMessage,
+  rt: RuntimeSnapshot,
+  requestId: string,
+  fallbackHost: string,
+  edits: RequestEdits | null,
+): string[] {
   const address = normaliseAddress(req.socket.remoteAddress ?? '');
   let headers = buildUpstreamHeaders(req, {
     clientAddress: address,

@@ -179,8 +179,7 @@ for (const order of ['final then exit', 'exit then final'] as const) {
     t.is(m.gauges.activeConnections, 2);
     // worker 2 serves 3 more, drains and exits; its final report says 8
     live.delete(2);
-    if (order === 'final then exit') { collector.final(2, fakeReport(1002, 8, 8)); collector.exited(2); }
-    else { collector.exited(2); collector.final(2, fakeReport(1002, 8, 8)); }
+    if (order === 'final then exit') { collector.final(2, fakeReport(1002, 8, 8)); collector.exited(2); } else { collector.exited(2); collector.final(2, fakeReport(1002, 8, 8)); }
     m = await collector.collect(fakeSupervisor(live));
     t.is(m.counters.requests, 18);
     t.is(m.series.requests?.[0]?.values[2], 18);

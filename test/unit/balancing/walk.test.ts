@@ -164,7 +164,14 @@ test('panic: below minHealthPercent health is ignored; with no healthy endpoint 
   const [hasher, kernel] = await Promise.all([initHasher(), loadKernel()]);
   const endpoints = makeEndpoints(4);
   const table = buildRing(endpoints, null, hasher);
-  const outlier = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 1000, baseEjectionTimeMs: 1000, maxEjectionPercent: 100, minHealthPercent: 50 };
+  const outlier = {
+    consecutive5xxErrors: 5,
+    consecutiveGatewayErrors: 0,
+    intervalMs: 1000,
+    baseEjectionTimeMs: 1000,
+    maxEjectionPercent: 100,
+    minHealthPercent: 50,
+  };
   const base = { epoch: 1, configHash: 'x', configPath: '/c', listeners: [], settings: DEFAULT_SETTINGS };
   const panicky = buildRuntimeSnapshot({ ...base, subsets: [{ ...subsetOf(endpoints, table), outlier }] }, { kernel, hasher });
   const strict = buildRuntimeSnapshot({ ...base, subsets: [subsetOf(endpoints, table)] }, { kernel, hasher });

@@ -71,7 +71,8 @@ test('settings: defaults, overrides, and invalid values', async (t) => {
   t.deepEqual(DEFAULT_SETTINGS, {
     sessionCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000,
     maxHeaderCount: 100, maxUriLength: 8_192, maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 300_000,
-    keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000, trustedProxies: [], credentialsDir: null, forwardClientCert: false,
+    keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000,
+    trustedProxies: [], credentialsDir: null, forwardClientCert: false,
   });
   const { snapshot } = await loadConfig(dir, { maxKeyLength: 64 });
   t.deepEqual(snapshot.settings, { ...DEFAULT_SETTINGS, maxKeyLength: 64 });

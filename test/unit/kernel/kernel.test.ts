@@ -40,7 +40,8 @@ test('wasm select equals the reference on random rings and Maglev tables', async
     // Sizes include a single endpoint; weights 1..5; every third subset has no table at all.
     const n = i < 2 ? 1 : 1 + Math.floor(random() * 300);
     const endpoints = makeEndpoints(n, () => 1 + Math.floor(random() * 5));
-    const table = i % 3 === 2 ? null : i % 3 === 0 ? buildRing(endpoints, random() < 0.3 ? 5000 : null, hasher) : buildMaglev(endpoints, PRIMES[i % PRIMES.length]!, hasher);
+    const ring = (): BalancerTable => buildRing(endpoints, random() < 0.3 ? 5000 : null, hasher);
+    const table = i % 3 === 2 ? null : i % 3 === 0 ? ring() : buildMaglev(endpoints, PRIMES[i % PRIMES.length]!, hasher);
     subsets.push({ ...subset(i, n, table), endpoints });
   }
   const lookup = kernel.load(subsets);

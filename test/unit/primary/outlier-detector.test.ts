@@ -8,7 +8,14 @@ import { OutcomeReporter, classifyOutcome } from '../../../src/worker/upstream/o
 import type { RuntimeSubset } from '../../../src/worker/routing/runtime-snapshot.js';
 import { makeEndpoints } from '../../golden/fixtures.js';
 
-const POLICY: OutlierPolicy = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10, minHealthPercent: 0 };
+const POLICY: OutlierPolicy = {
+  consecutive5xxErrors: 5,
+  consecutiveGatewayErrors: 0,
+  intervalMs: 10_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionPercent: 10,
+  minHealthPercent: 0,
+};
 
 function snapshotWith(n: number, policy: OutlierPolicy): Snapshot {
   const subset: Subset = { id: 0, name: 'svc/v1', host: 'svc', subsetName: 'v1', port: 80, endpoints: makeEndpoints(n), policy: { kind: 'roundRobin' }, table: null, outlier: policy };

@@ -108,7 +108,8 @@ test('stdout on a regular file takes 64 KiB chunks; anything else PIPE_BUF', (t)
 
 test('durations keep three decimals and times are the request start in ISO-8601 with milliseconds', (t) => {
   const wall = Date.UTC(2026, 11, 1, 10, 0, 59, 999);
-  const line = (over: Partial<AccessFields>): Record<string, unknown> => JSON.parse(buildAccessLine(fields({ startedAt: 1000, ...over }), wall - 1000)) as Record<string, unknown>;
+  const line = (over: Partial<AccessFields>): Record<string, unknown> =>
+    JSON.parse(buildAccessLine(fields({ startedAt: 1000, ...over }), wall - 1000)) as Record<string, unknown>;
   t.is(line({}).time, '2026-12-01T10:00:59.999Z');
   t.is(line({ startedAt: 1001 }).time, '2026-12-01T10:01:00.000Z');
   t.is(line({ durationMs: 0.0004 }).durationMs, 0);
