@@ -76,6 +76,15 @@ export const UPSTREAM_COLUMNS = ['connect_failure', 'timeout', 'reset', 'protoco
  */
 export const UPGRADE_REFUSALS = ['protocol', 'method', 'handshake', 'connection', 'upstream_101'] as const;
 export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
+/**
+ * What became of a mirrored copy (worker/upstream/mirror.ts); the counters are `mirrors.<result>`.
+ * ok: the mirror answered (any status, discarded); error: connect failure, reset or timeout;
+ * shed: the worker's in-flight cap was reached; no_endpoint: no endpoint of the mirror subset was
+ * available; body_too_large: the body exceeds what a copy may hold; incomplete: the client's body
+ * never arrived whole (the request failed or was abandoned before its end).
+ */
+export const MIRROR_RESULTS = ['ok', 'error', 'shed', 'no_endpoint', 'body_too_large', 'incomplete'] as const;
+export type MirrorResult = (typeof MIRROR_RESULTS)[number];
 
 /** A worker's counters since it started. */
 export interface StatsReport {

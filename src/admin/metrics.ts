@@ -2,7 +2,7 @@
 // workers, health, hash shares) plus every worker's counters summed by StatsCollector, rendered
 // in Prometheus text format. Names follow Prometheus conventions: stickyd_ prefix, _total for
 // counters, base units (_seconds), _ratio for fractions.
-import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
+import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, MIRROR_RESULTS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
@@ -156,6 +156,9 @@ function renderWorkers(p: PromText, m: MergedStats): void {
   one('stickyd_session_cache_evictions_total', 'counter', 'Sessions evicted from a full cache (least recently used first).', c.sessionCacheEvictions ?? 0);
   p.family('stickyd_upgrades_refused_total', 'counter', 'Upgrade requests not tunnelled, by reason: the Upgrade header stripped and the request proxied as a plain one (protocol: not websocket; method: not GET; handshake: no Sec-WebSocket-Key; connection: Connection does not name upgrade), or upstream_101: a backend answered 101 to a plain request (502).');
   for (const reason of UPGRADE_REFUSALS) p.sample('stickyd_upgrades_refused_total', [['reason', reason]], c[`upgradesRefused.${reason}`] ?? 0);
+  p.family('stickyd_mirror_requests_total', 'counter', 'Mirrored copies of requests (VirtualService mirror/mirrors), by result: ok (answered, answer discarded), error (connect failure, reset, timeout), shed (the worker\'s in-flight cap was reached), no_endpoint, body_too_large (over the copy\'s body bound), incomplete (the client\'s body never arrived whole).');
+  for (const result of MIRROR_RESULTS) p.sample('stickyd_mirror_requests_total', [['result', result]], c[`mirrors.${result}`] ?? 0);
+  one('stickyd_mirror_requests_in_flight', 'gauge', 'Mirrored copies buffering a body or awaiting their answer now, summed over workers.', g.mirrorsInFlight ?? 0);
   one('stickyd_access_log_lines_total', 'counter', 'Access log lines written.', c.accessLogLines ?? 0);
   one('stickyd_access_log_dropped_total', 'counter', 'Access log lines dropped because stdout could not keep up.', c.accessLogDropped ?? 0);
 }

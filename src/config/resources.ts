@@ -110,6 +110,13 @@ export interface MatchRes {
   readonly gateways: readonly string[] | null;
 }
 
+/** One mirror of a route: a destination (weight and headers do not apply) and the share of requests copied to it. */
+export interface MirrorRes {
+  readonly target: Omit<DestinationRef, 'weight' | 'headers'>;
+  /** 0 < percent <= 100 */
+  readonly percent: number;
+}
+
 export interface HttpRouteRes {
   readonly name: string;
   readonly matches: readonly MatchRes[];
@@ -124,6 +131,8 @@ export interface HttpRouteRes {
   readonly directResponse: DirectResponsePlan | null;
   readonly fault: FaultPlan | null;
   readonly cors: CorsPlan | null;
+  /** mirror / mirrors[], in order; empty for none */
+  readonly mirrors: readonly MirrorRes[];
 }
 
 export interface GatewayRef {

@@ -112,6 +112,14 @@ export interface DirectResponsePlan {
   readonly body: Uint8Array | null;
 }
 
+/** One of http[].mirror / mirrors[]: a copy of the forwarded request goes to this subset. */
+export interface MirrorPlan {
+  /** index into Snapshot.subsets */
+  readonly subset: number;
+  /** share of requests copied, 0 < percent <= 100 */
+  readonly percent: number;
+}
+
 export interface RouteDestination {
   /** index into Snapshot.subsets */
   readonly subset: number;
@@ -146,6 +154,8 @@ export interface Route {
   readonly directResponse?: DirectResponsePlan | null;
   readonly fault?: FaultPlan | null;
   readonly cors?: CorsPlan | null;
+  /** copies of forwarded requests (worker/upstream/mirror.ts); absent = none */
+  readonly mirrors?: readonly MirrorPlan[];
 }
 
 /** VirtualService http[].retries. Attempts are retries after the first try (Istio/Envoy num_retries). */

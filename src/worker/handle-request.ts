@@ -159,6 +159,7 @@ function forwardRouted(s: Routed): void {
     path: upstreamPath,
     edits: target.requestEdits === null && target.responseEdits === null && target.authority === null ? null : target,
     corsHeaders: s.cors,
+    mirrors: r.mirrors,
   });
 }
 

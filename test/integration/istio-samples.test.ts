@@ -1,7 +1,7 @@
 // Istio's own sample configurations (examples/istio/, see its README) through the real daemon,
 // driven by curl; recording backends show exactly which service and version got each request.
 import test from 'ava';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +10,15 @@ import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { startRecordingBackend, type RecordingBackend } from '../helpers/recording-backend.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/istio/bookinfo', import.meta.url));
+const MIRRORING = fileURLToPath(new URL('../../examples/istio/httpbin-mirroring', import.meta.url));
 const NAMES = ['productpage', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'] as const;
 const backends = new Map<string, RecordingBackend>();
 let daemon: Daemon;
 let dir: string;
+/** the mirroring task: httpbin v1 and v2 */
+const httpbin = new Map<string, RecordingBackend>();
+let mirroring: Daemon;
+let mirroringDir: string;
 
 /** endpoints.yaml with the test's backends in place of the example addresses */
 function endpointsYaml(): string {
@@ -36,12 +41,23 @@ test.before(async () => {
   await cp(EXAMPLES, dir, { recursive: true });
   await writeFile(join(dir, 'endpoints.yaml'), endpointsYaml());
   daemon = await startDaemon(dir, { workers: 1 });
+  for (const v of ['v1', 'v2']) httpbin.set(v, await startRecordingBackend());
+  mirroringDir = await mkdtemp(join(tmpdir(), 'stickyd-mirroring-'));
+  await cp(MIRRORING, mirroringDir, { recursive: true });
+  // the WorkloadEntries' VM addresses become the test's backends (ports by the service port name)
+  const endpoints = (await readFile(join(MIRRORING, 'endpoints.yaml'), 'utf8'))
+    .replace('address: 10.0.0.21', `address: 127.0.0.1\n  ports: {http: ${httpbin.get('v1')!.port}}`)
+    .replace('address: 10.0.0.22', `address: 127.0.0.1\n  ports: {http: ${httpbin.get('v2')!.port}}`);
+  await writeFile(join(mirroringDir, 'endpoints.yaml'), endpoints);
+  mirroring = await startDaemon(mirroringDir, { workers: 1 });
 });
 
 test.after.always(async () => {
   await daemon?.stop();
-  for (const b of backends.values()) await b.close();
+  await mirroring?.stop();
+  for (const b of [...backends.values(), ...httpbin.values()]) await b.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  if (mirroringDir !== undefined) await rm(mirroringDir, { recursive: true, force: true });
 });
 
 async function status(host: string, path: string, extra: string[] = []): Promise<string> {
@@ -80,4 +96,15 @@ test.serial('fault injection (virtual-service-ratings-test-abort): jason\'s rati
   t.is(await status('ratings.bookinfo.example', '/ratings/0'), '200');
   t.deepEqual(seen('ratings-v1'), ['/ratings/0']);
   t.false(backends.get('ratings-v1')!.requests.some((r) => r.headers['end-user'] === 'jason'));
+});
+
+test.serial('mirroring task (httpbin): every request answered by v1 and copied to v2, whose Host is httpbin-shadow:8000', async (t) => {
+  const r = await curl(['-sS', '-H', 'Host: httpbin:8000', `http://127.0.0.1:${mirroring.port}/headers`]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), { url: '/headers', method: 'GET' });
+  const v1 = httpbin.get('v1')!.requests;
+  const v2 = httpbin.get('v2')!.requests;
+  for (let i = 0; i < 200 && v2.length === 0; i++) await new Promise((x) => setTimeout(x, 25));
+  t.deepEqual(v1.map((q) => [q.url, q.headers.host]), [['/headers', 'httpbin:8000']]);
+  t.deepEqual(v2.map((q) => [q.url, q.headers.host]), [['/headers', 'httpbin-shadow:8000']]);
 });

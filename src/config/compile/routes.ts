@@ -11,6 +11,8 @@ import type { SubsetCollector } from './subsets.js';
 export interface PendingRoute {
   readonly route: HttpRouteRes;
   readonly keys: readonly string[];
+  /** the subset key of each mirror, in order */
+  readonly mirrorKeys: readonly string[];
 }
 
 /** What a listener contributes to route matching. */
@@ -28,7 +30,10 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 }
 export function resolveRoutes(vs: VirtualServiceRes, subsets: SubsetCollector): (PendingRoute | null)[] {
   return vs.http.map((route) => {
     const keys = route.destinations.map((d) => subsets.resolve(d));
-    return keys.every((k): k is string => k !== null) ? { route, keys } : null;
+    // a mirror is resolved like a destination: its host, subset and port must exist
+    const mirrorKeys = route.mirrors.map((m) => subsets.resolve({ ...m.target, weight: 0, headers: null }));
+    const ok = (list: (string | null)[]): list is string[] => list.every((k) => k !== null);
+    return ok(keys) && ok(mirrorKeys) ? { route, keys, mirrorKeys } : null;
   });
 }
 
@@ -55,6 +60,7 @@ export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>, ct
     ...(r.fault !== null ? { fault: r.fault } : {}),
     ...(r.cors !== null ? { cors: r.cors } : {}),
     ...((r.redirect !== null || r.directResponse !== null) && responseHeaders.length > 0 ? { responseHeaders } : {}),
+    ...(r.mirrors.length > 0 ? { mirrors: r.mirrors.map((m, i) => ({ subset: ids.get(p.mirrorKeys[i] as string) as number, percent: m.percent })) } : {}),
   };
 }
 

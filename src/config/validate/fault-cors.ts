@@ -9,7 +9,7 @@ import { readStringMatch } from './match.js';
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Istio `Percent {value}` (0-100, a double) or the deprecated integer `percent`; null when unset. */
-function readPercent(sink: IssueSink, place: Place, value: unknown): number | null {
+export function readPercent(sink: IssueSink, place: Place, value: unknown): number | null {
   const p = readObject(sink, place, value, { known: ['value'] });
   if (p === null) return null;
   if (typeof p.value !== 'number' || !(p.value >= 0 && p.value <= 100)) {

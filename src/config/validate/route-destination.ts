@@ -37,10 +37,16 @@ function readDestination(sink: IssueSink, place: Place, value: unknown, count: n
   }
   const weight = readWeight(sink, at(place, 'weight'), r.weight, count);
   const headers = readHeaders(sink, at(place, 'headers'), r.headers);
-  const dPlace = at(place, 'destination');
-  const d = readObject(sink, dPlace, r.destination, { known: ['host', 'subset', 'port'] });
+  const target = readDestinationTarget(sink, at(place, 'destination'), r.destination);
+  if (target === null || weight === null) return null;
+  return { ...target, weight, headers };
+}
+
+/** An Istio `Destination {host, subset, port}` (route[].destination, mirror, mirrors[].destination); null when unusable. */
+export function readDestinationTarget(sink: IssueSink, dPlace: Place, value: unknown): Omit<DestinationRef, 'weight' | 'headers'> | null {
+  const d = readObject(sink, dPlace, value, { known: ['host', 'subset', 'port'] });
   if (d === null) {
-    if (isAbsent(r.destination)) sink.error(dPlace, 'required');
+    if (isAbsent(value)) sink.error(dPlace, 'required');
     return null;
   }
   const host = requireString(sink, at(dPlace, 'host'), d.host);
@@ -49,8 +55,8 @@ function readDestination(sink: IssueSink, place: Place, value: unknown, count: n
   const p = readObject(sink, at(dPlace, 'port'), d.port, { known: ['number'] });
   const port = p === null ? null : readPort(sink, at(dPlace, 'port', 'number'), p.number);
   if (p !== null && isAbsent(p.number)) sink.error(at(dPlace, 'port', 'number'), 'required');
-  if (host === null || weight === null || subset === '') return null;
-  return { host: host.toLowerCase(), subset, port, weight, headers, place: dPlace };
+  if (host === null || subset === '') return null;
+  return { host: host.toLowerCase(), subset, port, place: dPlace };
 }
 
 function readWeight(sink: IssueSink, place: Place, value: unknown, count: number): number | null {

@@ -10,6 +10,7 @@ import type { GatewayRef, HttpRouteRes, MatchRes, VirtualServiceRes } from '../r
 import { readHeaders } from './headers.js';
 import { readCorsPolicy, readFault } from './fault-cors.js';
 import { readDirectResponse, readRedirect, readRewrite } from './route-actions.js';
+import { readMirrors } from './mirror.js';
 
 const SPEC_FIELDS = {
   known: ['hosts', 'gateways', 'http'],
@@ -17,12 +18,9 @@ const SPEC_FIELDS = {
 };
 
 const HTTP_FIELDS = {
-  known: ['name', 'match', 'route', 'timeout', 'retries', 'headers', 'rewrite', 'redirect', 'directResponse', 'fault', 'corsPolicy'],
-  unsupported: Object.fromEntries(
-    ['mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'delegate'].map(
-      (k) => [k, REFUSED],
-    ),
-  ),
+  known: ['name', 'match', 'route', 'timeout', 'retries', 'headers', 'rewrite', 'redirect', 'directResponse', 'fault', 'corsPolicy',
+    'mirror', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'mirrors'],
+  unsupported: { delegate: REFUSED },
 };
 
 export function validateVirtualService(sink: IssueSink, root: Place, name: string, specValue: unknown): VirtualServiceRes {
@@ -83,11 +81,13 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
   const directResponse = readDirectResponse(sink, at(place, 'directResponse'), r.directResponse);
   const fault = readFault(sink, at(place, 'fault'), r.fault);
   const cors = readCorsPolicy(sink, at(place, 'corsPolicy'), r.corsPolicy);
+  const mirrors = readMirrors(sink, place, r);
   const answered = !isAbsent(r.redirect) || !isAbsent(r.directResponse);
   if (!checkActions(sink, place, r)) return null;
   const destinations = answered ? [] : readDestinations(sink, at(place, 'route'), r.route);
   if (destinations === null) return null;
   if (answered && (redirect === null && directResponse === null)) return null;
+  if (answered && mirrors.length > 0) sink.warn(at(place, isAbsent(r.mirror) ? 'mirrors' : 'mirror'), 'a route that redirects or answers directly forwards nothing, so nothing is mirrored (Istio mirrors only forwarded requests)');
   if (redirect?.prefixRewrite != null) checkPrefixMatches(sink, at(place, 'redirect', 'prefixRewrite'), matches);
   // Envoy reads a 0 route timeout as "no timeout"; sub-millisecond values round up, never to 0.
   return {
@@ -102,6 +102,7 @@ function readHttpRoute(sink: IssueSink, place: Place, value: unknown, defaultNam
     directResponse,
     fault,
     cors,
+    mirrors: answered ? [] : mirrors,
   };
 }
 

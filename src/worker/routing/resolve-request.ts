@@ -14,6 +14,7 @@ import { normalizePath } from './normalize-path.js';
 import { selectDestination, selectRoute } from './route.js';
 import type { RouteTarget, RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
+import { selectMirrorTargets, type MirrorTarget } from './mirror-targets.js';
 import { readSessionKey } from './sticky.js';
 import { buildUpstreamPath } from './upstream-path.js';
 
@@ -52,6 +53,8 @@ export interface Resolved {
   readonly down: Uint8Array | null;
   /** index into target.subset.endpoints; -1 when none is healthy (or no target) */
   readonly index: number;
+  /** where copies of the request go (the route's mirror / mirrors, each drawn at its percentage); null for none */
+  readonly mirrors: MirrorTarget[] | null;
 }
 
 export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: ResolvableRequest, health: HealthState): Resolution {
@@ -76,13 +79,15 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
     return { kind: 'refused', code: route, message: route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path), hostile: false };
   }
   if (route.plans.answer !== null) {
-    return { kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, down: null, index: -1 };
+    return { kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, down: null, index: -1, mirrors: null };
   }
   const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
   const target = selectDestination(route, rt.random);
   const subset = target.subset;
   const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
-  const down = health.view(rt).down[subset.id] ?? null;
+  const view = health.view(rt);
+  const down = view.down[subset.id] ?? null;
   const index = selectEndpoint(rt, subset, key, down);
-  return { kind: 'routed', route, rawPath, path, upstreamPath, target, key, setCookie, down, index };
+  const mirrors = route.mirrors === null ? null : selectMirrorTargets(rt, route, req, view);
+  return { kind: 'routed', route, rawPath, path, upstreamPath, target, key, setCookie, down, index, mirrors };
 }

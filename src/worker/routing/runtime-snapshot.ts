@@ -89,6 +89,14 @@ export interface RuntimeRoute {
   readonly retries: RetryPolicy | null;
   /** rewrite, redirect or direct answer, fault, CORS (route-plans.ts) */
   readonly plans: RoutePlans;
+  /** http[].mirror / mirrors[]: where copies of a forwarded request go (upstream/mirror.ts); null for none */
+  readonly mirrors: readonly RuntimeMirror[] | null;
+}
+
+export interface RuntimeMirror {
+  readonly subset: RuntimeSubset;
+  /** 0 < percent <= 100 */
+  readonly percent: number;
 }
 
 export interface RuntimeVirtualHost {
@@ -226,13 +234,13 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     timeoutMs: r.timeoutMs,
     retries: r.retries ?? null,
     plans: buildRoutePlans(r),
+    mirrors: r.mirrors === undefined || r.mirrors.length === 0 ? null : r.mirrors.map((m) => ({ subset: subsetOf(subsets, r.name, m.subset), percent: m.percent })),
   };
   const targets: RouteTarget[] = [];
   let carrying = 0;
   for (let i = 0; i < r.destinations.length; i++) {
     const d = r.destinations[i]!;
-    const subset = subsets[d.subset];
-    if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} points at missing subset ${d.subset}`);
+    const subset = subsetOf(subsets, r.name, d.subset);
     const target: RouteTarget = {
       route,
       subset,
@@ -253,6 +261,12 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
   if (carrying !== 1) route.sole = null;
   route.targets = targets;
   return route;
+}
+
+function subsetOf(subsets: readonly RuntimeSubset[], route: string, id: number): RuntimeSubset {
+  const subset = subsets[id];
+  if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${route} points at missing subset ${id}`);
+  return subset;
 }
 
 function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {

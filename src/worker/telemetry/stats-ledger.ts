@@ -3,7 +3,7 @@
 // while requests that started on them are in flight, then MeterLedger folds them into
 // label-keyed totals, so counters survive reloads exactly. Folding happens at a swap or a
 // report, never per request.
-import { STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow, type StatsReport } from '../../protocol.js';
+import { STATUS_COLUMNS, UPGRADE_REFUSALS, MIRROR_RESULTS, UPSTREAM_COLUMNS, type SeriesRow, type StatsReport } from '../../protocol.js';
 import type { SnapshotMeter, WorkerStats } from './stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
@@ -160,6 +160,7 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       accessLogLines: extra.accessLog.lines,
       accessLogDropped: extra.accessLog.dropped,
       ...upgradeCounters(stats.upgradesRefused),
+      ...mirrorCounters(stats.mirrorResults),
       'responses.other': c[0]!, 'responses.1xx': c[1]!, 'responses.2xx': c[2]!, 'responses.3xx': c[3]!, 'responses.4xx': c[4]!, 'responses.5xx': c[5]!,
       'requests.h2': stats.requestsH2,
       tlsHandshakes: stats.tlsHandshakes,
@@ -172,6 +173,7 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       sessionCacheEntries: extra.sessionCache.size,
       sessionCacheCapacity: extra.sessionCache.max,
       upstreamPools: extra.upstreamPools,
+      mirrorsInFlight: stats.mirrorsInFlight,
     },
     series: ledger.series(),
   };
@@ -181,6 +183,13 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
 function upgradeCounters(row: Float64Array): Record<string, number> {
   const out: Record<string, number> = {};
   UPGRADE_REFUSALS.forEach((reason, i) => { out[`upgradesRefused.${reason}`] = row[i] ?? 0; });
+  return out;
+}
+
+/** `mirrors.<result>` counters. */
+function mirrorCounters(row: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  MIRROR_RESULTS.forEach((result, i) => { out[`mirrors.${result}`] = row[i] ?? 0; });
   return out;
 }
 

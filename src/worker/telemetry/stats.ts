@@ -6,7 +6,7 @@
 //   numbers only when the primary asks (buildStatsReport).
 // A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
 // Everything here is per worker; the primary sums workers.
-import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type UpgradeRefusal } from '../../protocol.js';
+import { DURATION_BUCKETS, MIRROR_RESULTS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type MirrorResult, type UpgradeRefusal } from '../../protocol.js';
 import type { Endpoint } from '../../snapshot/types.js';
 import { flatString, jsonString } from './access-log.js';
 
@@ -46,6 +46,10 @@ export interface WorkerStats {
   readonly tlsHandshakeFailures: Map<string, number>;
   /** HTTP/2 sessions ended by a limit (GOAWAY), by reason */
   readonly h2SessionsRefused: Map<string, number>;
+  /** mirrored copies by MIRROR_RESULTS index */
+  readonly mirrorResults: Float64Array;
+  /** mirrored copies holding a slot now (buffering a body or in flight): upstream/mirror.ts caps it */
+  mirrorsInFlight: number;
 }
 
 export function createWorkerStats(): WorkerStats {
@@ -53,7 +57,12 @@ export function createWorkerStats(): WorkerStats {
     requests: 0, byStatusClass: new Float64Array(6), upstreamErrors: 0, upstreamRetries: 0, activeConnections: 0, connections: 0,
     upgradesRefused: new Float64Array(UPGRADE_REFUSALS.length),
     requestsH2: 0, tlsHandshakes: 0, tlsHandshakeFailures: new Map(), h2SessionsRefused: new Map(),
+    mirrorResults: new Float64Array(MIRROR_RESULTS.length), mirrorsInFlight: 0,
   };
+}
+
+export function countMirror(stats: WorkerStats, result: MirrorResult): void {
+  stats.mirrorResults[MIRROR_RESULTS.indexOf(result)]!++;
 }
 
 export function countUpgradeRefusal(stats: WorkerStats, reason: UpgradeRefusal): void {

@@ -23,6 +23,8 @@ import { isClientFaulted } from '../downstream/server.js';
 import { UnaskedSwitchError, UpstreamAttempt, type AttemptSink } from './attempt.js';
 import { classifyFailure, failureOutcome, isConnectionReset, isRefusedAsGiven, readAttemptFailure, readErrorCode, type Cut } from './failure.js';
 import { dispatchOnFreshConnection } from './pool.js';
+import { MirrorCopies } from './mirror.js';
+import type { MirrorTarget } from '../routing/mirror-targets.js';
 import type { RequestObservation } from '../downstream/observe.js';
 import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
 
@@ -61,6 +63,8 @@ export interface ProxyJob {
   readonly edits?: ForwardEdits | null;
   /** CORS response headers for an allowed cross-origin request, or null */
   readonly corsHeaders?: readonly string[] | null;
+  /** where copies of this request go (routing/mirror-targets.ts); absent or null: none */
+  readonly mirrors?: readonly MirrorTarget[] | null;
 }
 
 /** What a route destination changes in the exchange (a RouteTarget is one). */
@@ -93,6 +97,8 @@ class Exchange implements AttemptSink {
   #responded = false;
   #raceRetried = false;
   #done = false;
+  /** the route's mirrors for this request (mirror.ts), null for none */
+  readonly #mirrors: MirrorCopies | null;
 
   constructor(
     readonly ctx: ProxyContext,
@@ -105,6 +111,7 @@ class Exchange implements AttemptSink {
     this.#replayable = !this.#hasBody && isIdempotent(req.method);
     this.#index = job.index;
     this.#attemptsLeft = job.retries?.attempts ?? 0;
+    this.#mirrors = job.mirrors == null ? null : new MirrorCopies(ctx.stats, job.mirrors, req);
   }
 
   start(): void {
@@ -112,6 +119,11 @@ class Exchange implements AttemptSink {
     this.res.on('close', this.#onClientClose);
     this.req.on('error', this.#onClientError);
     this.#send();
+    const mirrors = this.#mirrors;
+    if (mirrors !== null && mirrors.pending && this.#headers !== null) {
+      const settings = this.job.rt.settings;
+      mirrors.send({ method: this.req.method ?? 'GET', path: this.job.path ?? this.req.url ?? '/', headers: this.#headers, timeoutMs: this.job.timeoutMs, idleTimeoutMs: settings.upstreamStreamIdleTimeoutMs });
+    }
     // Envoy's route timeout runs from the end of the downstream request to the end of the response.
     if (this.job.timeoutMs !== null && !this.#done) {
       if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
@@ -188,7 +200,10 @@ class Exchange implements AttemptSink {
       attempt.cancel(new Error('client request faulted'));
       return;
     }
-    if (this.#body !== null) this.req.pipe(this.#body);
+    if (this.#body !== null) {
+      this.req.pipe(this.#body);
+      this.#mirrors?.tap(this.req);
+    }
   }
 
   #cutAttempt(attempt: UpstreamAttempt, cut: Exclude<Cut, null>): void {
@@ -387,6 +402,7 @@ class Exchange implements AttemptSink {
     if (this.#backoffTimer !== null) clearTimeout(this.#backoffTimer);
     this.#backoffTimer = null;
     this.job.subset.picker.finish(this.#index);
+    this.#mirrors?.release();
   }
 }
 

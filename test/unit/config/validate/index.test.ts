@@ -3,8 +3,7 @@ import { API, compileOne, destinationRule, docs, errorsOf, find, GATEWAY, lineOf
 
 test('unimplemented VirtualService http fields are errors by full path: ignoring them would change the route', (t) => {
   const extra = [
-    '    mirror: {host: svc}',
-    '    mirrorPercentage: {value: 50}',
+    '    delegate: {name: other}',
     '  tcp: []',
     '  tls: []',
     '  exportTo: ["."]',
@@ -12,13 +11,11 @@ test('unimplemented VirtualService http fields are errors by full path: ignoring
   ].join('\n');
   const text = docs(GATEWAY, SERVICE, virtualService(undefined, extra));
   const errors = errorsOf(text);
-  for (const f of ['mirror', 'mirrorPercentage']) {
-    const e = find(errors, `spec.http[0].${f}`);
-    t.truthy(e, f);
-    t.is(e!.document, 'VirtualService/vs');
-    t.is(e!.line, lineOf(text, `    ${f}:`));
-    t.regex(e!.message, /not implemented by stickyd: ignoring it would change what this config means/);
-  }
+  const e = find(errors, 'spec.http[0].delegate');
+  t.truthy(e);
+  t.is(e!.document, 'VirtualService/vs');
+  t.is(e!.line, lineOf(text, '    delegate:'));
+  t.regex(e!.message, /not implemented by stickyd: ignoring it would change what this config means/);
   const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService(undefined, '  tcp: []\n  tls: []\n  exportTo: ["."]\n')));
   t.truthy(find(warnings, 'spec.tcp'));
   t.truthy(find(warnings, 'spec.tls'));
