@@ -133,6 +133,18 @@ export interface HttpRouteRes {
   readonly cors: CorsPlan | null;
   /** mirror / mirrors[], in order; empty for none */
   readonly mirrors: readonly MirrorRes[];
+  /** http[].delegate: this route's routes come from that VirtualService (compile/delegates.ts); null for none */
+  readonly delegate: DelegateRef | null;
+  /** the fields the YAML sets (Istio's delegate merge inherits the root's value of each one the delegate route leaves unset) */
+  readonly declared: ReadonlySet<string>;
+  /** the http[i] place */
+  readonly place: Place;
+}
+
+export interface DelegateRef {
+  /** the delegate VirtualService's name (namespace ignored: stickyd has none) */
+  readonly name: string;
+  readonly place: Place;
 }
 
 export interface GatewayRef {
@@ -141,6 +153,7 @@ export interface GatewayRef {
 }
 
 export interface VirtualServiceRes extends Origin {
+  /** empty for a delegate VirtualService (Istio: "It must be empty for a delegate VirtualService") */
   readonly hosts: readonly string[];
   /** gateway names without namespace; "mesh" already removed */
   readonly gateways: readonly GatewayRef[];

@@ -6,13 +6,16 @@ import type { Resources, VirtualServiceRes } from '../resources.js';
 import { buildListeners } from './listeners.js';
 import { buildRoute, resolveRoutes, type ListenerContext, type PendingRoute } from './routes.js';
 import { SubsetCollector } from './subsets.js';
+import { mergeDelegates } from './delegates.js';
 
 export interface Compiled {
   readonly listeners: Listener[];
   readonly subsets: Subset[];
 }
 
-export function compileResources(sink: IssueSink, res: Resources, configPath: string, certs: CertificateLoader): Compiled {
+export function compileResources(sink: IssueSink, given: Resources, configPath: string, certs: CertificateLoader): Compiled {
+  // delegate VirtualServices are merged into their roots first: from here on there are only roots
+  const res: Resources = { ...given, virtualServices: mergeDelegates(sink, given.virtualServices) };
   const collector = new SubsetCollector(sink, res);
   const pending = new Map<VirtualServiceRes, (PendingRoute | null)[]>(res.virtualServices.map((vs) => [vs, resolveRoutes(vs, collector)]));
   const { subsets, ids } = collector.finish();

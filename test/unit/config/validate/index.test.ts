@@ -1,21 +1,7 @@
 import test from 'ava';
 import { API, compileOne, destinationRule, docs, errorsOf, find, GATEWAY, lineOf, SERVICE, virtualService } from '../../../fixtures/config/helpers.js';
 
-test('unimplemented VirtualService http fields are errors by full path: ignoring them would change the route', (t) => {
-  const extra = [
-    '    delegate: {name: other}',
-    '  tcp: []',
-    '  tls: []',
-    '  exportTo: ["."]',
-    '',
-  ].join('\n');
-  const text = docs(GATEWAY, SERVICE, virtualService(undefined, extra));
-  const errors = errorsOf(text);
-  const e = find(errors, 'spec.http[0].delegate');
-  t.truthy(e);
-  t.is(e!.document, 'VirtualService/vs');
-  t.is(e!.line, lineOf(text, '    delegate:'));
-  t.regex(e!.message, /not implemented by stickyd: ignoring it would change what this config means/);
+test('VirtualService tcp and tls routes and exportTo are warned by full path: an HTTP ingress serves neither', (t) => {
   const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService(undefined, '  tcp: []\n  tls: []\n  exportTo: ["."]\n')));
   t.truthy(find(warnings, 'spec.tcp'));
   t.truthy(find(warnings, 'spec.tls'));

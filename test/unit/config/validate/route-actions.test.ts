@@ -86,7 +86,7 @@ spec:
 });
 
 test('redirect/directResponse/route are exclusive; rewrite only forwards; bad codes and prefixRewrite without prefix matches', (t) => {
-  t.regex(find(errorsOf(withRoute('  - redirect: {uri: /x}\n')), 'spec.http[0].redirect')!.message, /only one of route, redirect and directResponse/);
+  t.regex(find(errorsOf(withRoute('  - redirect: {uri: /x}\n')), 'spec.http[0].redirect')!.message, /only one of route, redirect, directResponse and delegate/);
   const both = errorsOf(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - redirect: {uri: /x}\n    rewrite: {uri: /y}\n')));
   t.regex(find(both, 'spec.http[0].rewrite')!.message, /cannot be used with redirect/);
   const code = errorsOf(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - redirect: {uri: /x, redirectCode: 305}\n')));
