@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CLI, runCli } from '../helpers/daemon.js';
 import { EXAMPLES } from '../helpers/backends.js';
 
-for (const cmd of ['run', 'check', 'backend', 'demo', 'reload']) {
+for (const cmd of ['run', 'check', 'explain', 'backend', 'demo', 'reload']) {
   test(`stickyd ${cmd} --help`, async (t) => {
     const r = await runCli([cmd, '--help']);
     t.is(r.code, 0);
@@ -19,7 +19,7 @@ for (const cmd of ['run', 'check', 'backend', 'demo', 'reload']) {
 test('stickyd --help lists the commands; an unknown command is a usage error', async (t) => {
   const r = await runCli(['--help']);
   t.is(r.code, 0);
-  for (const cmd of ['run', 'check', 'backend', 'demo', 'reload']) t.regex(r.stdout, new RegExp(`\\n  ${cmd} `));
+  for (const cmd of ['run', 'check', 'explain', 'backend', 'demo', 'reload']) t.regex(r.stdout, new RegExp(`\\n  ${cmd} `));
   const bad = await runCli(['frobnicate']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /unknown command 'frobnicate'/);

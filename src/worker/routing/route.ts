@@ -50,21 +50,39 @@ export function readMatchCut(route: RuntimeRoute, req: RequestHead, path: string
   return 1; // no match list: Envoy's prefix "/"
 }
 
-/** Every present field must match (AND); absent headers and parameters never match. */
 function matchAccepts(m: CompiledRouteMatch, req: RequestHead, url: string, path: string): boolean {
-  if (m.uri !== null && !matchString(m.uri, m.uriLower ? path.toLowerCase() : path)) return false;
-  if (m.method !== null && !matchString(m.method, req.method ?? '')) return false;
-  if (m.authority !== null && !matchString(m.authority, req.headers.host ?? '')) return false;
+  return readMatchFailure(m, req, url, path) === MATCHED;
+}
+
+/** readMatchFailure's answer when every condition holds */
+export const MATCHED = -1;
+/** the condition that failed: these, or HEADER_FAILED + i, WITHOUT_HEADER_FIRED + i, QUERY_FAILED + i for the i-th entry */
+export const URI_FAILED = 0;
+export const METHOD_FAILED = 1;
+export const AUTHORITY_FAILED = 2;
+export const HEADER_FAILED = 1000;
+export const WITHOUT_HEADER_FIRED = 2000;
+export const QUERY_FAILED = 3000;
+
+/**
+ * Every present field must match (AND); absent headers and parameters never match. Answers
+ * MATCHED, or which condition failed first (a number, so the request path allocates nothing;
+ * `stickyd explain` names it: commands/explain.ts).
+ */
+export function readMatchFailure(m: CompiledRouteMatch, req: RequestHead, url: string, path: string): number {
+  if (m.uri !== null && !matchString(m.uri, m.uriLower ? path.toLowerCase() : path)) return URI_FAILED;
+  if (m.method !== null && !matchString(m.method, req.method ?? '')) return METHOD_FAILED;
+  if (m.authority !== null && !matchString(m.authority, req.headers.host ?? '')) return AUTHORITY_FAILED;
   const headers = m.headers;
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
     const raw = req.headers[h.name];
     const value = typeof raw === 'string' ? raw : raw?.[0];
-    if (value === undefined || !matchString(h.match, value)) return false;
+    if (value === undefined || !matchString(h.match, value)) return HEADER_FAILED + i;
   }
   const without = m.withoutHeaders;
   for (let i = 0; i < without.length; i++) {
-    if (headerFires(without[i]!, req)) return false;
+    if (headerFires(without[i]!, req)) return WITHOUT_HEADER_FIRED + i;
   }
   const params = m.queryParams;
   if (params.length > 0) {
@@ -73,10 +91,10 @@ function matchAccepts(m: CompiledRouteMatch, req: RequestHead, url: string, path
     for (let i = 0; i < params.length; i++) {
       const p = params[i]!;
       const value = findQueryParam(query, p.name);
-      if (value === null || !matchString(p.match, value)) return false;
+      if (value === null || !matchString(p.match, value)) return QUERY_FAILED + i;
     }
   }
-  return true;
+  return MATCHED;
 }
 
 /**
