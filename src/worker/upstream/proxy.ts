@@ -38,6 +38,8 @@ export interface ProxyContext {
   readonly stats: WorkerStats;
   /** passive health reports; null in unit tests */
   readonly outcomes?: OutcomeReporter | null;
+  /** how the keep-alive race replay gets a connection of its own; pool.ts's by default, a fake in unit tests */
+  readonly dispatchFresh?: typeof dispatchOnFreshConnection;
 }
 
 export interface ProxyJob {
@@ -168,7 +170,7 @@ class Exchange implements AttemptSink {
       // request's Host (net.isIP's IPv6 regex per request, in the profile).
       servername: endpoint.address,
     };
-    if (fresh) dispatchOnFreshConnection(endpoint, settings.upstreamConnectTimeoutMs, options, attempt);
+    if (fresh) (this.ctx.dispatchFresh ?? dispatchOnFreshConnection)(endpoint, settings.upstreamConnectTimeoutMs, options, attempt);
     else pool.dispatch(options, attempt);
     // undici reports a request it refuses (or a closed pool) synchronously, through onError.
     if (attempt !== this.#attempt || this.#done) return;
