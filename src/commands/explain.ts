@@ -84,7 +84,9 @@ export async function buildRuntime(config: string, credentialsDir: string | null
 }
 
 /** A request head as Node's HTTP/1.1 server would hand it over. */
-export function buildRequest(host: string, path: string, method: string, headers: readonly string[], cookies: readonly string[], sourceIp: string): ResolvableRequest {
+export function buildRequest(
+  host: string, path: string, method: string, headers: readonly string[], cookies: readonly string[], sourceIp: string,
+): ResolvableRequest {
   const raw: string[] = ['Host', host];
   for (const h of headers) {
     const colon = h.indexOf(':');
@@ -101,7 +103,8 @@ export function buildRequest(host: string, path: string, method: string, headers
     else if (name === 'cookie') map[name] += `; ${value}`;
     else if (name !== 'host') map[name] += `, ${value}`;
   }
-  return { method: method.toUpperCase(), url: path, headers: map, rawHeaders: raw, httpVersionMajor: 1, httpVersionMinor: 1, socket: { remoteAddress: sourceIp } };
+  const version = { httpVersionMajor: 1, httpVersionMinor: 1 };
+  return { method: method.toUpperCase(), url: path, headers: map, rawHeaders: raw, ...version, socket: { remoteAddress: sourceIp } };
 }
 
 export interface RouteCheck {
@@ -135,7 +138,8 @@ export function explainRequest(rt: RuntimeSnapshot, req: ResolvableRequest, port
   const host = readRequestHost(req.headers);
   const request = { method: req.method ?? 'GET', host, path: req.url ?? '/', port: portFlag };
   const listener = pickListener(rt, portFlag);
-  const base = { request, listener: listener === null ? null : { port: listener.port, protocol: listener.protocol }, gatewayServer: null, virtualService: null, routes: [], route: null };
+  const where = listener === null ? null : { port: listener.port, protocol: listener.protocol };
+  const base = { request, listener: where, gatewayServer: null, virtualService: null, routes: [], route: null };
   if (listener === null) {
     const ports = [...rt.listeners.keys()].join(', ');
     return { ...base, outcome: 'refused', refused: { code: 'STICKYD_ERR_NO_HOST', message: portFlag === null ? `the config listens on ports ${ports}: say which with --port` : `no Gateway server listens on port ${portFlag} (ports: ${ports})` } };
@@ -171,7 +175,9 @@ export function explainRequest(rt: RuntimeSnapshot, req: ResolvableRequest, port
     destination: { subset: subset.name, host: subset.host },
     hash: { policy: describeHashKey(subset.hashKey), key: r.key, minted: r.setCookie !== null },
     endpoint: r.index < 0 ? null : { id: subset.endpoints[r.index]!.id, index: r.index, of: subset.endpoints.length },
-    ...(r.mirrors !== null ? { mirrors: r.mirrors.map((m) => ({ subset: m.subset.name, endpoint: m.index < 0 ? null : m.subset.endpoints[m.index]!.id })) } : {}),
+    ...(r.mirrors !== null
+      ? { mirrors: r.mirrors.map((m) => ({ subset: m.subset.name, endpoint: m.index < 0 ? null : m.subset.endpoints[m.index]!.id })) }
+      : {}),
   };
   if (r.index < 0) return { ...forwarded, outcome: 'refused', refused: { code: 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', message: `no endpoint of ${subset.name} is available` } };
   return { ...forwarded, outcome: 'forwarded' };

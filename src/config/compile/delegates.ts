@@ -33,7 +33,10 @@ function isDelegate(vs: VirtualServiceRes): boolean {
   return vs.hosts.length === 0;
 }
 
-function expand(sink: IssueSink, root: VirtualServiceRes, route: HttpRouteRes, delegates: Map<string, VirtualServiceRes>, all: readonly VirtualServiceRes[], used: Set<string>): HttpRouteRes[] {
+function expand(
+  sink: IssueSink, root: VirtualServiceRes, route: HttpRouteRes,
+  delegates: Map<string, VirtualServiceRes>, all: readonly VirtualServiceRes[], used: Set<string>,
+): HttpRouteRes[] {
   const ref = route.delegate!;
   const d = delegates.get(ref.name);
   if (d === undefined) {

@@ -234,7 +234,9 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     timeoutMs: r.timeoutMs,
     retries: r.retries ?? null,
     plans: buildRoutePlans(r),
-    mirrors: r.mirrors === undefined || r.mirrors.length === 0 ? null : r.mirrors.map((m) => ({ subset: subsetOf(subsets, r.name, m.subset), percent: m.percent })),
+    mirrors: r.mirrors === undefined || r.mirrors.length === 0
+      ? null
+      : r.mirrors.map((m) => ({ subset: subsetOf(subsets, r.name, m.subset), percent: m.percent })),
   };
   const targets: RouteTarget[] = [];
   let carrying = 0;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { API, compileOne, destinationRule, docs, errorsOf, find, GATEWAY, lineOf, SERVICE, virtualService } from '../../../fixtures/config/helpers.js';
+import { API, compileOne, destinationRule, docs, find, GATEWAY, lineOf, SERVICE, virtualService } from '../../../fixtures/config/helpers.js';
 
 test('VirtualService tcp and tls routes and exportTo are warned by full path: an HTTP ingress serves neither', (t) => {
   const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService(undefined, '  tcp: []\n  tls: []\n  exportTo: ["."]\n')));

@@ -12,7 +12,11 @@ interface Sent { options: Dispatcher.DispatchOptions; handler: Dispatcher.Dispat
 
 /** A subset whose one "pool" records what is dispatched to it and never answers by itself. */
 function fakeTarget(sent: Sent[]): MirrorTarget {
-  const pool = { dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => { sent.push({ options, handler }); return true; } } as unknown as Dispatcher;
+  const dispatch = (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
+    sent.push({ options, handler });
+    return true;
+  };
+  const pool = { dispatch } as unknown as Dispatcher;
   const picker = { pick: () => 0, start: () => {}, finish: () => {} };
   const subset = { id: 0, name: 'mirror/v2', host: 'mirror.svc', pools: [pool], picker } as unknown as RuntimeSubset;
   return { subset, index: 0 };
@@ -46,7 +50,7 @@ test('a bodiless request is copied at once with the upstream headers, Host shado
   t.is(sent[0]!.options.body, null);
   t.deepEqual(REQ.headers, ['Host', 'app.example.com:8080', 'x-a', '1'], 'the primary request\'s headers are untouched');
   const h = sent[0]!.handler;
-  h.onConnect!(() => {}, {});
+  h.onConnect!(() => {});
   h.onHeaders!(500, [], () => {}, '');
   h.onComplete!([]);
   t.is(stats.mirrorsInFlight, 0);
@@ -127,7 +131,7 @@ test('a copy that gets no answer in time ends as an error', async (t) => {
   const sent: Sent[] = [];
   new MirrorCopies(stats, [fakeTarget(sent)], request({})).send({ ...REQ, timeoutMs: 20 });
   let aborted = false;
-  sent[0]!.handler.onConnect!(() => { aborted = true; sent[0]!.handler.onError!(new Error('aborted')); }, {});
+  sent[0]!.handler.onConnect!(() => { aborted = true; sent[0]!.handler.onError!(new Error('aborted')); });
   await new Promise((r) => setTimeout(r, 60));
   t.true(aborted);
   t.is(counts(stats).error, 1);
