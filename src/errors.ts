@@ -17,6 +17,7 @@ export const CODES = {
   STICKYD_ERR_MISDIRECTED: { status: 421, source: 'downstream', retryable: false, summary: 'the request host belongs to another Gateway server (certificate) on this HTTPS port than the connection\'s' },
   STICKYD_ERR_NO_ROUTE: { status: 404, source: 'downstream', retryable: false, summary: 'no VirtualService route matches the request' },
   STICKYD_ERR_NO_HEALTHY_ENDPOINT: { status: 503, source: 'upstream', retryable: false, summary: 'every endpoint of the subset is down' },
+  STICKYD_ERR_UPSTREAM_OVERFLOW: { status: 503, source: 'upstream', retryable: false, summary: 'a DestinationRule connectionPool limit (circuit breaker) is reached: answered with x-envoy-overloaded: true' },
   STICKYD_ERR_UPSTREAM_REFUSED: { status: 502, source: 'upstream', retryable: true, summary: 'the upstream endpoint refused the connection' },
   STICKYD_ERR_UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: false, summary: 'the upstream endpoint reset or closed the connection' },
   STICKYD_ERR_UPSTREAM_TIMEOUT: { status: 504, source: 'upstream', retryable: false, summary: 'the upstream endpoint did not answer in time' },

@@ -32,7 +32,11 @@ export interface AccessLogSpec {
 }
 
 // primary -> worker
-export interface InitMsg { cmd: typeof CMD; act: 'init'; seq: number; listen: readonly ListenSpec[]; accessLog: AccessLogSpec }
+/**
+ * `slot` (0 ... workers-1) and `workers` fix this worker's share of every connectionPool limit
+ * (worker/upstream/circuit-breaker.ts): a replacement takes the slot of the worker it replaces.
+ */
+export interface InitMsg { cmd: typeof CMD; act: 'init'; seq: number; listen: readonly ListenSpec[]; accessLog: AccessLogSpec; slot: number; workers: number }
 export interface SnapshotMsg { cmd: typeof CMD; act: 'snapshot'; seq: number; snapshot: Snapshot }
 export interface PingMsg { cmd: typeof CMD; act: 'ping'; seq: number }
 export interface DrainMsg { cmd: typeof CMD; act: 'drain'; seq: number; graceMs: number; deadlineMs: number }
@@ -64,7 +68,7 @@ export interface SeriesRow { readonly labels: readonly string[]; readonly values
  * STATUS_COLUMNS entry (index = hundreds digit; 'other' = outside 100-599; 'none' = no response
  * was sent). series.durations: labels [subset], one count per DURATION_BUCKETS bound, +Inf, then
  * the sum of seconds. series.upstream: labels [subset, endpoint], UPSTREAM_COLUMNS. series.sessions:
- * labels [subset], [cookies minted]. Empty labels mean "none" (a request that matched no route).
+ * labels [subset], [cookies minted]. series.overflow: labels [subset], OVERFLOW_LIMITS. Empty labels mean "none" (a request that matched no route).
  */
 export const STATUS_COLUMNS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 /** seconds: 0.5 ms to 10 s, about x2-x2.5 per step, so loopback hops and slow backends both resolve */
@@ -85,6 +89,12 @@ export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
  */
 export const MIRROR_RESULTS = ['ok', 'error', 'shed', 'no_endpoint', 'body_too_large', 'incomplete'] as const;
 export type MirrorResult = (typeof MIRROR_RESULTS)[number];
+/**
+ * Which connectionPool limit refused a request (worker/upstream/circuit-breaker.ts), named by its
+ * Istio field: series.overflow has labels [subset] and one column per entry.
+ */
+export const OVERFLOW_LIMITS = ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries'] as const;
+export type OverflowLimit = (typeof OVERFLOW_LIMITS)[number];
 
 /** A worker's counters since it started. */
 export interface StatsReport {

@@ -2,7 +2,7 @@
 // workers, health, hash shares) plus every worker's counters summed by StatsCollector, rendered
 // in Prometheus text format. Names follow Prometheus conventions: stickyd_ prefix, _total for
 // counters, base units (_seconds), _ratio for fractions.
-import { DURATION_BUCKETS, STATUS_COLUMNS, UPGRADE_REFUSALS, MIRROR_RESULTS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
+import { DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
@@ -62,6 +62,7 @@ export function buildMetricsText(v: MetricsView): string {
   renderEndpoints(p, v);
   renderRequests(p, v.merged);
   renderUpstream(p, v.merged.series.upstream ?? []);
+  renderOverflow(p, v.snapshot, v.merged.series.overflow ?? []);
   renderWorkers(p, v.merged);
   renderTls(p, v.snapshot, v.merged);
   return p.text();
@@ -133,6 +134,46 @@ function renderRequests(p: PromText, m: MergedStats): void {
   p.family('stickyd_requests_in_flight', 'gauge', 'Requests taken and not yet answered.').sample('stickyd_requests_in_flight', [], m.gauges.inflight ?? 0);
   p.family('stickyd_session_cookies_minted_total', 'counter', 'Session cookies minted (Set-Cookie on a request without a valid one), by subset.');
   for (const row of sorted(m.series.sessions ?? [])) p.sample('stickyd_session_cookies_minted_total', [['subset', row.labels[0] ?? '']], row.values[0] ?? 0);
+}
+
+/** Istio field -> ConnectionPoolPolicy field, for the limits gauge */
+const POOL_LIMITS = [
+  ['maxConnections', 'maxConnections'],
+  ['http1MaxPendingRequests', 'maxPendingRequests'],
+  ['http2MaxRequests', 'maxRequests'],
+  ['maxRetries', 'maxRetries'],
+] as const;
+
+/**
+ * Circuit breakers: the daemon-wide limits each subset's connectionPool sets, and the requests
+ * they refused. A subset with limits shows every overflow counter from 0; others appear once they
+ * overflow (never: they have no limits), so a scrape is not cluttered with zeros.
+ */
+function renderOverflow(p: PromText, snapshot: Snapshot | null, rows: readonly SeriesRow[]): void {
+  p.family('stickyd_upstream_limit', 'gauge', 'DestinationRule connectionPool limits for the whole daemon, by subset and Istio field (each worker enforces its share: README, Circuit breakers).');
+  const counts = new Map<string, number[]>();
+  for (const s of snapshot?.subsets ?? []) {
+    const cp = s.connectionPool;
+    if (cp == null) continue;
+    let any = false;
+    for (const [field, key] of POOL_LIMITS) {
+      const limit = cp[key];
+      if (limit === null) continue;
+      any = true;
+      p.sample('stickyd_upstream_limit', [['subset', s.name], ['limit', field]], limit);
+    }
+    if (any) counts.set(s.name, OVERFLOW_LIMITS.map(() => 0));
+  }
+  for (const row of rows) {
+    const name = row.labels[0] ?? '';
+    const have = counts.get(name) ?? OVERFLOW_LIMITS.map(() => 0);
+    row.values.forEach((v, i) => { have[i] = (have[i] ?? 0) + v; });
+    counts.set(name, have);
+  }
+  p.family('stickyd_upstream_overflow_total', 'counter', 'Requests a connectionPool limit refused, by subset and limit: answered 503 with x-envoy-overloaded: true (http1MaxPendingRequests, http2MaxRequests), or a retry not made (maxRetries).');
+  for (const name of [...counts.keys()].sort()) {
+    OVERFLOW_LIMITS.forEach((limit, i) => p.sample('stickyd_upstream_overflow_total', [['subset', name], ['limit', limit]], counts.get(name)![i] ?? 0));
+  }
 }
 
 function renderUpstream(p: PromText, rows: readonly SeriesRow[]): void {

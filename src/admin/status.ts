@@ -1,7 +1,7 @@
 // GET /status: what an operator (or `stickyd reload`, or the admin page) needs at a glance:
 // generation, config, reload history, workers with their request counts, and every subset with
 // its endpoints, their health, their share of the subset and the requests they served.
-import type { LbPolicy, Snapshot } from '../snapshot/types.js';
+import type { ConnectionPoolPolicy, LbPolicy, Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats, ReloaderStatus, WorkerStatus } from '../daemon-view.js';
 import { computeShares } from './shares.js';
 import type { AdminSources } from './sources.js';
@@ -25,6 +25,8 @@ export interface SubsetStatus {
   readonly host: string;
   readonly subset: string | null;
   readonly policy: string;
+  /** DestinationRule connectionPool, daemon-wide (null: the daemon's defaults) */
+  readonly connectionPool: ConnectionPoolPolicy | null;
   readonly shareBasis: 'ring' | 'maglev' | 'weight';
   readonly endpoints: readonly EndpointStatus[];
 }
@@ -93,6 +95,7 @@ export function buildSubsetStatus(snapshot: Snapshot, merged: MergedStats, healt
     host: s.host,
     subset: s.subsetName,
     policy: describePolicy(s.policy),
+    connectionPool: s.connectionPool ?? null,
     shareBasis: shares[si]!.basis,
     endpoints: s.endpoints.map((e, ei) => ({
       id: e.id,

@@ -1,7 +1,7 @@
 // The validated Istio resources, between validation and compilation. Values here are already
 // checked and normalised (lower-cased hosts, namespace prefixes dropped, durations in ms); each
 // keeps the Place it came from so compilation errors can point back at the YAML.
-import type { CorsPlan, DirectResponsePlan, FaultPlan, LbPolicy, OutlierPolicy, RegexSource, RetryPolicy, RouteMatch, StringMatch } from '../snapshot/types.js';
+import type { ConnectionPoolPolicy, CorsPlan, DirectResponsePlan, FaultPlan, LbPolicy, OutlierPolicy, RegexSource, RetryPolicy, RouteMatch, StringMatch } from '../snapshot/types.js';
 import type { Place } from './issues.js';
 
 export interface Origin {
@@ -167,6 +167,8 @@ export interface SubsetRes {
   readonly policy: LbPolicy | null;
   /** the subset's own outlierDetection, null when it sets none */
   readonly outlier: OutlierPolicy | null;
+  /** the subset's own connectionPool, null when it sets none */
+  readonly connectionPool: ConnectionPoolPolicy | null;
 }
 
 export interface DestinationRuleRes extends Origin {
@@ -175,6 +177,8 @@ export interface DestinationRuleRes extends Origin {
   readonly policy: LbPolicy | null;
   /** trafficPolicy.outlierDetection, null when unset */
   readonly outlier: OutlierPolicy | null;
+  /** trafficPolicy.connectionPool, null when unset */
+  readonly connectionPool: ConnectionPoolPolicy | null;
   readonly subsets: readonly SubsetRes[];
 }
 

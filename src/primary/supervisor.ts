@@ -71,7 +71,7 @@ const DEFAULT_ACCESS_LOG: AccessLogSpec = { enabled: true, sample: 1 };
 export class Supervisor {
   readonly #opts: SupervisorOptions;
   readonly #cluster: ClusterPrimary;
-  readonly #workers = new Map<number, { worker: ClusterWorker; info: WorkerInfo }>();
+  readonly #workers = new Map<number, { worker: ClusterWorker; info: WorkerInfo; slot: number }>();
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #current: Snapshot | null = null;
@@ -150,9 +150,10 @@ export class Supervisor {
    */
   async rollingRestart(graceMs: number, deadlineMs: number): Promise<void> {
     const old = [...this.#workers.values()].filter((w) => !w.info.retiring);
-    for (const { worker } of old) {
+    for (const { worker, slot } of old) {
       if (this.#stopping) return;
-      await this.#spawn();
+      // the replacement takes over the old worker's share of the connectionPool limits
+      await this.#spawn(slot);
       await this.#retire(worker, graceMs, deadlineMs);
     }
   }
@@ -194,7 +195,8 @@ export class Supervisor {
     await Promise.all(all.map(({ worker }) => this.#retire(worker, graceMs, deadlineMs)));
   }
 
-  async #spawn(): Promise<void> {
+  /** `slot`: the share of the connectionPool limits it takes (InitMsg); default the lowest no serving worker holds. */
+  async #spawn(slot = this.#freeSlot()): Promise<void> {
     const snapshot = this.#current;
     if (!snapshot) throw new Error('no snapshot to start a worker with');
     const worker = this.#cluster.fork();
@@ -208,7 +210,7 @@ export class Supervisor {
       addresses: [],
       lastPong: Date.now(),
     };
-    this.#workers.set(worker.id, { worker, info });
+    this.#workers.set(worker.id, { worker, info, slot });
     const until = (act: 'ready' | 'listening'): Promise<void> => {
       const p = new Promise<void>((resolve, reject) => {
         const onMsg = (msg: unknown): void => {
@@ -236,7 +238,7 @@ export class Supervisor {
     worker.on('error', (err) => log('warn', 'worker IPC error', { pid: info.pid, err }));
     await ready;
     this.#readyIds.add(worker.id);
-    this.#send(worker, { cmd: CMD, act: 'init', seq: ++this.#seq, listen: this.#opts.listen, accessLog: this.#opts.accessLog ?? DEFAULT_ACCESS_LOG });
+    this.#send(worker, { cmd: CMD, act: 'init', seq: ++this.#seq, listen: this.#opts.listen, accessLog: this.#opts.accessLog ?? DEFAULT_ACCESS_LOG, slot, workers: this.#opts.count });
     const replied = this.#request(worker, { cmd: CMD, act: 'snapshot', seq: 0, snapshot });
     // Queued right behind the snapshot, so health applies before the worker's first request.
     this.#sendHealth(worker);
@@ -246,6 +248,13 @@ export class Supervisor {
     await listening;
     log('info', 'worker listening', { pid: info.pid, epoch: info.epoch });
     this.#opts.onChange?.();
+  }
+
+  #freeSlot(): number {
+    const held = new Set([...this.#workers.values()].filter((w) => !w.info.retiring).map((w) => w.slot));
+    let slot = 0;
+    while (held.has(slot)) slot++;
+    return slot;
   }
 
   #retire(worker: ClusterWorker, graceMs: number, deadlineMs: number): Promise<void> {

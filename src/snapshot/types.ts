@@ -304,6 +304,35 @@ export interface Subset {
   readonly table: BalancerTable | null;
   /** DestinationRule trafficPolicy.outlierDetection (subset's own, else the rule's); null = off */
   readonly outlier?: OutlierPolicy | null;
+  /** DestinationRule trafficPolicy.connectionPool (subset's own, else the rule's: Istio replaces it whole); null = daemon defaults */
+  readonly connectionPool?: ConnectionPoolPolicy | null;
+}
+
+/**
+ * Istio ConnectionPoolSettings (circuit breakers) as stickyd enforces them. Every limit is for
+ * the whole daemon: each worker enforces its share (worker/upstream/circuit-breaker.ts). null =
+ * not set (Istio: 2^32-1, no limit; for the timeouts, the daemon's CLI default). Istio reads 0 as
+ * unset for the integer fields, and so does the config reader.
+ */
+export interface ConnectionPoolPolicy {
+  /** tcp.maxConnections: upstream connections carrying a request at once, across the subset's endpoints */
+  readonly maxConnections: number | null;
+  /** http.http1MaxPendingRequests: requests waiting for a connection once maxConnections are busy */
+  readonly maxPendingRequests: number | null;
+  /** http.http2MaxRequests: requests active to the subset at once */
+  readonly maxRequests: number | null;
+  /** http.maxRetries: retries outstanding to the subset at once */
+  readonly maxRetries: number | null;
+  /** http.maxRequestsPerConnection: a connection closes after this many requests (1: no keep-alive) */
+  readonly maxRequestsPerConnection: number | null;
+  /** tcp.connectTimeout in ms */
+  readonly connectTimeoutMs: number | null;
+  /** http.idleTimeout, else tcp.idleTimeout (Istio's order), in ms */
+  readonly idleTimeoutMs: number | null;
+  /** tcp.maxConnectionDuration in ms: no connection lives longer */
+  readonly maxConnectionDurationMs: number | null;
+  /** tcp.tcpKeepalive: null = unset (undici's default: probes after 60 s idle); else the idle time before the first probe in ms (0: the kernel's) */
+  readonly tcpKeepaliveMs: number | null;
 }
 
 /** Istio OutlierDetection with Envoy's defaults filled in; durations in ms. */

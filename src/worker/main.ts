@@ -18,6 +18,7 @@ import { AccessLog } from './telemetry/access-log.js';
 import { createWorkerStats } from './telemetry/stats.js';
 import { buildStatsReport, EvictionLedger, MeterLedger } from './telemetry/stats-ledger.js';
 import { UpstreamPool } from './upstream/pool.js';
+import { BreakerRegistry, computeBreakerLimits } from './routing/circuit-breaker.js';
 
 /** After the drain deadline, give destroyed sockets this long to report 'close' before exiting anyway. */
 const EXIT_AFTER_DEADLINE_MS = 1_000;
@@ -96,6 +97,9 @@ class WorkerProcess {
   #pool: UpstreamPool | null = null;
   #specs: readonly ListenSpec[] | null = null;
   #listeners: ListenerGroup | null = null;
+  /** this worker's share of the connectionPool limits (InitMsg); one worker of one until init */
+  #share = { slot: 0, workers: 1 };
+  readonly #breakers = new BreakerRegistry();
 
   constructor(
     readonly hasher: Hasher,
@@ -114,6 +118,7 @@ class WorkerProcess {
       return;
     }
     this.#specs = msg.listen;
+    this.#share = { slot: msg.slot, workers: msg.workers };
     this.ctx.accessLog.configure(msg.accessLog);
     send({ cmd: CMD, act: 'ack', seq: msg.seq });
     this.#maybeListen();
@@ -128,7 +133,19 @@ class WorkerProcess {
     const pool = (this.#pool ??= new UpstreamPool(snapshot.settings.upstreamIdleTimeoutMs, snapshot.settings.upstreamConnectTimeoutMs));
     pool.configure(snapshot);
     try {
-      const runtime = buildRuntimeSnapshot(snapshot, { kernel: this.kernel, hasher: this.hasher, poolFor: (e) => pool.poolFor(e), counters: this.#counters });
+      const breakers = this.#breakers;
+      const { slot, workers } = this.#share;
+      breakers.begin();
+      const runtime = buildRuntimeSnapshot(snapshot, {
+        kernel: this.kernel,
+        hasher: this.hasher,
+        poolFor: (e, s, breaker) => pool.poolFor(e, s, breaker?.limits.connections),
+        breakerFor: (s) => {
+          const limits = computeBreakerLimits(s.connectionPool, slot, workers, s.id);
+          return limits === null ? null : breakers.breakerFor(s.name, s.port, limits);
+        },
+        counters: this.#counters,
+      });
       const old = this.ctx.current;
       this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
       this.#listeners?.snapshotChanged();
@@ -140,7 +157,8 @@ class WorkerProcess {
       send({ cmd: CMD, act: 'ack', seq: msg.seq, error: wire });
       return;
     }
-    pool.retainOnly(snapshot);
+    pool.retainUsed();
+    this.#breakers.commit();
     send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: snapshot.epoch });
     this.#maybeListen();
   }

@@ -58,7 +58,9 @@ export class SubsetCollector {
     const policy = sub?.policy ?? dr?.policy ?? DEFAULT_POLICY;
     // Istio: a subset's traffic policy overrides the rule's field by field.
     const outlier = sub?.outlier ?? dr?.outlier ?? null;
-    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier });
+    // Istio's MergeTrafficPolicy: a subset's connectionPool replaces the rule's whole, not field by field.
+    const connectionPool = sub?.connectionPool ?? dr?.connectionPool ?? null;
+    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool });
     return key;
   }
 

@@ -22,7 +22,7 @@ export function validateDestinationRule(sink: IssueSink, root: Place, name: stri
     else subsets.push(s);
   });
   if (host === null) return null;
-  return { name, place: root, host: host.toLowerCase(), policy: policy.lb, outlier: policy.outlier, subsets };
+  return { name, place: root, host: host.toLowerCase(), policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, subsets };
 }
 
 function readSubset(sink: IssueSink, place: Place, value: unknown): SubsetRes | null {
@@ -36,5 +36,5 @@ function readSubset(sink: IssueSink, place: Place, value: unknown): SubsetRes | 
   // Istio: a subset without labels selects every endpoint of the host; legal but rarely meant.
   if (isAbsent(s.labels)) sink.warn(at(place, 'labels'), 'no labels: this subset selects every endpoint of the host');
   const policy = readTrafficPolicy(sink, at(place, 'trafficPolicy'), s.trafficPolicy);
-  return name === null ? null : { name, labels, policy: policy.lb, outlier: policy.outlier };
+  return name === null ? null : { name, labels, policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool };
 }

@@ -1,14 +1,15 @@
-// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer and outlierDetection.
-import type { HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
+// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection, connectionPool.
+import type { ConnectionPoolPolicy, HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readObject, readString, requireString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 import { readOutlierDetection } from './outlier-detection.js';
+import { readConnectionPool } from './connection-pool.js';
 
 const TRAFFIC_POLICY_FIELDS = {
-  known: ['loadBalancer', 'outlierDetection', 'tls', 'portLevelSettings'],
+  known: ['loadBalancer', 'outlierDetection', 'connectionPool', 'tls', 'portLevelSettings'],
   ignored: Object.fromEntries(
-    ['connectionPool', 'tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
+    ['tunnel', 'proxyProtocol', 'retryBudget'].map((k) => [k, 'not implemented by stickyd yet; ignored']),
   ),
 };
 
@@ -43,12 +44,14 @@ export interface TrafficPolicy {
   readonly lb: LbPolicy | null;
   /** outlierDetection; null when absent */
   readonly outlier: OutlierPolicy | null;
+  /** connectionPool; null when absent */
+  readonly pool: ConnectionPoolPolicy | null;
 }
 
-/** trafficPolicy -> its loadBalancer and outlierDetection. */
+/** trafficPolicy -> its loadBalancer, outlierDetection and connectionPool. */
 export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): TrafficPolicy {
   const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
-  if (tp === null) return { lb: null, outlier: null };
+  if (tp === null) return { lb: null, outlier: null, pool: null };
   if (!isAbsent(tp.tls) && !isTlsDisabled(tp.tls)) sink.error(at(place, 'tls'), TLS_REFUSED);
   if (!isAbsent(tp.portLevelSettings) && !(Array.isArray(tp.portLevelSettings) && tp.portLevelSettings.length === 0)) {
     sink.error(at(place, 'portLevelSettings'), PORT_LEVEL_REFUSED);
@@ -56,6 +59,7 @@ export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown)
   return {
     lb: readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer),
     outlier: readOutlierDetection(sink, at(place, 'outlierDetection'), tp.outlierDetection),
+    pool: readConnectionPool(sink, at(place, 'connectionPool'), tp.connectionPool),
   };
 }
 

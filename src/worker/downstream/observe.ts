@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hasher } from '../../balancing/hash.js';
 import { UNROUTED_JSON, type AccessLog, type SessionUse } from '../telemetry/access-log.js';
 import { normaliseAddress, readRequestPath, readRequestHost } from './request-head.js';
-import { STATUS_COLUMNS, type UpgradeRefusal } from '../../protocol.js';
+import { STATUS_COLUMNS, type OverflowLimit, type UpgradeRefusal } from '../../protocol.js';
 import { observeDuration, readStatusColumn, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
@@ -42,6 +42,7 @@ export class RequestObservation {
   /** body bytes forwarded from the upstream; -1 while no upstream body is being counted */
   #bytes = -1;
   #upgradeRefused: UpgradeRefusal | null = null;
+  #overflow: OverflowLimit | null = null;
 
   /** `log` is null when this request is not logged (log off, or not sampled). */
   constructor(rt: ObservedSnapshot, log: AccessLog | null, req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -67,6 +68,11 @@ export class RequestObservation {
   /** The request's Upgrade header is stripped for `reason` (counted by the caller). */
   upgradeRefused(reason: UpgradeRefusal): void {
     this.#upgradeRefused = reason;
+  }
+
+  /** A connectionPool limit refused the request (counted by the caller). */
+  overflowed(limit: OverflowLimit): void {
+    this.#overflow = limit;
   }
 
   /** A retry moved the request to another endpoint of the same subset. */
@@ -121,6 +127,7 @@ export class RequestObservation {
       session: this.#session,
       sessionKeyHash: this.#key === null ? null : this.#hasher.hash32(this.#key),
       upgradeRefused: this.#upgradeRefused,
+      overflow: this.#overflow,
     });
   }
 }

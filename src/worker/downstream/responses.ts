@@ -17,6 +17,8 @@ export const errorText = {
   reset: (endpoint: string): string => `upstream reset before response headers from ${endpoint}`,
   routeTimeout: (endpoint: string, ms: number): string => `upstream request timeout after ${ms} ms from ${endpoint}`,
   protocol: (endpoint: string, code: string): string => `upstream protocol error: ${code} from ${endpoint}`,
+  // Envoy's local reply for a circuit-breaker overflow, with which limit and where
+  overflow: (subset: string, limit: string): string => `upstream connect error or disconnect/reset before headers. reset reason: overflow (${limit} of ${subset})`,
   misdirected: (host: string, server: string): string => `host ${host} is not served by this connection's certificate (${server}): open a connection for it`,
 } as const;
 
@@ -40,13 +42,14 @@ export function sendServerOptions(res: ServerResponse, requestId: string, close:
  * Writes `err` as `<status> <message>\n`. When the response has already started there is no honest
  * way to report an error: the client connection is destroyed so the client sees truncation.
  */
-export function sendError(res: ServerResponse, err: StickydError, requestId: string, close: boolean, stats: WorkerStats): void {
+export function sendError(res: ServerResponse, err: StickydError, requestId: string, close: boolean, stats: WorkerStats, extra?: readonly string[]): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
   const body = err.message + '\n';
   const headers = ['Content-Type', CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(body)), 'X-Request-Id', requestId];
+  if (extra !== undefined) headers.push(...extra);
   if (close) headers.push('Connection', 'close');
   countStatus(stats, err.status);
   res.writeHead(err.status, headers);

@@ -15,6 +15,7 @@ import { buildRuntimeServers, type RuntimeServers } from '../downstream/gateway-
 import { SessionCache, type CacheCounters } from './session-cache.js';
 import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
 import { buildSetCookieParts } from './sticky.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
 
 export type CompiledStringMatch =
   | { readonly kind: 'exact' | 'prefix'; readonly value: string }
@@ -45,7 +46,9 @@ export interface RuntimeSubset {
   readonly host: string;
   readonly endpoints: readonly Endpoint[];
   /** upstream connection pool per endpoint, same order; empty when built without one (unit tests) */
-  readonly pools: readonly Dispatcher[];
+  readonly pools: readonly Pick<Dispatcher, 'dispatch'>[];
+  /** this worker's share of the subset's connectionPool limits; null when it sets none */
+  readonly breaker: CircuitBreaker | null;
   /** the hash key of a 'hash' policy, else null */
   readonly hashKey: HashKey | null;
   /** the policy's picker; for 'hash' policies the weighted-random fallback for keyless requests */
@@ -133,8 +136,10 @@ export interface RuntimeSnapshot {
 export interface RuntimeDeps {
   readonly kernel: Kernel;
   readonly hasher: Hasher;
-  /** the upstream connection pool for an endpoint; omitted in unit tests */
-  readonly poolFor?: ((endpoint: Endpoint) => Dispatcher) | undefined;
+  /** the upstream connection pool for an endpoint of a subset; omitted in unit tests */
+  readonly poolFor?: ((endpoint: Endpoint, subset: Subset, breaker: CircuitBreaker | null) => Pick<Dispatcher, 'dispatch'>) | undefined;
+  /** the subset's circuit breaker (connectionPool limits), null for none; omitted: none */
+  readonly breakerFor?: ((subset: Subset) => CircuitBreaker | null) | undefined;
   readonly random?: (() => number) | undefined;
   /** shared session-cache hit/miss totals */
   readonly counters?: CacheCounters | undefined;
@@ -205,12 +210,14 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): Runtim
   const mintsCookie = hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
   const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
   const poolFor = deps.poolFor;
+  const breaker = deps.breakerFor?.(s) ?? null;
   return {
     id: s.id,
     name: s.name,
     host: s.host,
     endpoints: s.endpoints,
-    pools: poolFor === undefined ? [] : s.endpoints.map(poolFor),
+    pools: poolFor === undefined ? [] : s.endpoints.map((e) => poolFor(e, s, breaker)),
+    breaker,
     hashKey,
     picker,
     mintsCookie,

@@ -6,7 +6,7 @@
 // its first line: at full load one write carries a dozen lines or more (one write per line, or per
 // event-loop turn, cost more than building the lines: bench/RESULTS.md).
 import { fstatSync } from 'node:fs';
-import type { AccessLogSpec, UpgradeRefusal } from '../../protocol.js';
+import type { AccessLogSpec, OverflowLimit, UpgradeRefusal } from '../../protocol.js';
 
 /**
  * Linux PIPE_BUF: a write of at most this many bytes to a pipe is atomic. Every worker shares the
@@ -55,6 +55,8 @@ export interface AccessFields {
   readonly sessionKeyHash: number | null;
   /** why the request's Upgrade header was stripped (upgrade-policy.ts), null without one */
   readonly upgradeRefused: UpgradeRefusal | null;
+  /** the connectionPool limit that refused the request (503 with x-envoy-overloaded); absent or null: none. The field is written only when set */
+  readonly overflow?: OverflowLimit | null;
 }
 
 /** Where lines go: process.stdout, or a collector in tests. */
@@ -170,10 +172,11 @@ const SESSION_HASH = {
 } as const;
 const PID_TAIL = flatString('","upgradeRefused":null,"pid":' + process.pid + '}\n');
 
-/** The rare line of a request whose Upgrade header was stripped: its end, built in full. */
-function upgradeTail(f: AccessFields, h: number | null): string {
+/** The rare line of a request whose Upgrade header was stripped or that a circuit breaker refused: its end, built in full. */
+function rareTail(f: AccessFields, h: number | null): string {
   return ',"session":"' + f.session + '","sessionKeyHash":' + (h === null ? 'null' : '"' + (h >>> 0).toString(16).padStart(8, '0') + '"') +
-    ',"upgradeRefused":"' + f.upgradeRefused + '","pid":' + process.pid + '}\n';
+    ',"upgradeRefused":' + (f.upgradeRefused === null ? 'null' : '"' + f.upgradeRefused + '"') +
+    (f.overflow == null ? '' : ',"overflow":"' + f.overflow + '"') + ',"pid":' + process.pid + '}\n';
 }
 
 let isoSecond = -1;
@@ -214,8 +217,8 @@ export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - perfo
     ',"bytes":' + f.bytes +
     ',"durationMs":' + whole + '.' + DIGITS3[us - whole * 1000]! +
     f.destinationJson +
-    (f.upgradeRefused !== null
-      ? upgradeTail(f, h)
+    (f.upgradeRefused !== null || f.overflow != null
+      ? rareTail(f, h)
       : h === null
       ? SESSION_AND_PID[f.session]
       : SESSION_HASH[f.session] + HEX2[(h >>> 24) & 255]! + HEX2[(h >>> 16) & 255]! + HEX2[(h >>> 8) & 255]! + HEX2[h & 255]! + PID_TAIL)

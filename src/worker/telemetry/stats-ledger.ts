@@ -9,8 +9,8 @@ import type { SnapshotMeter, WorkerStats } from './stats.js';
 const CLASS_COUNT = STATUS_COLUMNS.length;
 const UPSTREAM_WIDTH = UPSTREAM_COLUMNS.length;
 
-type Family = 'requests' | 'durations' | 'upstream' | 'sessions';
-const FAMILIES: readonly Family[] = ['requests', 'durations', 'upstream', 'sessions'];
+type Family = 'requests' | 'durations' | 'upstream' | 'sessions' | 'overflow';
+const FAMILIES: readonly Family[] = ['requests', 'durations', 'upstream', 'sessions', 'overflow'];
 
 /** (labels, values) rows of one meter, in a fixed order; labels are the snapshot's own strings. */
 function meterRows(meter: SnapshotMeter, family: Family, emit: (labels: readonly string[], values: Float64Array) => void): void {
@@ -36,6 +36,10 @@ function meterRows(meter: SnapshotMeter, family: Family, emit: (labels: readonly
       return;
     case 'sessions':
       for (const s of meter.subsets) emit([s.name], s.sessions);
+      return;
+    case 'overflow':
+      // only subsets that overflowed: most have no connectionPool and would add zeros to every scrape
+      for (const s of meter.subsets) if (hasCounts(s.overflow)) emit([s.name], s.overflow);
       return;
   }
 }

@@ -6,7 +6,9 @@
 //   numbers only when the primary asks (buildStatsReport).
 // A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
 // Everything here is per worker; the primary sums workers.
-import { DURATION_BUCKETS, MIRROR_RESULTS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type MirrorResult, type UpgradeRefusal } from '../../protocol.js';
+import {
+  DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type MirrorResult, type OverflowLimit, type UpgradeRefusal,
+} from '../../protocol.js';
 import type { Endpoint } from '../../snapshot/types.js';
 import { flatString, jsonString } from './access-log.js';
 
@@ -100,6 +102,8 @@ export interface SubsetMeter {
   readonly upstream: Float64Array;
   /** [cookies minted] */
   readonly sessions: Float64Array;
+  /** requests refused by a connectionPool limit, by OVERFLOW_LIMITS index */
+  readonly overflow: Float64Array;
   readonly nameJson: string;
   readonly endpointJson: readonly string[];
 }
@@ -123,6 +127,7 @@ export function buildSubsetMeter(name: string, endpoints: readonly Endpoint[]): 
     durations: new Float64Array(DURATION_WIDTH),
     upstream: new Float64Array(endpoints.length * UPSTREAM_WIDTH),
     sessions: new Float64Array(1),
+    overflow: new Float64Array(OVERFLOW_LIMITS.length),
     nameJson: jsonString(name),
     endpointJson: endpointIds.map(jsonString),
   };
@@ -177,4 +182,9 @@ const RETRY_COLUMN = UPSTREAM_COLUMNS.indexOf('retry');
 /** Endpoint `index` failed and the request was retried (on it or another endpoint). */
 export function countUpstreamRetry(meter: SubsetMeter, index: number): void {
   meter.upstream[index * UPSTREAM_WIDTH + RETRY_COLUMN]!++;
+}
+
+/** A request refused by the subset's `limit` (connectionPool circuit breaker). */
+export function countOverflow(meter: SubsetMeter, limit: OverflowLimit): void {
+  meter.overflow[OVERFLOW_LIMITS.indexOf(limit)]!++;
 }

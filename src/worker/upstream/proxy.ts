@@ -25,8 +25,10 @@ import { classifyFailure, failureOutcome, isConnectionReset, isRefusedAsGiven, r
 import { dispatchOnFreshConnection } from './pool.js';
 import { MirrorCopies } from './mirror.js';
 import type { MirrorTarget } from '../routing/mirror-targets.js';
+import type { BreakerWaiter } from '../routing/circuit-breaker.js';
+import type { OverflowLimit } from '../../protocol.js';
 import type { RequestObservation } from '../downstream/observe.js';
-import { countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
+import { countOverflow, countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
 
 /** Envoy's default retry backoff base when a policy carries none (config/validate/retries.ts sets it) */
 const DEFAULT_BACKOFF_BASE_MS = 25;
@@ -80,7 +82,10 @@ export function proxyRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
   new Exchange(ctx, req, res, job).start();
 }
 
-class Exchange implements AttemptSink {
+/** Envoy marks a circuit-breaker overflow with this response header. */
+const OVERLOADED_HEADER = ['x-envoy-overloaded', 'true'] as const;
+
+class Exchange implements AttemptSink, BreakerWaiter {
   readonly #hasBody: boolean;
   /** a retry after bytes may have reached the backend is safe only for these */
   readonly #replayable: boolean;
@@ -101,6 +106,10 @@ class Exchange implements AttemptSink {
   #done = false;
   /** the route's mirrors for this request (mirror.ts), null for none */
   readonly #mirrors: MirrorCopies | null;
+  /** where this exchange stands with the subset's circuit breaker */
+  #slot: 'none' | 'queued' | 'active' = 'none';
+  /** holds one of the breaker's outstanding retries (Envoy counts a retry until it completes) */
+  #retrySlot = false;
 
   constructor(
     readonly ctx: ProxyContext,
@@ -120,17 +129,79 @@ class Exchange implements AttemptSink {
     this.job.subset.picker.start(this.#index);
     this.res.on('close', this.#onClientClose);
     this.req.on('error', this.#onClientError);
-    this.#send();
+    const breaker = this.job.subset.breaker;
+    const admission = breaker === null ? 'go' : breaker.admit(this);
+    if (admission === 'queued') this.#slot = 'queued';
+    else if (admission !== 'go') {
+      this.#overflow(admission);
+      return;
+    } else {
+      if (breaker !== null) this.#slot = 'active';
+      this.#send();
+      this.#sendMirrors();
+    }
+    // Envoy's route timeout runs from the end of the downstream request to the end of the response
+    // (a request waiting for a connection included).
+    if (this.job.timeoutMs !== null && !this.#done) {
+      if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
+      else this.#armRouteTimer();
+    }
+  }
+
+  /** The route's mirrors get their copies once the request is on its way (an overflowed request is not mirrored). */
+  #sendMirrors(): void {
     const mirrors = this.#mirrors;
     if (mirrors !== null && mirrors.pending && this.#headers !== null) {
       const settings = this.job.rt.settings;
       mirrors.send({ method: this.req.method ?? 'GET', path: this.job.path ?? this.req.url ?? '/', headers: this.#headers, timeoutMs: this.job.timeoutMs, idleTimeoutMs: settings.upstreamStreamIdleTimeoutMs });
     }
-    // Envoy's route timeout runs from the end of the downstream request to the end of the response.
-    if (this.job.timeoutMs !== null && !this.#done) {
-      if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
-      else this.#armRouteTimer();
+  }
+
+  /** The circuit breaker gave this queued exchange a connection slot. */
+  admitted(): void {
+    this.#slot = 'active';
+    if (this.#done) this.#releaseSlots();
+    else {
+      this.#send();
+      this.#sendMirrors();
     }
+  }
+
+  /** A connectionPool limit refused the request: Envoy's 503 with x-envoy-overloaded, never sent upstream. */
+  #overflow(limit: OverflowLimit): void {
+    countOverflow(this.job.subset.meter, limit);
+    this.job.observation?.overflowed(limit);
+    this.req.unpipe();
+    const close = this.ctx.draining || (this.#hasBody && !this.req.complete);
+    sendError(this.res, buildError('STICKYD_ERR_UPSTREAM_OVERFLOW', errorText.overflow(this.job.subset.name, limit)), this.job.requestId, close, this.ctx.stats, OVERLOADED_HEADER);
+    this.#finish();
+  }
+
+  /** Whether a retry may start: the subset's maxRetries share has room, or this exchange already holds one. */
+  #takeRetry(): boolean {
+    const breaker = this.job.subset.breaker;
+    if (breaker === null || this.#retrySlot) return true;
+    if (breaker.tryRetry()) {
+      this.#retrySlot = true;
+      return true;
+    }
+    // Envoy: the retry is not made and the attempt's own outcome stands; counted as an overflow
+    countOverflow(this.job.subset.meter, 'maxRetries');
+    this.job.observation?.overflowed('maxRetries');
+    return false;
+  }
+
+  #releaseSlots(): void {
+    const breaker = this.job.subset.breaker;
+    if (breaker === null) return;
+    if (this.#slot === 'queued') breaker.cancel(this);
+    const held = this.#slot === 'active';
+    this.#slot = 'none';
+    if (this.#retrySlot) {
+      this.#retrySlot = false;
+      breaker.releaseRetry();
+    }
+    if (held) breaker.release();
   }
 
   get #endpointId(): string {
@@ -221,7 +292,7 @@ class Exchange implements AttemptSink {
     this.#routeTimer = setTimeout(() => {
       const attempt = this.#attempt;
       if (attempt !== null) this.#cutAttempt(attempt, 'routeTimeout');
-      else if (this.#backoffTimer !== null) this.#fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
+      else if (this.#backoffTimer !== null || this.#slot === 'queued') this.#fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
     }, this.job.timeoutMs);
   };
 
@@ -230,7 +301,7 @@ class Exchange implements AttemptSink {
     this.#clearPerTryTimer();
     this.#report(classifyOutcome(status));
     const policy = this.job.retries;
-    if (policy !== null && this.#attemptsLeft > 0 && shouldRetryStatus(policy, status, this.#replayable)) {
+    if (policy !== null && this.#attemptsLeft > 0 && shouldRetryStatus(policy, status, this.#replayable) && this.#takeRetry()) {
       // Discarded, never relayed; read to its end so the socket goes back to the pool.
       attempt.discard();
       this.#retry();
@@ -314,7 +385,7 @@ class Exchange implements AttemptSink {
     countUpstreamFailure(this.job.subset.meter, this.#index, error.code);
     this.#report(failureOutcome(code));
     const policy = this.job.retries;
-    if (failure !== null && policy !== null && this.#attemptsLeft > 0 && shouldRetryFailure(policy, failure, this.#replayable)) {
+    if (failure !== null && policy !== null && this.#attemptsLeft > 0 && shouldRetryFailure(policy, failure, this.#replayable) && this.#takeRetry()) {
       this.#retry();
       return;
     }
@@ -405,6 +476,7 @@ class Exchange implements AttemptSink {
     this.#backoffTimer = null;
     this.job.subset.picker.finish(this.#index);
     this.#mirrors?.release();
+    this.#releaseSlots();
   }
 }
 

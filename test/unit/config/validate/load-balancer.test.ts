@@ -88,14 +88,11 @@ test('a subset policy overrides the rule policy; a destination without subset us
   ]);
 });
 
-test('connectionPool is warned as not implemented', (t) => {
+test('tls mode DISABLE and an empty portLevelSettings compile beside a connectionPool, without a warning', (t) => {
   const tp = '  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 10}}\n    tls: {mode: DISABLE}\n    portLevelSettings: []\n';
-  // compiles (tls mode DISABLE and an empty portLevelSettings mean what stickyd does), with a warning
-  const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
-  const w = find(warnings, 'spec.trafficPolicy.connectionPool');
-  t.truthy(w);
-  t.is(w!.document, 'DestinationRule/dr');
-  t.regex(w!.message, /not implemented/);
+  const { snapshot, warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
+  t.is(find(warnings, 'spec.trafficPolicy.connectionPool'), undefined);
+  t.is(snapshot.subsets[0]!.connectionPool?.maxConnections, 10);
 });
 
 test('backend tls and port-level settings are refused: ignoring them would change what the config means', (t) => {
