@@ -77,7 +77,14 @@ export class UpstreamPool {
     const have = this.#pools.get(origin);
     if (have !== undefined && have.idleTimeoutMs === this.#idleTimeoutMs && have.connectTimeoutMs === this.#connectTimeoutMs) return have.pool;
     if (have !== undefined) retire(have.pool);
-    const spec: PoolSpec = { connections: UPSTREAM_MAX_SOCKETS, idleTimeoutMs: this.#idleTimeoutMs, connectTimeoutMs: this.#connectTimeoutMs, maxRequestsPerConnection: null, maxConnectionDurationMs: null, keepaliveMs: null };
+    const spec: PoolSpec = {
+      connections: UPSTREAM_MAX_SOCKETS,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      maxRequestsPerConnection: null,
+      maxConnectionDurationMs: null,
+      keepaliveMs: null,
+    };
     const pool = buildPool(origin, spec);
     this.#pools.set(origin, { pool, idleTimeoutMs: this.#idleTimeoutMs, connectTimeoutMs: this.#connectTimeoutMs });
     return pool;
@@ -113,7 +120,8 @@ export class UpstreamPool {
 
 /** Whether a connectionPool changes how connections are made or kept (else the shared per-origin pools serve). */
 function hasConnectionSettings(cp: ConnectionPoolPolicy): boolean {
-  return cp.maxConnections !== null || cp.connectTimeoutMs !== null || cp.idleTimeoutMs !== null || cp.maxRequestsPerConnection !== null || cp.maxConnectionDurationMs !== null || cp.tcpKeepaliveMs !== null;
+  return cp.maxConnections !== null || cp.connectTimeoutMs !== null || cp.idleTimeoutMs !== null ||
+    cp.maxRequestsPerConnection !== null || cp.maxConnectionDurationMs !== null || cp.tcpKeepaliveMs !== null;
 }
 
 function buildPool(origin: string, spec: PoolSpec): Pool {
