@@ -7,7 +7,8 @@
 // A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
 // Everything here is per worker; the primary sums workers.
 import {
-  DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type MirrorResult, type OverflowLimit, type UpgradeRefusal,
+  DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS,
+  type MirrorResult, type OverflowLimit, type UpgradeRefusal,
 } from '../../protocol.js';
 import type { Endpoint } from '../../snapshot/types.js';
 import { flatString, jsonString } from './access-log.js';
