@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<string, { readonly summary: string; load(): Prom
   backend: { summary: "run the seed's demo app (GET /ping)", load: () => import('./commands/backend.js') },
   explain: { summary: 'show how one request would be routed, without sending it', load: () => import('./commands/explain.js') },
   reload: { summary: 'validate, reload the running daemon and wait until every worker serves it', load: () => import('./commands/reload.js') },
+  keygen: { summary: 'write a new session key file for persistent sessions (mode 0600)', load: () => import('./commands/keygen.js') },
   demo: { summary: "run the seed's topology on loopback: 5 backends and the proxy on 127.0.0.1:8080", load: () => import('./commands/demo.js') },
 };
 

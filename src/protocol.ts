@@ -68,12 +68,22 @@ export interface SeriesRow { readonly labels: readonly string[]; readonly values
  * STATUS_COLUMNS entry (index = hundreds digit; 'other' = outside 100-599; 'none' = no response
  * was sent). series.durations: labels [subset], one count per DURATION_BUCKETS bound, +Inf, then
  * the sum of seconds. series.upstream: labels [subset, endpoint], UPSTREAM_COLUMNS. series.sessions:
- * labels [subset], [cookies minted]. series.overflow: labels [subset], OVERFLOW_LIMITS. Empty labels mean "none" (a request that matched no route).
+ * labels [subset], SESSION_COLUMNS. series.overflow: labels [subset], OVERFLOW_LIMITS. Empty labels mean "none" (a request that matched no route).
  */
 export const STATUS_COLUMNS = ['other', '1xx', '2xx', '3xx', '4xx', '5xx', 'none'] as const;
 /** seconds: 0.5 ms to 10 s, about x2-x2.5 per step, so loopback hops and slow backends both resolve */
 export const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 export const UPSTREAM_COLUMNS = ['connect_failure', 'timeout', 'reset', 'protocol', 'retry'] as const;
+/**
+ * How a persistent-session request's pin fared (worker/routing/persistent-session.ts): valid
+ * (honoured), absent, the four ways a value fails verification, and an authentic pin whose
+ * endpoint left the config or is unhealthy/ejected. Every outcome but valid places the session
+ * afresh with a new pin.
+ */
+export const PIN_OUTCOMES = ['valid', 'absent', 'malformed', 'unknown_key', 'bad_mac', 'expired', 'endpoint_gone', 'endpoint_unavailable'] as const;
+export type PinOutcomeLabel = (typeof PIN_OUTCOMES)[number];
+/** series.sessions columns: cookies (or pins) minted, one per PIN_OUTCOMES entry, pins re-issued (sliding expiry or key rotation) */
+export const SESSION_COLUMNS = ['minted', ...PIN_OUTCOMES.map((o) => `pin_${o}` as const), 'pin_refreshed'] as const;
 /**
  * Why an Upgrade header was stripped or an upstream 101 refused (worker/downstream/upgrade-policy.ts); the
  * counters are `upgradesRefused.<reason>`.

@@ -31,5 +31,7 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
     })),
     subsets: snapshot.subsets.map((s) => ({ ...s, table: summarizeTable(s.table) })),
     settings: snapshot.settings,
+    // the secrets themselves never leave the daemon: only how many keys verify
+    ...(snapshot.sessionKeys !== undefined ? { sessionKeys: { count: snapshot.sessionKeys.length } } : {}),
   };
 }

@@ -2,7 +2,7 @@
 // workers, health, hash shares) plus every worker's counters summed by StatsCollector, rendered
 // in Prometheus text format. Names follow Prometheus conventions: stickyd_ prefix, _total for
 // counters, base units (_seconds), _ratio for fractions.
-import { DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
+import { DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, PIN_OUTCOMES, SESSION_COLUMNS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import type { HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
@@ -106,6 +106,8 @@ function renderEndpoints(p: PromText, v: MetricsView): void {
     p.family('stickyd_endpoint_ejections_total', 'counter', 'Outlier-detection ejections of the endpoint.');
     each((l, si, ei) => p.sample('stickyd_endpoint_ejections_total', l, ejections(snapshot.subsets[si]!.name, snapshot.subsets[si]!.endpoints[ei]!.id)));
   }
+  p.family('stickyd_endpoint_draining', 'gauge', '1 while the endpoint is labelled stickyd.io/drain "true": it takes no new sessions; stickyd_requests_total shows what its existing sessions still send it.');
+  each((l, si, ei) => p.sample('stickyd_endpoint_draining', l, snapshot.subsets[si]!.endpoints[ei]!.draining === true ? 1 : 0));
   p.family('stickyd_endpoint_weight', 'gauge', 'The endpoint weight from the WorkloadEntry or ServiceEntry.');
   each((l, si, ei) => p.sample('stickyd_endpoint_weight', l, snapshot.subsets[si]!.endpoints[ei]!.weight));
   p.family('stickyd_endpoint_hash_share_ratio', 'gauge', 'Share of the subset\'s hash space (ring arcs or Maglev slots) the endpoint owns: the share of sessions it should get. Hash policies only.');
@@ -132,8 +134,25 @@ function renderRequests(p: PromText, m: MergedStats): void {
   p.family('stickyd_responses_total', 'counter', 'Every response the workers wrote by status class, including answers to unparsable requests that never reached routing.');
   for (const code of ['1xx', '2xx', '3xx', '4xx', '5xx', 'other']) p.sample('stickyd_responses_total', [['code', code]], m.counters[`responses.${code}`] ?? 0);
   p.family('stickyd_requests_in_flight', 'gauge', 'Requests taken and not yet answered.').sample('stickyd_requests_in_flight', [], m.gauges.inflight ?? 0);
-  p.family('stickyd_session_cookies_minted_total', 'counter', 'Session cookies minted (Set-Cookie on a request without a valid one), by subset.');
-  for (const row of sorted(m.series.sessions ?? [])) p.sample('stickyd_session_cookies_minted_total', [['subset', row.labels[0] ?? '']], row.values[0] ?? 0);
+  p.family('stickyd_session_cookies_minted_total', 'counter', 'Session cookies minted (Set-Cookie on a request without a valid one; on a persistent subset, every new pin), by subset.');
+  const sessions = sorted(m.series.sessions ?? []);
+  for (const row of sessions) p.sample('stickyd_session_cookies_minted_total', [['subset', row.labels[0] ?? '']], row.values[0] ?? 0);
+  renderPins(p, sessions, m);
+}
+
+/** Persistent sessions: how each request's pin fared, re-issues, and the verified-pin cache. */
+function renderPins(p: PromText, sessions: readonly SeriesRow[], m: MergedStats): void {
+  p.family('stickyd_session_pins_total', 'counter', 'Requests to a persistent-session subset by what their pin was: valid (honoured), absent, malformed, unknown_key, bad_mac, expired, endpoint_gone (not in the config any more), endpoint_unavailable (unhealthy or ejected). Every outcome but valid is placed afresh with a new pin.');
+  const refreshed = SESSION_COLUMNS.indexOf('pin_refreshed');
+  const pinned = sessions.filter((row) => row.values.slice(1).some((v) => v !== 0));
+  for (const row of pinned) {
+    PIN_OUTCOMES.forEach((o) => p.sample('stickyd_session_pins_total', [['subset', row.labels[0] ?? ''], ['outcome', o]], row.values[SESSION_COLUMNS.indexOf(`pin_${o}`)] ?? 0));
+  }
+  p.family('stickyd_session_pins_refreshed_total', 'counter', 'Valid pins re-issued with a fresh expiry (half their lifetime used) or under the new signing key.');
+  for (const row of pinned) p.sample('stickyd_session_pins_refreshed_total', [['subset', row.labels[0] ?? '']], row.values[refreshed] ?? 0);
+  const c = m.counters;
+  p.family('stickyd_session_pin_cache_hits_total', 'counter', 'Pins answered from a worker\'s verified-pin cache (no MAC computed).').sample('stickyd_session_pin_cache_hits_total', [], c.pinCacheHits ?? 0);
+  p.family('stickyd_session_pin_cache_misses_total', 'counter', 'Pins verified by computing their MAC (first sight in a worker, or not cacheable).').sample('stickyd_session_pin_cache_misses_total', [], c.pinCacheMisses ?? 0);
 }
 
 /** Istio field -> ConnectionPoolPolicy field, for the limits gauge */

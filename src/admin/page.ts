@@ -127,7 +127,7 @@ export const PAGE_HTML = `<!doctype html>
     host.replaceChildren.apply(host, s.subsets.map(function (sub) {
       var rows = sub.endpoints.map(function (e) {
         var pct = (e.share * 100).toFixed(1);
-        var health = el('td', {}, [el('span', { class: e.healthy ? 'dot' : 'dot down' }), document.createTextNode(e.healthy ? 'healthy' : 'down')]);
+        var health = el('td', {}, [el('span', { class: e.healthy ? 'dot' : 'dot down' }), document.createTextNode((e.healthy ? 'healthy' : 'down') + (e.draining ? ', draining (no new sessions)' : ''))]);
         var bar = el('td', {}, [el('div', { class: 'share' }, [
           el('div', { class: 'track' }, [el('div', { class: 'fill', style: 'width: ' + pct + '%' })]),
           el('span', { text: pct + '%', class: 'share-pct' }),
@@ -139,7 +139,7 @@ export const PAGE_HTML = `<!doctype html>
       });
       var basis = sub.shareBasis === 'weight' ? 'share of weight' : 'share of hash space (' + sub.shareBasis + ')';
       return el('section', { 'data-subset': sub.name }, [
-        el('h2', { text: sub.name }, [el('small', { text: sub.policy })]),
+        el('h2', { text: sub.name }, [el('small', { text: sub.policy + (sub.persistentSession ? ', persistent sessions (' + sub.persistentSession + ')' : '') + (sub.balanceFactor ? ', balance factor ' + sub.balanceFactor + '%' : '') })]),
         el('table', {}, [
           el('thead', {}, [el('tr', {}, [el('th', { text: 'endpoint' }), el('th', { text: 'health' }), el('th', { text: 'weight', class: 'num' }), el('th', { text: basis }), el('th', { text: 'req/s', class: 'num' }), el('th', { text: 'requests', class: 'num' })])]),
           el('tbody', {}, rows),

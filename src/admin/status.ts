@@ -12,6 +12,8 @@ export interface EndpointStatus {
   readonly port: number;
   readonly weight: number;
   readonly healthy: boolean;
+  /** labelled stickyd.io/drain "true": takes no new sessions; `requests` shows what still reaches it */
+  readonly draining: boolean;
   /** null when no health source counts ejections */
   readonly ejections: number | null;
   /** share of the subset: of the hash space for hash policies, of the weight otherwise */
@@ -28,6 +30,10 @@ export interface SubsetStatus {
   /** DestinationRule connectionPool, daemon-wide (null: the daemon's defaults) */
   readonly connectionPool: ConnectionPoolPolicy | null;
   readonly shareBasis: 'ring' | 'maglev' | 'weight';
+  /** "cookie <name>" or "header <name>" for a persistent-session subset, else null */
+  readonly persistentSession: string | null;
+  /** stickyd.io/hash-balance-factor, null when unbounded */
+  readonly balanceFactor: number | null;
   readonly endpoints: readonly EndpointStatus[];
 }
 
@@ -97,12 +103,15 @@ export function buildSubsetStatus(snapshot: Snapshot, merged: MergedStats, healt
     policy: describePolicy(s.policy),
     connectionPool: s.connectionPool ?? null,
     shareBasis: shares[si]!.basis,
+    persistentSession: s.persistent == null ? null : `${s.persistent.kind} ${s.persistent.name}`,
+    balanceFactor: s.balanceFactor ?? null,
     endpoints: s.endpoints.map((e, ei) => ({
       id: e.id,
       address: e.address,
       port: e.port,
       weight: e.weight,
       healthy: !unhealthy.has(e.id),
+      draining: e.draining === true,
       ejections: health?.ejections?.(s.name, e.id) ?? null,
       share: shares[si]!.shares[ei] ?? 0,
       requests: requests.get(`${s.name}\u0000${e.id}`) ?? 0,

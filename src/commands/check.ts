@@ -5,6 +5,7 @@ import { loadConfig } from '../config/index.js';
 import { ConfigError, StickydError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
 import { listenSpecs } from '../primary/listen-specs.js';
+import { attachSessionKeys } from '../primary/session-keys.js';
 import { parseFlags, required } from './args.js';
 
 export const HELP = `Usage: stickyd check -c <file-or-dir>
@@ -16,6 +17,7 @@ Options:
   -c, --config <path>   Istio YAML file or directory (required)
   -q, --quiet           print errors only (no warnings, no summary)
       --credentials-dir <dir>  where tls.credentialName secrets live (as for run)
+      --session-key-file <file> the persistent-session key file (as for run; same default)
       --json            every output line a JSON log line (for the journal: the unit uses it)
   -h, --help            this help
 
@@ -24,9 +26,10 @@ expired (errors); expiring within 14 days, a host the certificate does not cover
 `;
 
 export async function run(args: string[]): Promise<void> {
-  const v = parseFlags('check', HELP, args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' }, 'credentials-dir': { type: 'string' }, json: { type: 'boolean' } });
+  const v = parseFlags('check', HELP, args, { config: { type: 'string', short: 'c' }, quiet: { type: 'boolean', short: 'q' }, 'credentials-dir': { type: 'string' }, 'session-key-file': { type: 'string' }, json: { type: 'boolean' } });
   const credentialsDir = typeof v['credentials-dir'] === 'string' ? v['credentials-dir'] : null;
-  process.exitCode = await runCheck(required(v.config, '--config', 'check'), { quiet: v.quiet === true, json: v.json === true, credentialsDir });
+  const sessionKeyFile = typeof v['session-key-file'] === 'string' ? v['session-key-file'] : null;
+  process.exitCode = await runCheck(required(v.config, '--config', 'check'), { quiet: v.quiet === true, json: v.json === true, credentialsDir, sessionKeyFile });
 }
 
 export interface CheckOptions {
@@ -35,6 +38,8 @@ export interface CheckOptions {
   readonly json: boolean;
   /** where tls.credentialName secrets live (--credentials-dir) */
   readonly credentialsDir?: string | null;
+  /** --session-key-file (null: the default place), read when a subset is persistent */
+  readonly sessionKeyFile?: string | null;
 }
 
 export async function runCheck(path: string, opts: CheckOptions): Promise<number> {
@@ -46,6 +51,7 @@ export async function runCheck(path: string, opts: CheckOptions): Promise<number
   try {
     const { snapshot, warnings, files } = await loadConfig(path, { credentialsDir: opts.credentialsDir ?? null });
     listenSpecs(snapshot, null);
+    attachSessionKeys(snapshot, opts.sessionKeyFile ?? null);
     if (!opts.quiet) {
       for (const w of warnings) say('warn', opts.json ? 'config warning' : formatIssue(w), { where: formatIssue(w) });
       const routes = snapshot.listeners.reduce((n, l) => n + l.virtualHosts.reduce((m, v) => m + v.routes.length, 0), 0);

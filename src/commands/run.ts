@@ -14,12 +14,19 @@ Options:
                             or PORT=host:port,... to place each Gateway port (e.g. 80=:8080,443=:8443)
       --credentials-dir <dir> where Gateway tls.credentialName secrets live: <dir>/<name>/tls.crt,
                             tls.key and ca.crt, like a Kubernetes TLS secret (default: none)
+      --session-key-file <file> persistent-session keys, one per line, the first signs (default:
+                            $CREDENTIALS_DIRECTORY/session-keys under systemd LoadCredential=,
+                            else /etc/stickyd/private/session-keys); read only when a ServiceEntry
+                            has istio.io/persistent-session, re-read on reload; make one with
+                            'stickyd keygen -o FILE'
       --forward-client-cert send a mutual TLS client's verified certificate upstream in
                             X-Forwarded-Client-Cert, Envoy's format (default: off; a client's own
                             X-Forwarded-Client-Cert is always removed)
       --workers <n>         worker processes (default: CPU count, ${availableParallelism()} here)
       --admin <host:port>   admin listener (default 127.0.0.1:9901; 'off' disables it)
       --session-cache <n>   session cache entries per worker (default 100000; 0 disables)
+      --pin-cache <n>       verified-pin cache entries per worker, persistent sessions (default
+                            100000; 0 verifies every pin's MAC)
       --drain-timeout <ms>  how long in-flight requests may take on stop (default 10000)
       --pid-file <path>     write the primary's pid here (for 'stickyd reload --pid-file')
       --access-log <on|off> one JSON line per request on stdout (default on)
@@ -63,8 +70,8 @@ const stringFlags = (names: readonly string[]): Record<string, { type: 'string' 
 export async function run(args: string[], env: CommandEnv): Promise<void> {
   const v = parseFlags('run', HELP, args, {
     config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
-    admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
-    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' }, 'forward-client-cert': { type: 'boolean' },
+    admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'pin-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
+    'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' }, 'session-key-file': { type: 'string' }, 'forward-client-cert': { type: 'boolean' },
     'access-log': { type: 'string' }, 'access-log-sample': { type: 'string' },
     ...stringFlags(Object.keys(SETTING_FLAGS)), ...stringFlags(HEALTH_FLAGS),
   });
@@ -74,6 +81,7 @@ export async function run(args: string[], env: CommandEnv): Promise<void> {
   if (v['forward-client-cert'] === true) settings.forwardClientCert = true;
   if (typeof v['credentials-dir'] === 'string') settings.credentialsDir = v['credentials-dir'];
   if (typeof v['session-cache'] === 'string') settings.sessionCacheSize = positiveInt(v['session-cache'], '--session-cache', 'run', true);
+  if (typeof v['pin-cache'] === 'string') settings.pinCacheSize = positiveInt(v['pin-cache'], '--pin-cache', 'run', true);
   if (typeof v['drain-timeout'] === 'string') settings.drainTimeoutMs = positiveInt(v['drain-timeout'], '--drain-timeout', 'run', true);
   for (const [flag, key] of Object.entries(SETTING_FLAGS)) {
     const value = v[flag];
@@ -95,6 +103,7 @@ export async function run(args: string[], env: CommandEnv): Promise<void> {
     workers: typeof v.workers === 'string' ? positiveInt(v.workers, '--workers', 'run') : availableParallelism(),
     admin: adminArg === 'off' ? null : hostPort(adminArg, '--admin', 'run'),
     settings,
+    sessionKeyFile: typeof v['session-key-file'] === 'string' ? v['session-key-file'] : null,
     pidFile: typeof v['pid-file'] === 'string' ? v['pid-file'] : null,
     workerScript: env.cliPath,
     workerArgs: [],

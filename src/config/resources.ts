@@ -173,6 +173,8 @@ export interface SubsetRes {
 
 export interface DestinationRuleRes extends Origin {
   readonly host: string;
+  /** metadata.annotations["stickyd.io/hash-balance-factor"]: bounded load for new sessions; null when unset */
+  readonly balanceFactor: number | null;
   /** trafficPolicy.loadBalancer, null when unset */
   readonly policy: LbPolicy | null;
   /** trafficPolicy.outlierDetection, null when unset */
@@ -206,6 +208,19 @@ export interface ServiceEntryRes extends Origin {
   readonly endpoints: readonly EndpointSpec[] | null;
   /** workloadSelector.labels, or null for inline endpoints */
   readonly selector: Readonly<Record<string, string>> | null;
+  /** Istio's persistent-session labels on metadata.labels; null when neither is set */
+  readonly persistent: PersistentSessionRes | null;
+}
+
+/** `istio.io/persistent-session: <cookie>[:<path>]` or `istio.io/persistent-session-header: <header>`. */
+export interface PersistentSessionRes {
+  readonly kind: 'cookie' | 'header';
+  /** the cookie name, or the header name lower-cased */
+  readonly name: string;
+  /** the cookie path the label gives; null when it gives none */
+  readonly path: string | null;
+  /** the label's place */
+  readonly place: Place;
 }
 
 export interface WorkloadEntryRes extends Origin {

@@ -5,7 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { log } from '../log.js';
+import { generateKeyFile } from '../session/key-file.js';
 import { describeStartupError, runPrimary } from '../primary/main.js';
 import { ListenError, describeListenError, type ListenFlags } from '../primary/listen-error.js';
 
@@ -25,6 +29,19 @@ export const DEMO_BACKENDS = [
 
 const STARTUP_TIMEOUT_MS = 10_000;
 
+/**
+ * A fresh session key file for this demo run only (mode 0600 in a private temp directory), so a
+ * ServiceEntry given istio.io/persistent-session works in the demo without `stickyd keygen`.
+ * Its pins stop verifying when the demo restarts, which a demo can afford.
+ */
+function writeThrowawayKeyFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stickyd-demo-'));
+  const file = join(dir, 'session-keys');
+  writeFileSync(file, generateKeyFile(), { mode: 0o600 });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
 export async function runDemo(opts: { workers: number; port: number; cliPath: string; signals: { onHup(fn: () => void): void } }): Promise<void> {
   const configPath = fileURLToPath(new URL('../../examples/demo', import.meta.url));
   const children: ChildProcess[] = [];
@@ -37,6 +54,7 @@ export async function runDemo(opts: { workers: number; port: number; cliPath: st
       workers: opts.workers,
       admin: { host: '127.0.0.1', port: 9901 },
       settings: {},
+      sessionKeyFile: writeThrowawayKeyFile(),
       workerScript: opts.cliPath,
       workerArgs: [],
     }, opts.signals);

@@ -51,10 +51,10 @@ export class TableBuilder {
    * Loads, validates and compiles the config at `path` and builds its tables, on the pool's
    * thread. Rejects with ConfigError (every issue), or StickydError with the task's code.
    */
-  async prepare(path: string, settings: Partial<ProxySettings>, epoch: number): Promise<Prepared> {
+  async prepare(path: string, settings: Partial<ProxySettings>, epoch: number, sessionKeyFile: string | null = null): Promise<Prepared> {
     let out: PrepareOutput;
     try {
-      out = (await this.#pool.run({ path, settings, epoch }, { filename: taskUrl('prepare').href })) as PrepareOutput;
+      out = (await this.#pool.run({ path, settings, epoch, sessionKeyFile }, { filename: taskUrl('prepare').href })) as PrepareOutput;
     } catch (err) {
       throw toBuildError(err);
     }

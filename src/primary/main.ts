@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly workers: number;
   readonly admin: HostPort | null;
   readonly settings: Partial<ProxySettings>;
+  /** --session-key-file; null or absent: the default place (session-keys.ts) */
+  readonly sessionKeyFile?: string | null;
   readonly pidFile?: string | null;
   readonly workerScript: string;
   readonly workerArgs: readonly string[];
@@ -46,7 +48,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   const builder = new TableBuilder();
   let first: Snapshot;
   try {
-    const prepared = await builder.prepare(opts.configPath, opts.settings, 1);
+    const prepared = await builder.prepare(opts.configPath, opts.settings, 1, opts.sessionKeyFile ?? null);
     for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
     first = prepared.snapshot;
   } catch (err) {
@@ -75,7 +77,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     onExit: (id) => collector.exited(id),
   });
   reloader = new Reloader({
-    configPath: opts.configPath, settings: opts.settings, builder, supervisor, listen: opts.listen,
+    configPath: opts.configPath, settings: opts.settings, sessionKeyFile: opts.sessionKeyFile ?? null, builder, supervisor, listen: opts.listen,
     onStart: () => { void notifier.reloading(); },
     onDone: () => { void notifier.ready(statusLine()); },
   });

@@ -7,11 +7,14 @@ import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { loadConfig } from '../config/index.js';
 import { initHasher } from '../balancing/hash.js';
 import { buildTables } from '../balancing/build-tables.js';
+import { attachSessionKeys } from './session-keys.js';
 
 export interface PrepareInput {
   readonly path: string;
   readonly settings: Partial<ProxySettings>;
   readonly epoch: number;
+  /** --session-key-file; null: the default place (session-keys.ts), read only when a subset is persistent */
+  readonly sessionKeyFile?: string | null;
 }
 
 export type PrepareOutput =
@@ -30,7 +33,8 @@ export default async function prepareTask(input: PrepareInput): Promise<PrepareO
     const t0 = performance.now();
     const loaded = await loadConfig(input.path, input.settings, input.epoch);
     const t1 = performance.now();
-    const snapshot = buildTables(loaded.snapshot, await initHasher());
+    const keyed = attachSessionKeys(loaded.snapshot, input.sessionKeyFile ?? null);
+    const snapshot = buildTables(keyed, await initHasher());
     return { ok: true, snapshot, warnings: loaded.warnings, files: loaded.files, parseMs: t1 - t0, buildMs: performance.now() - t1 };
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown; issues?: readonly ConfigIssue[] };

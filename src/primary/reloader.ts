@@ -12,6 +12,8 @@ import { listenSpecs, type ListenOverride } from './listen-specs.js';
 export interface ReloaderDeps {
   readonly configPath: string;
   readonly settings: Partial<ProxySettings>;
+  /** --session-key-file, re-read on every reload (rotation: a new first key, the old kept); null = the default place */
+  readonly sessionKeyFile?: string | null;
   /** only what a reload uses, so the unit tests can pass fakes */
   readonly builder: Pick<TableBuilder, 'prepare'>;
   readonly supervisor: Pick<Supervisor, 'publish' | 'allReady' | 'workers' | 'restarts' | 'crashLoop'>;
@@ -63,7 +65,7 @@ export class Reloader {
     const at = new Date().toISOString();
     log('info', 'reload started', { epoch });
     try {
-      const prepared = await this.#deps.builder.prepare(this.#deps.configPath, this.#deps.settings, epoch);
+      const prepared = await this.#deps.builder.prepare(this.#deps.configPath, this.#deps.settings, epoch, this.#deps.sessionKeyFile ?? null);
       for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
       const next = prepared.snapshot;
       const describe = (s: typeof next): string => listenSpecs(s, this.#deps.listen).map((l) => `${l.host}:${l.port}${l.tls === 'off' ? '' : ` (TLS${l.tls === 'mutual' ? ', client certificates' : ''})`}`).join(',');

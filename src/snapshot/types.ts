@@ -249,6 +249,8 @@ export interface Endpoint {
   /** >= 1 */
   readonly weight: number;
   readonly labels: Readonly<Record<string, string>>;
+  /** label `stickyd.io/drain: "true"`: no new sessions or keyless requests, existing sessions kept; absent = false */
+  readonly draining?: boolean;
 }
 
 export type HashKey =
@@ -306,6 +308,10 @@ export interface Subset {
   readonly outlier?: OutlierPolicy | null;
   /** DestinationRule trafficPolicy.connectionPool (subset's own, else the rule's: Istio replaces it whole); null = daemon defaults */
   readonly connectionPool?: ConnectionPoolPolicy | null;
+  /** the ServiceEntry's persistent session (signed pins, session/pin.ts); absent or null = none */
+  readonly persistent?: PersistentSession | null;
+  /** DestinationRule annotation stickyd.io/hash-balance-factor (percent); absent or null = unbounded */
+  readonly balanceFactor?: number | null;
 }
 
 /**
@@ -354,6 +360,8 @@ export interface OutlierPolicy {
 export interface ProxySettings {
   /** lru session cache entries per worker */
   readonly sessionCacheSize: number;
+  /** verified-pin cache entries per worker (persistent sessions); 0 verifies every pin; absent = the default */
+  readonly pinCacheSize?: number;
   /** bytes; a hash key (cookie/header/query value) longer than this is treated as absent */
   readonly maxKeyLength: number;
   readonly upstreamConnectTimeoutMs: number;
@@ -392,6 +400,11 @@ export interface Snapshot {
   readonly listeners: readonly Listener[];
   readonly subsets: readonly Subset[];
   readonly settings: ProxySettings;
+  /**
+   * The session key file's secrets (base64url, first signs), filled by the primary only when a
+   * subset is persistent; a secret: never logged, never in /config_dump or /status.
+   */
+  readonly sessionKeys?: readonly string[];
 }
 
 /** A persistent session (signed pin, session/pin.ts) as the worker needs it. */

@@ -139,7 +139,7 @@ function forwardRouted(s: Routed): void {
     return;
   }
   const subset = target.subset;
-  s.observation.routed(target, index, key, setCookie !== null && index >= 0);
+  s.observation.routed(target, index, key, r.use, r.pin);
   if (index < 0) {
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, close, ctx.stats);
     return;
@@ -155,6 +155,7 @@ function forwardRouted(s: Routed): void {
     retries: r.route.retries,
     requestId,
     setCookie,
+    sessionHeader: r.sessionHeader,
     observation: s.observation,
     path: upstreamPath,
     edits: target.requestEdits === null && target.responseEdits === null && target.authority === null ? null : target,

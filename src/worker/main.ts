@@ -91,6 +91,8 @@ class WorkerProcess {
     accessLog: new AccessLog(),
   };
   readonly #counters: CacheCounters = { hits: 0, misses: 0 };
+  /** verified-pin cache totals (session/pin-cache.ts counts the same two numbers) */
+  readonly #pinCounters: CacheCounters = { hits: 0, misses: 0 };
   readonly #meters = new MeterLedger();
   readonly #evictions = new EvictionLedger();
   #exiting = false;
@@ -145,6 +147,7 @@ class WorkerProcess {
           return limits === null ? null : breakers.breakerFor(s.name, s.port, limits);
         },
         counters: this.#counters,
+        pinCounters: this.#pinCounters,
       });
       const old = this.ctx.current;
       this.ctx.current = runtime; // the one swap: new requests see the new tables, old ones keep theirs
@@ -200,6 +203,7 @@ class WorkerProcess {
       sessionCache: { size: sessions?.size ?? 0, max: sessions?.max ?? 0, hits, misses, evictions: this.#evictions.total(misses, sessions) },
       accessLog: { lines: this.ctx.accessLog.lines, dropped: this.ctx.accessLog.dropped },
       upstreamPools: this.#pool?.size ?? 0,
+      pinCache: this.#pinCounters,
     });
   }
 

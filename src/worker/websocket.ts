@@ -14,7 +14,7 @@ import { resolveRequest } from './routing/resolve-request.js';
 import { errorText } from './downstream/responses.js';
 import { readRequestId } from './downstream/request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
-import { countStatus } from './telemetry/stats.js';
+import { countSession, countStatus } from './telemetry/stats.js';
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -43,7 +43,11 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   const { target, index, setCookie, upstreamPath } = r;
   if (upstreamPath === null || target === null) return refuse(ctx, socket, 'STICKYD_ERR_BAD_REQUEST', 'an encoded "/" or "\\" in a path this route rewrites');
   if (index < 0) return refuse(ctx, socket, 'STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(target.subset.name));
-  sendUpgrade(ctx, rt, req, socket, head, target, index, setCookie, upstreamPath);
+  countSession(target.subset.meter, r.use === 'minted' || r.use === 'repinned', r.pin, r.use === 'refreshed');
+  const sh = r.sessionHeader;
+  // our Set-Cookie (minted cookie or pin) or header-form pin, as "Name: value\r\n" lines of the 101
+  const sessionLines = (setCookie === null ? '' : `Set-Cookie: ${setCookie}\r\n`) + (sh === null ? '' : `${sh[0]}: ${sh[1]}\r\n`);
+  sendUpgrade(ctx, rt, req, socket, head, target, index, sessionLines, upstreamPath);
 }
 
 /** The upgrade request re-sent to endpoint `index` on a connection of its own. */
@@ -55,7 +59,7 @@ function sendUpgrade(
   head: Buffer,
   target: RouteTarget,
   index: number,
-  setCookie: string | null,
+  sessionLines: string,
   path: string,
 ): void {
   const subset = target.subset;
@@ -83,7 +87,7 @@ function sendUpgrade(
       refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_PROTOCOL', `upstream ${endpoint.id} answered 101 without Upgrade: websocket and a valid Sec-WebSocket-Accept`);
       return;
     }
-    join(ctx, socket, head, upRes, upSocket, upHead, requestId, setCookie);
+    join(ctx, socket, head, upRes, upSocket, upHead, requestId, sessionLines);
   });
   up.end();
 }
@@ -96,7 +100,7 @@ function join(
   upSocket: Duplex,
   upHead: Buffer,
   requestId: string,
-  setCookie: string | null,
+  sessionLines: string,
 ): void {
   let text = `HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}\r\n`;
   const raw = upRes.rawHeaders;
@@ -104,7 +108,7 @@ function join(
     if (!SKIP_101.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   text += `X-Request-Id: ${requestId}\r\n`;
-  if (setCookie !== null) text += `Set-Cookie: ${setCookie}\r\n`;
+  text += sessionLines;
   countStatus(ctx.stats, 101);
   socket.write(text + '\r\n');
   if (upHead.length > 0) socket.write(upHead);

@@ -4,6 +4,7 @@ import type { Endpoint } from '../../snapshot/types.js';
 import { at, describePlace, type IssueSink, type Place } from '../issues.js';
 import type { EndpointSpec, ServiceEntryRes, ServicePort, WorkloadEntryRes } from '../resources.js';
 import { compareStrings } from './order.js';
+import { DRAIN_LABEL } from '../validate/endpoint-spec.js';
 
 export function endpointId(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
@@ -37,7 +38,8 @@ export function buildPortEndpoints(sink: IssueSink, se: ServiceEntryRes, port: S
       sink.error(where, `endpoint ${id} of ${se.name} port ${port.number} is listed twice: also at ${describePlace(first.place)}`);
       continue;
     }
-    const endpoint: Endpoint = { id, address: spec.address, port: target, weight: spec.weight, labels: sortedLabels(spec.labels) };
+    const draining = spec.labels[DRAIN_LABEL] === 'true';
+    const endpoint: Endpoint = { id, address: spec.address, port: target, weight: spec.weight, labels: sortedLabels(spec.labels), ...(draining ? { draining } : {}) };
     byId.set(id, { endpoint, place: at(spec.place, 'address') });
   }
   return [...byId.values()].map((v) => v.endpoint).sort((a, b) => compareStrings(a.id, b.id));

@@ -1,7 +1,9 @@
 // Route destinations -> Subsets: one per distinct (host, subset, port), with the ServiceEntry
 // endpoints its DestinationRule labels select and the policy that applies. Ids follow (name,
 // port) order, so every instance numbers the same config the same way whatever the file order.
-import type { Endpoint, LbPolicy, Subset } from '../../snapshot/types.js';
+import type { Endpoint, LbPolicy, PersistentSession, Subset } from '../../snapshot/types.js';
+import { HASH_BALANCE_FACTOR_ANNOTATION } from '../validate/metadata.js';
+import type { PersistentSessionRes } from '../resources.js';
 import { at, describePlace, type IssueSink } from '../issues.js';
 import { covers, isWildcard } from '../hosts.js';
 import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, ServicePort } from '../resources.js';
@@ -60,7 +62,16 @@ export class SubsetCollector {
     const outlier = sub?.outlier ?? dr?.outlier ?? null;
     // Istio's MergeTrafficPolicy: a subset's connectionPool replaces the rule's whole, not field by field.
     const connectionPool = sub?.connectionPool ?? dr?.connectionPool ?? null;
-    this.#subsets.set(key, { name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool });
+    const persistent = se.persistent === null ? null : buildPersistentSession(this.#sink, se.persistent, policy, d.host);
+    const balanceFactor = dr?.balanceFactor ?? null;
+    if (balanceFactor !== null && policy.kind !== 'hash' && persistent === null) {
+      this.#sink.warn(d.place, `DestinationRule/${dr?.name} sets ${HASH_BALANCE_FACTOR_ANNOTATION}, but ${name} neither hashes nor pins sessions: the factor bounds only where new sessions are placed, so it does nothing here`);
+    }
+    this.#subsets.set(key, {
+      name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool,
+      ...(persistent !== null ? { persistent } : {}),
+      ...(balanceFactor !== null ? { balanceFactor } : {}),
+    });
     return key;
   }
 
@@ -109,6 +120,37 @@ export class SubsetCollector {
     }
     return list;
   }
+}
+
+/**
+ * A pin's lifetime when no DestinationRule httpCookie with a ttl names the same cookie: one day,
+ * re-issued (sliding) once half is used, so an active session never expires. Istio's own
+ * persistent-session cookie carries no lifetime at all; a proxy-enforced expiry needs one.
+ */
+export const DEFAULT_PIN_LIFETIME_SEC = 86_400;
+
+/**
+ * The ServiceEntry's persistent-session labels with the DestinationRule's httpCookie (ttl, path)
+ * when it names the same cookie: a ttl > 0 is the pin's lifetime and the cookie's Max-Age; ttl 0
+ * or none makes a browser session cookie whose pin lives DEFAULT_PIN_LIFETIME_SEC. The label's
+ * path wins over the rule's.
+ */
+function buildPersistentSession(sink: IssueSink, p: PersistentSessionRes, policy: LbPolicy, host: string): PersistentSession {
+  const key = policy.kind === 'hash' ? policy.key : null;
+  const cookie = key !== null && key.kind === 'cookie' && p.kind === 'cookie' && key.name === p.name ? key : null;
+  if (key !== null && key.kind === 'cookie' && cookie === null && p.kind === 'cookie') {
+    sink.warn(p.place, `the DestinationRule hashes on cookie "${key.name}", not on the persistent-session cookie "${p.name}": new sessions are placed by the hash of "${key.name}" when a request carries it`);
+  }
+  const ttl = cookie?.ttlSec ?? null;
+  const lifetimeSec = ttl !== null && ttl > 0 ? ttl : DEFAULT_PIN_LIFETIME_SEC;
+  return {
+    kind: p.kind,
+    name: p.name,
+    path: p.path ?? cookie?.path ?? '/',
+    lifetimeSec,
+    maxAge: ttl !== null && ttl > 0,
+    scope: `${p.kind}:${p.name}\0${host}`,
+  };
 }
 
 /** The DestinationRule for a host: exact host first, then the longest wildcard covering it. */

@@ -3,13 +3,14 @@ import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, readList, readObject, readStringMap, requireString } from '../fields.js';
 import { readTrafficPolicy } from './load-balancer.js';
 import type { DestinationRuleRes, SubsetRes } from '../resources.js';
+import { readBalanceFactor, type Metadata } from './metadata.js';
 
 const SPEC_FIELDS = {
   known: ['host', 'trafficPolicy', 'subsets'],
   ignored: { exportTo: 'ignored: stickyd has no namespaces', workloadSelector: 'ignored: applies to mesh sidecars only' },
 };
 
-export function validateDestinationRule(sink: IssueSink, root: Place, name: string, specValue: unknown): DestinationRuleRes | null {
+export function validateDestinationRule(sink: IssueSink, root: Place, name: string, specValue: unknown, meta: Metadata | null = null): DestinationRuleRes | null {
   const place = at(root, 'spec');
   const spec = readObject(sink, place, specValue, SPEC_FIELDS) ?? {};
   const host = requireString(sink, at(place, 'host'), spec.host);
@@ -21,8 +22,9 @@ export function validateDestinationRule(sink: IssueSink, root: Place, name: stri
     if (subsets.some((o) => o.name === s.name)) sink.error(at(place, 'subsets', i, 'name'), `subset "${s.name}" is defined twice`);
     else subsets.push(s);
   });
+  const balanceFactor = meta === null ? null : readBalanceFactor(sink, meta);
   if (host === null) return null;
-  return { name, place: root, host: host.toLowerCase(), policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, subsets };
+  return { name, place: root, host: host.toLowerCase(), balanceFactor, policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, subsets };
 }
 
 function readSubset(sink: IssueSink, place: Place, value: unknown): SubsetRes | null {

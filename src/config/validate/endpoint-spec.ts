@@ -13,6 +13,8 @@ const FIELDS = {
   },
 };
 
+/** stickyd's drain label: "true" takes the endpoint out of new sessions and keeps its existing ones */
+export const DRAIN_LABEL = 'stickyd.io/drain';
 const DEFAULT_WEIGHT = 1; // Istio WorkloadEntry: an unset weight is 1
 const MAX_WEIGHT = 4_294_967_295; // uint32 in the Istio API
 
@@ -28,6 +30,8 @@ export function readEndpointSpec(sink: IssueSink, place: Place, value: unknown):
   }
   const ports = readPortMap(sink, at(place, 'ports'), e.ports) ?? {};
   const labels = readStringMap(sink, at(place, 'labels'), e.labels) ?? {};
+  const drain = labels[DRAIN_LABEL];
+  if (drain !== undefined && drain !== 'true' && drain !== 'false') sink.error(at(place, 'labels', DRAIN_LABEL), `"${drain}" must be "true" (take no new sessions, keep existing ones) or "false"`);
   const weight = readInt(sink, at(place, 'weight'), e.weight, 0, MAX_WEIGHT) ?? DEFAULT_WEIGHT;
   if (weight === 0) sink.warn(at(place, 'weight'), 'weight 0: this endpoint takes no traffic and is left out');
   if (address === null || isIP(address) === 0) return null;

@@ -10,6 +10,7 @@ import { validateVirtualService } from './virtual-service.js';
 import { validateDestinationRule } from './destination-rule.js';
 import { validateServiceEntry } from './service-entry.js';
 import { validateWorkloadEntry } from './workload-entry.js';
+import { readMetadata, type Metadata } from './metadata.js';
 
 const GROUP = 'networking.istio.io';
 const VERSIONS = ['v1alpha3', 'v1beta1', 'v1'];
@@ -40,11 +41,11 @@ export function validateDocs(docs: readonly RawDoc[], sink: IssueSink, ctx: TlsC
     if (first !== undefined) {
       sink.error(at(root, 'metadata', 'name'), `duplicate ${kind} "${name}": also defined at ${describePlace(first)}`);
       // still validated, so its own problems show in the same run, but never compiled
-      addResource(emptyResources(), sink, kind, root, name, doc.body.spec, ctx);
+      addResource(emptyResources(), sink, kind, root, name, doc.body.spec, ctx, readMetadata(sink, at(root, 'metadata'), meta));
       continue;
     }
     seen.set(`${kind}/${name}`, at(root, 'metadata', 'name'));
-    addResource(res, sink, kind, root, name, doc.body.spec, ctx);
+    addResource(res, sink, kind, root, name, doc.body.spec, ctx, readMetadata(sink, at(root, 'metadata'), meta));
   }
   return res;
 }
@@ -55,7 +56,7 @@ function emptyResources(): MutableResources {
   return { gateways: [], virtualServices: [], destinationRules: [], serviceEntries: [], workloadEntries: [] };
 }
 
-function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: Place, name: string, spec: unknown, ctx: TlsContext): void {
+function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: Place, name: string, spec: unknown, ctx: TlsContext, meta: Metadata): void {
   switch (kind) {
     case 'Gateway':
       res.gateways.push(validateGateway(sink, root, name, spec, ctx));
@@ -64,12 +65,12 @@ function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: P
       res.virtualServices.push(validateVirtualService(sink, root, name, spec));
       return;
     case 'DestinationRule': {
-      const dr = validateDestinationRule(sink, root, name, spec);
+      const dr = validateDestinationRule(sink, root, name, spec, meta);
       if (dr !== null) res.destinationRules.push(dr);
       return;
     }
     case 'ServiceEntry':
-      res.serviceEntries.push(validateServiceEntry(sink, root, name, spec));
+      res.serviceEntries.push(validateServiceEntry(sink, root, name, spec, meta));
       return;
     case 'WorkloadEntry': {
       const we = validateWorkloadEntry(sink, root, name, spec);

@@ -5,6 +5,7 @@ import { isAbsent, isEmptyList, readList, readObject, readPort, readString, read
 import { isWildcard, readHosts } from '../hosts.js';
 import { readEndpointSpec } from './endpoint-spec.js';
 import type { EndpointSpec, ServiceEntryRes, ServicePort } from '../resources.js';
+import { readPersistentSession, type Metadata } from './metadata.js';
 
 const SPEC_FIELDS = {
   known: ['hosts', 'ports', 'resolution', 'endpoints', 'workloadSelector'],
@@ -16,7 +17,7 @@ const SPEC_FIELDS = {
   },
 };
 
-export function validateServiceEntry(sink: IssueSink, root: Place, name: string, specValue: unknown): ServiceEntryRes {
+export function validateServiceEntry(sink: IssueSink, root: Place, name: string, specValue: unknown, meta: Metadata | null = null): ServiceEntryRes {
   const place = at(root, 'spec');
   const spec = readObject(sink, place, specValue, SPEC_FIELDS) ?? {};
   const hosts = readHosts(sink, at(place, 'hosts'), spec.hosts, false);
@@ -37,7 +38,8 @@ export function validateServiceEntry(sink: IssueSink, root: Place, name: string,
   const selPlace = at(place, 'workloadSelector');
   const sel = readObject(sink, selPlace, spec.workloadSelector, { known: ['labels'] });
   const selector = sel === null ? null : readStringMap(sink, at(selPlace, 'labels'), sel.labels) ?? {};
-  return { name, place: root, hosts: hosts.filter((h) => !isWildcard(h)), ports, endpoints: hasSelector ? null : endpoints, selector };
+  const persistent = meta === null ? null : readPersistentSession(sink, meta);
+  return { name, place: root, hosts: hosts.filter((h) => !isWildcard(h)), ports, endpoints: hasSelector ? null : endpoints, selector, persistent };
 }
 
 function checkResolution(sink: IssueSink, place: Place, value: unknown): void {

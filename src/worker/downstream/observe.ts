@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hasher } from '../../balancing/hash.js';
 import { UNROUTED_JSON, type AccessLog, type SessionUse } from '../telemetry/access-log.js';
 import { normaliseAddress, readRequestPath, readRequestHost } from './request-head.js';
-import { STATUS_COLUMNS, type OverflowLimit, type UpgradeRefusal } from '../../protocol.js';
-import { observeDuration, readStatusColumn, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
+import { STATUS_COLUMNS, type OverflowLimit, type PinOutcomeLabel, type UpgradeRefusal } from '../../protocol.js';
+import { countSession, observeDuration, readStatusColumn, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
 
 const CLASS_COUNT = STATUS_COLUMNS.length;
 
@@ -56,13 +56,17 @@ export class RequestObservation {
     res.on('close', this.#onClose);
   }
 
-  /** The request was routed: its destination, endpoint (or -1) and what happened to its session key. */
-  routed(target: ObservedTarget, index: number, key: string | null, minted: boolean): void {
+  /**
+   * The request was routed: its destination, endpoint (or -1), its session key, what happened to
+   * it (resolve-session.ts) and, on a persistent subset, how its pin fared.
+   */
+  routed(target: ObservedTarget, index: number, key: string | null, use: SessionUse, pin: PinOutcomeLabel | null = null): void {
     this.#target = target;
     this.#index = index;
     this.#key = key;
-    this.#session = minted ? 'minted' : key === null ? 'none' : 'reused';
-    if (minted) target.subset.meter.sessions[0]!++;
+    this.#session = use;
+    const sent = index >= 0;
+    countSession(target.subset.meter, sent && (use === 'minted' || use === 'repinned'), pin, sent && use === 'refreshed');
   }
 
   /** The request's Upgrade header is stripped for `reason` (counted by the caller). */

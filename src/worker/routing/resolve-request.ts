@@ -13,9 +13,10 @@ import type { HealthState } from './health-state.js';
 import { normalizePath } from './normalize-path.js';
 import { selectDestination, selectRoute } from './route.js';
 import type { RouteTarget, RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
-import { selectEndpoint } from './select-endpoint.js';
 import { selectMirrorTargets, type MirrorTarget } from './mirror-targets.js';
-import { readSessionKey } from './sticky.js';
+import { resolveSession } from './resolve-session.js';
+import type { PinOutcomeLabel } from '../../protocol.js';
+import type { SessionUse } from '../telemetry/access-log.js';
 import { buildUpstreamPath } from './upstream-path.js';
 
 /** What resolveRequest reads of a request: an IncomingMessage (or an adapted HTTP/2 request) satisfies it. */
@@ -47,8 +48,13 @@ export interface Resolved {
   /** null for a route that answers itself */
   readonly target: RouteTarget | null;
   readonly key: string | null;
-  /** the Set-Cookie value when the key was minted for this request */
+  /** our Set-Cookie line when a key was minted (or a pin issued) for this request */
   readonly setCookie: string | null;
+  /** a header-form persistent-session pin to send back as [name, value], else null */
+  readonly sessionHeader: readonly [string, string] | null;
+  /** what happened to the session (the access log's `session`) and a persistent subset's pin outcome */
+  readonly use: SessionUse;
+  readonly pin: PinOutcomeLabel | null;
   /** the target subset's unavailable endpoints (health checks, ejections), null when all are up */
   readonly down: Uint8Array | null;
   /** index into target.subset.endpoints; -1 when none is healthy (or no target) */
@@ -79,15 +85,19 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
     return { kind: 'refused', code: route, message: route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path), hostile: false };
   }
   if (route.plans.answer !== null) {
-    return { kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, down: null, index: -1, mirrors: null };
+    return {
+      kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, sessionHeader: null, use: 'none', pin: null, down: null, index: -1, mirrors: null,
+    };
   }
   const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
   const target = selectDestination(route, rt.random);
   const subset = target.subset;
-  const { key, setCookie } = readSessionKey(subset, req, rt.settings.maxKeyLength);
   const view = health.view(rt);
   const down = view.down[subset.id] ?? null;
-  const index = selectEndpoint(rt, subset, key, down);
+  // pin, hash key or picker, new sessions placed by drain and load (resolve-session.ts)
+  const s = resolveSession(rt, subset, req, down);
   const mirrors = route.mirrors === null ? null : selectMirrorTargets(rt, route, req, view);
-  return { kind: 'routed', route, rawPath, path, upstreamPath, target, key, setCookie, down, index, mirrors };
+  return {
+    kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors,
+  };
 }

@@ -16,6 +16,11 @@ import { SessionCache, type CacheCounters } from './session-cache.js';
 import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
 import { buildSetCookieParts } from './sticky.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
+import { buildPlacement, type Placement } from './placement-table.js';
+import type { PinRuntime } from './pin-runtime.js';
+import { PinCache, type PinCacheCounters } from '../../session/pin-cache.js';
+import { buildPinTable } from '../../session/pin-table.js';
+import { sameHashKey } from '../../session/hash-key.js';
 
 export type CompiledStringMatch =
   | { readonly kind: 'exact' | 'prefix'; readonly value: string }
@@ -63,6 +68,12 @@ export interface RuntimeSubset {
   readonly table: BalancerTable | null;
   /** outlierDetection: when set, upstream outcomes are reported to the primary */
   readonly outlier: OutlierPolicy | null;
+  /** drain labels and the load bound: where new sessions may go (placement.ts) */
+  readonly placement: Placement;
+  /** a persistent subset's pin table, cache and cookie; null otherwise */
+  readonly pins: PinRuntime | null;
+  /** an all-zero mask over the endpoints, for walks with nothing excluded */
+  readonly noneDown: Uint8Array;
 }
 
 /** A route paired with one of its destination subsets: what selectRoute returns, prebuilt. */
@@ -143,12 +154,17 @@ export interface RuntimeDeps {
   readonly random?: (() => number) | undefined;
   /** shared session-cache hit/miss totals */
   readonly counters?: CacheCounters | undefined;
+  /** shared verified-pin cache hit/miss totals */
+  readonly pinCounters?: PinCacheCounters | undefined;
 }
 
 /** Throws StickydError (STICKYD_ERR_RELOAD) when the snapshot cannot be compiled. */
 export function buildRuntimeSnapshot(snapshot: Snapshot, deps: RuntimeDeps): RuntimeSnapshot {
   const random = deps.random ?? Math.random;
-  const subsets = snapshot.subsets.map((s) => buildSubset(s, deps, random));
+  const persistentCount = snapshot.subsets.filter((s) => s.persistent != null).length;
+  const pinCacheSize = snapshot.settings.pinCacheSize ?? DEFAULT_PIN_CACHE_SIZE;
+  const pinCache = new PinCache(pinCacheSize === 0 ? 0 : Math.max(1, Math.floor(pinCacheSize / Math.max(1, persistentCount))), deps.pinCounters);
+  const subsets = snapshot.subsets.map((s) => buildSubset(s, deps, random, buildPins(s, snapshot.sessionKeys, pinCache)));
   const listeners = new Map<number, RuntimeListener>();
   for (const l of snapshot.listeners) {
     if (listeners.has(l.port)) continue;
@@ -200,14 +216,46 @@ function reachableTargets(listeners: Iterable<RuntimeListener>): TargetMeter[] {
   return [...seen].map((t) => t.meter);
 }
 
-function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): RuntimeSubset {
+/** verified-pin cache entries per worker when the snapshot's settings carry none (config/settings.ts) */
+const DEFAULT_PIN_CACHE_SIZE = 100_000;
+
+function buildPins(s: Subset, keys: readonly string[] | undefined, cache: PinCache): PinRuntime | null {
+  const p = s.persistent;
+  if (p == null) return null;
+  if (keys === undefined || keys.length === 0) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has persistent sessions but the snapshot carries no session key`);
+  const carrier: HashKey = p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
+  const own = s.policy.kind === 'hash' ? s.policy.key : null;
+  const placeBy = own === null || sameHashKey(own, carrier) ? null : own;
+  const parts = buildSetCookieParts(p.name, p.path, p.maxAge ? p.lifetimeSec : 0);
+  return { table: buildPinTable(p, s.endpoints, keys), cache, carrier, placeBy, cookiePrefix: parts.prefix, cookieSuffix: parts.suffix };
+}
+
+/** Counts a balanced subset's active requests per endpoint beside what its picker does with them. */
+function countActive(picker: Picker, active: Int32Array | null): Picker {
+  if (active === null) return picker;
+  return {
+    pick: () => picker.pick(),
+    start(i: number): void {
+      active[i]!++;
+      picker.start(i);
+    },
+    finish(i: number): void {
+      if (active[i]! > 0) active[i]!--;
+      picker.finish(i);
+    },
+  };
+}
+
+function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number, pins: PinRuntime | null): RuntimeSubset {
   if (s.endpoints.length === 0) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has no endpoints`);
   const policy = s.policy;
   const hashKey = policy.kind === 'hash' ? policy.key : null;
   if (hashKey !== null && s.table === null) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has a hash policy but no balancer table`);
   // Envoy's ring/Maglev balancers pick at random when a request yields no hash; so do we.
-  const picker = createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random);
-  const mintsCookie = hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
+  const placement = buildPlacement(s);
+  const picker = countActive(createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random), placement.active);
+  // a persistent subset's cookie is its pin: the policy's own cookie of the same name is not minted beside it
+  const mintsCookie = pins === null && hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
   const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
   const poolFor = deps.poolFor;
   const breaker = deps.breakerFor?.(s) ?? null;
@@ -226,6 +274,9 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number): Runtim
     table: s.table,
     outlier: s.outlier ?? null,
     meter: buildSubsetMeter(s.name, s.endpoints),
+    placement,
+    pins,
+    noneDown: new Uint8Array(s.endpoints.length),
   };
 }
 

@@ -35,6 +35,12 @@ export function selectRetryEndpoint(rt: RuntimeSnapshot, subset: RuntimeSubset, 
   return next === -1 ? last : next;
 }
 
+/** A picker draw that avoids `mask` (1 = avoid; null: no endpoint avoided); -1 when every endpoint is masked. */
+export function selectPickedAvoiding(subset: RuntimeSubset, mask: Uint8Array | null): number {
+  const i = subset.picker.pick();
+  return mask === null || mask[i] === 0 ? i : selectPicked(subset, i, mask);
+}
+
 function selectPicked(subset: RuntimeSubset, first: number, mask: Uint8Array): number {
   let i = first;
   for (let k = 0; k < PICK_TRIES; k++) {

@@ -30,7 +30,14 @@ export const MAX_HOST_CHARS = 255;
 
 export const DEFAULT_ACCESS_LOG: AccessLogSpec = Object.freeze({ enabled: true, sample: 1 });
 
-export type SessionUse = 'none' | 'minted' | 'reused';
+/**
+ * none: no session key; minted: a new cookie or pin; reused: an existing hash key; pinned: a
+ * valid pin honoured; refreshed: a valid pin honoured and re-issued (sliding expiry, or an older
+ * key signed it); repinned: a pin that was not honoured (invalid, expired, its endpoint gone or
+ * unavailable), the session placed afresh with a new pin.
+ */
+export type SessionUse = 'none' | 'minted' | 'reused' | 'pinned' | 'refreshed' | 'repinned';
+const SESSION_USES: readonly SessionUse[] = ['none', 'minted', 'reused', 'pinned', 'refreshed', 'repinned'];
 
 /** What one finished request contributes to its line; names are JSON text (quoted) or 'null'. */
 export interface AccessFields {
@@ -160,16 +167,8 @@ const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'
 /** "00".."ff" */
 const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 /** The line's end, by session use, without a key hash (no Upgrade refused; a worker's pid never changes). */
-const SESSION_AND_PID = {
-  none: flatString(',"session":"none","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
-  minted: flatString(',"session":"minted","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
-  reused: flatString(',"session":"reused","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n'),
-} as const;
-const SESSION_HASH = {
-  none: ',"session":"none","sessionKeyHash":"',
-  minted: ',"session":"minted","sessionKeyHash":"',
-  reused: ',"session":"reused","sessionKeyHash":"',
-} as const;
+const SESSION_AND_PID = Object.fromEntries(SESSION_USES.map((u) => [u, flatString(',"session":"' + u + '","sessionKeyHash":null,"upgradeRefused":null,"pid":' + process.pid + '}\n')])) as Readonly<Record<SessionUse, string>>;
+const SESSION_HASH = Object.fromEntries(SESSION_USES.map((u) => [u, ',"session":"' + u + '","sessionKeyHash":"'])) as Readonly<Record<SessionUse, string>>;
 const PID_TAIL = flatString('","upgradeRefused":null,"pid":' + process.pid + '}\n');
 
 /** The rare line of a request whose Upgrade header was stripped or that a circuit breaker refused: its end, built in full. */

@@ -144,6 +144,8 @@ export interface ReportInputs {
   readonly sessionCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly evictions: number };
   readonly accessLog: { readonly lines: number; readonly dropped: number };
   readonly upstreamPools: number;
+  /** verified-pin cache hits and misses (a miss is one MAC verification); absent: none yet */
+  readonly pinCache?: { readonly hits: number; readonly misses: number };
 }
 
 /** A plain, structured-clone-friendly view for statsReply / finalStats. */
@@ -161,6 +163,8 @@ export function buildStatsReport(stats: WorkerStats, ledger: MeterLedger, extra:
       sessionCacheHits: extra.sessionCache.hits,
       sessionCacheMisses: extra.sessionCache.misses,
       sessionCacheEvictions: extra.sessionCache.evictions,
+      pinCacheHits: extra.pinCache?.hits ?? 0,
+      pinCacheMisses: extra.pinCache?.misses ?? 0,
       accessLogLines: extra.accessLog.lines,
       accessLogDropped: extra.accessLog.dropped,
       ...upgradeCounters(stats.upgradesRefused),

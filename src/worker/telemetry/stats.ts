@@ -7,8 +7,8 @@
 // A reload replaces the meters with the snapshot; stats-ledger.ts keeps the old ones' counts.
 // Everything here is per worker; the primary sums workers.
 import {
-  DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS,
-  type MirrorResult, type OverflowLimit, type UpgradeRefusal,
+  DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, PIN_OUTCOMES, SESSION_COLUMNS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS,
+  type MirrorResult, type OverflowLimit, type PinOutcomeLabel, type UpgradeRefusal,
 } from '../../protocol.js';
 import type { Endpoint } from '../../snapshot/types.js';
 import { flatString, jsonString } from './access-log.js';
@@ -101,7 +101,7 @@ export interface SubsetMeter {
   readonly durations: Float64Array;
   /** endpoints * UPSTREAM_WIDTH */
   readonly upstream: Float64Array;
-  /** [cookies minted] */
+  /** SESSION_COLUMNS (protocol.ts): minted, pin outcomes, pins refreshed */
   readonly sessions: Float64Array;
   /** requests refused by a connectionPool limit, by OVERFLOW_LIMITS index */
   readonly overflow: Float64Array;
@@ -127,7 +127,7 @@ export function buildSubsetMeter(name: string, endpoints: readonly Endpoint[]): 
     endpointIds,
     durations: new Float64Array(DURATION_WIDTH),
     upstream: new Float64Array(endpoints.length * UPSTREAM_WIDTH),
-    sessions: new Float64Array(1),
+    sessions: new Float64Array(SESSION_COLUMNS.length),
     overflow: new Float64Array(OVERFLOW_LIMITS.length),
     nameJson: jsonString(name),
     endpointJson: endpointIds.map(jsonString),
@@ -173,6 +173,16 @@ export function observeDuration(row: Float64Array, seconds: number): void {
 }
 
 /** One upstream failure of endpoint `index`, by catalogue code; codes that are not upstream failures are ignored. */
+const PIN_COLUMN = Object.fromEntries(PIN_OUTCOMES.map((o) => [o, SESSION_COLUMNS.indexOf(`pin_${o}`)])) as Readonly<Record<PinOutcomeLabel, number>>;
+const REFRESHED_COLUMN = SESSION_COLUMNS.indexOf('pin_refreshed');
+
+/** One routed request's session: a cookie or pin minted (sent), its pin outcome, a pin re-issued. */
+export function countSession(meter: SubsetMeter, minted: boolean, pin: PinOutcomeLabel | null, refreshed: boolean): void {
+  if (minted) meter.sessions[0]!++;
+  if (pin !== null) meter.sessions[PIN_COLUMN[pin]]!++;
+  if (refreshed) meter.sessions[REFRESHED_COLUMN]!++;
+}
+
 export function countUpstreamFailure(meter: SubsetMeter, index: number, code: string): void {
   const column = FAILURE_COLUMN[code];
   if (column !== undefined) meter.upstream[index * UPSTREAM_WIDTH + column]!++;

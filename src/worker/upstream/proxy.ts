@@ -57,8 +57,10 @@ export interface ProxyJob {
   readonly timeoutMs: number | null;
   readonly retries: RetryPolicy | null;
   readonly requestId: string;
-  /** a Set-Cookie line for a freshly minted session, or null */
+  /** a Set-Cookie line for a freshly minted session (or a new pin), or null */
   readonly setCookie: string | null;
+  /** a header-form persistent-session pin to return as [name, value]; absent or null: none */
+  readonly sessionHeader?: readonly [string, string] | null;
   /** metrics and access log of this request (observe.ts); absent in unit tests */
   readonly observation?: RequestObservation;
   /** the request target sent upstream (normalised, rewritten); absent: the client's as received */
@@ -255,6 +257,9 @@ class Exchange implements AttemptSink, BreakerWaiter {
 
   #clientHeaders(rawHeaders: string[]): string[] {
     let headers = buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining);
+    const pin = this.job.sessionHeader;
+    // a header-form pin replaces any same-named header of the backend's: the client must get ours
+    if (pin != null) headers = applyHeaderEdits(headers, [{ op: 'set', name: pin[0], value: pin[1] }]);
     const edits = this.job.edits?.responseEdits;
     if (edits != null) headers = applyHeaderEdits(headers, edits);
     const cors = this.job.corsHeaders;

@@ -54,7 +54,7 @@ class FakeRes extends EventEmitter {
 function observe(rt: RuntimeSnapshot, endpointIndex: number | 'unrouted', status: number | null, minted = false): () => void {
   const res = new FakeRes();
   const obs = new RequestObservation(rt, null, {} as IncomingMessage, res as unknown as ServerResponse, 'id');
-  if (endpointIndex !== 'unrouted') obs.routed(targetOf(rt), endpointIndex, minted ? 'k' : null, minted);
+  if (endpointIndex !== 'unrouted') obs.routed(targetOf(rt), endpointIndex, minted ? 'k' : null, minted ? 'minted' : 'none');
   return () => res.answer(status);
 }
 

@@ -1,0 +1,55 @@
+// Request + destination subset -> its session and endpoint, for every front end alike (HTTP/1.1,
+// HTTP/2, WebSocket): a persistent subset's pin (persistent-session.ts), else the hash key the
+// policy names (existing keys go where the table says; minted ones only where a new session may
+// go: placement.ts), else the subset's picker, which avoids draining and unhealthy endpoints.
+import type { RequestHead } from '../downstream/request-head.js';
+import type { SessionUse } from '../telemetry/access-log.js';
+import type { PinOutcomeLabel } from '../../protocol.js';
+import { buildPinCookie, resolvePin } from './persistent-session.js';
+import { buildNewSessionMask, isUnrestricted, mintPlacedKey, selectNewSessionEndpoint } from './placement.js';
+import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
+import { selectEndpoint } from './select-endpoint.js';
+import { readRequestHashKey } from './sticky.js';
+
+export interface ResolvedSession {
+  /** endpoint index, -1 when no endpoint is available */
+  readonly index: number;
+  /** the session key (a pin's session id), null for keyless requests: retries walk by it */
+  readonly key: string | null;
+  /** our Set-Cookie line (a minted cookie or a new pin), else null */
+  readonly setCookie: string | null;
+  /** a header-form pin to send back as [name, value], else null */
+  readonly sessionHeader: readonly [string, string] | null;
+  /** the access log's `session` */
+  readonly use: SessionUse;
+  /** a persistent subset's pin outcome, else null (counted by the caller's observation) */
+  readonly pin: PinOutcomeLabel | null;
+}
+
+const NO_SESSION = { setCookie: null, sessionHeader: null, pin: null } as const;
+
+export function resolveSession(rt: RuntimeSnapshot, subset: RuntimeSubset, req: RequestHead, down: Uint8Array | null, nowMs: number = Date.now()): ResolvedSession {
+  const pins = subset.pins;
+  if (pins !== null) {
+    const r = resolvePin(rt, subset, pins, req, down, Math.floor(nowMs / 1000));
+    const fresh = r.outcome !== 'valid';
+    const use: SessionUse = fresh ? (r.outcome === 'absent' ? 'minted' : 'repinned') : r.pin !== null ? 'refreshed' : 'pinned';
+    if (r.pin === null) return { index: r.index, key: r.sid, setCookie: null, sessionHeader: null, use, pin: r.outcome };
+    if (pins.carrier.kind === 'header') return { index: r.index, key: r.sid, setCookie: null, sessionHeader: [pins.carrier.name, r.pin], use, pin: r.outcome };
+    return { index: r.index, key: r.sid, setCookie: buildPinCookie(pins, r.pin), sessionHeader: null, use, pin: r.outcome };
+  }
+  const hashKey = subset.hashKey;
+  if (hashKey === null) {
+    const index = isUnrestricted(subset.placement) ? selectEndpoint(rt, subset, null, down) : selectNewSessionEndpoint(rt, subset, null, buildNewSessionMask(subset, down));
+    return { index, key: null, use: 'none', ...NO_SESSION };
+  }
+  const key = readRequestHashKey(hashKey, req, rt.settings.maxKeyLength);
+  if (key !== null) return { index: selectEndpoint(rt, subset, key, down), key, use: 'reused', ...NO_SESSION };
+  if (!subset.mintsCookie) {
+    // keyless traffic of a hash subset: the picker, avoiding what new sessions avoid
+    const index = isUnrestricted(subset.placement) ? selectEndpoint(rt, subset, null, down) : selectNewSessionEndpoint(rt, subset, null, buildNewSessionMask(subset, down));
+    return { index, key: null, use: 'none', ...NO_SESSION };
+  }
+  const placed = mintPlacedKey(rt, subset, down, buildNewSessionMask(subset, down));
+  return { index: placed.index, key: placed.key, setCookie: subset.setCookiePrefix + placed.key + subset.setCookieSuffix, sessionHeader: null, use: 'minted', pin: null };
+}
