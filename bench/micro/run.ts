@@ -1,6 +1,7 @@
 // Micro benchmarks of the balancing layer: `npm run bench:micro` (needs `npm run build:wasm`).
 // Prints lookup cost (WASM kernel vs TS reference), build cost (inline and pooled), keys moved per
-// endpoint change next to the 1/N ideal, and the session cache at 1 M entries; then writes the
+// endpoint change next to the 1/N ideal, the session cache at 1 M entries and the verified-pin
+// cache beside a MAC verification; then writes the
 // same text into bench/RESULTS.md's micro block (not with --no-write). About a minute.
 import { initHasher } from '../../src/balancing/hash.js';
 import { loadKernel } from '../../src/kernel/index.js';
@@ -11,6 +12,7 @@ import { benchBuild } from './build.bench.js';
 import { benchHostLoss } from './host-loss.bench.js';
 import { benchHashPath } from './hash.bench.js';
 import { benchSessionCache } from './session-cache.bench.js';
+import { benchPinCache } from './pin-cache.bench.js';
 
 const started = performance.now();
 const machine = describeMachine();
@@ -29,11 +31,12 @@ await benchBuild(hasher, kernel);
 benchHostLoss(hasher);
 benchHashPath(hasher, kernel);
 benchSessionCache(hasher, kernel);
+benchPinCache();
 process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
 if (!process.argv.includes('--no-write')) {
   const body = [
-    '## Micro: hashing, tables, host loss, session cache (`npm run bench:micro`)',
+    '## Micro: hashing, tables, host loss, session cache, pin cache (`npm run bench:micro`)',
     '',
     `Run ${new Date().toISOString()} on ${machineLine(machine)}; load average ${machine.loadavg.join(' / ')} at the start.`,
     '',

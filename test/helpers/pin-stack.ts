@@ -128,13 +128,14 @@ export async function makeConfigDir(text: string): Promise<ConfigDir> {
 export async function reloadAndWait(pid: number, adminPort: number): Promise<void> {
   const before = (await getJson<{ generation: number }>(`http://127.0.0.1:${adminPort}/status`)).body.generation;
   process.kill(pid, 'SIGHUP');
-  for (let i = 0; i < 400; i++) {
+  // a reload on a machine shared by many test runs can take several seconds
+  for (let i = 0; i < 1200; i++) {
     await sleep(50);
     const s = (await getJson<{ generation: number; ready: boolean; lastReload: { ok: boolean; error: string | null } | null; workers: { epoch: number }[] }>(`http://127.0.0.1:${adminPort}/status`)).body;
     if (s.lastReload !== null && !s.lastReload.ok && s.generation === before && i > 20) throw new Error(`reload failed: ${s.lastReload.error}`);
     if (s.generation > before && s.ready && s.workers.every((w) => w.epoch === s.generation)) return;
   }
-  throw new Error('reload did not apply in 20 s');
+  throw new Error('reload did not apply in 60 s');
 }
 
 export interface Answer {
@@ -146,9 +147,18 @@ export interface Answer {
 
 /** A keep-alive client: `send(path, cookie)` with bounded concurrency via `all`. */
 export class FastClient {
-  readonly #agent: http.Agent;
+  #agent: http.Agent;
   constructor(readonly port: number, readonly concurrency = 32) {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  }
+
+  /**
+   * Fresh connections for the next phase: a keep-alive socket left idle past the daemon's
+   * keep-alive timeout (a reload can take that long here) may be closed just as it is reused.
+   */
+  reconnect(): void {
+    this.#agent.destroy();
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets: this.concurrency });
   }
 
   send(path: string, cookie: string | null, cookieName = 'session'): Promise<Answer> {
