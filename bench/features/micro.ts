@@ -127,15 +127,15 @@ async function main(): Promise<void> {
     (i) => { sink += selectEndpoint(rtNoCache, targetNoCache.subset, readSessionKey(targetNoCache.subset, cookieReqs[i % COOKIES]!, max).key, null); }));
 
   costs.push(await cost('metrics', 'RequestObservation, access log off: in-flight gauge, status x endpoint counter, duration histogram at close; minus a response with a close listener',
-    (i) => { const res = new Res(); const o = new RequestObservation(rt, null, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', false); res.emit('close'); },
+    (i) => { const res = new Res(); const o = new RequestObservation(rt, null, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', 'reused'); res.emit('close'); },
     () => { const res = new Res(); res.on('close', () => {}); res.emit('close'); }));
 
   // lines go to a real file with a synchronous write in 4 KiB chunks, as they go to journald's socket
   const fileSink = { writableLength: 0, write(chunk: Buffer): boolean { writeSync(fd, chunk); return true; } };
   const log = new AccessLog({ enabled: true, sample: 1 }, fileSink);
   costs.push(await cost('access log', 'RequestObservation with its line (fields, the JSON line, batched writes to a file) minus the same without',
-    (i) => { const res = new Res(); const o = new RequestObservation(rt, log, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', false); res.emit('close'); },
-    (i) => { const res = new Res(); const o = new RequestObservation(rt, null, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', false); res.emit('close'); }));
+    (i) => { const res = new Res(); const o = new RequestObservation(rt, log, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', 'reused'); res.emit('close'); },
+    (i) => { const res = new Res(); const o = new RequestObservation(rt, null, cookieReqs[i % COOKIES]!, res as unknown as ServerResponse, 'id'); o.routed(target, 1, 'k', 'reused'); res.emit('close'); }));
   log.flush();
   if (sink === -1) process.stdout.write('');
   if (json) process.stdout.write(`FEATURES_JSON ${JSON.stringify(costs)}\n`);

@@ -39,7 +39,8 @@ export function buildPortEndpoints(sink: IssueSink, se: ServiceEntryRes, port: S
       continue;
     }
     const draining = spec.labels[DRAIN_LABEL] === 'true';
-    const endpoint: Endpoint = { id, address: spec.address, port: target, weight: spec.weight, labels: sortedLabels(spec.labels), ...(draining ? { draining } : {}) };
+    const labels = sortedLabels(spec.labels);
+    const endpoint: Endpoint = { id, address: spec.address, port: target, weight: spec.weight, labels, ...(draining ? { draining } : {}) };
     byId.set(id, { endpoint, place: at(spec.place, 'address') });
   }
   return [...byId.values()].map((v) => v.endpoint).sort((a, b) => compareStrings(a.id, b.id));

@@ -10,7 +10,13 @@ const SPEC_FIELDS = {
   ignored: { exportTo: 'ignored: stickyd has no namespaces', workloadSelector: 'ignored: applies to mesh sidecars only' },
 };
 
-export function validateDestinationRule(sink: IssueSink, root: Place, name: string, specValue: unknown, meta: Metadata | null = null): DestinationRuleRes | null {
+export function validateDestinationRule(
+  sink: IssueSink,
+  root: Place,
+  name: string,
+  specValue: unknown,
+  meta: Metadata | null = null,
+): DestinationRuleRes | null {
   const place = at(root, 'spec');
   const spec = readObject(sink, place, specValue, SPEC_FIELDS) ?? {};
   const host = requireString(sink, at(place, 'host'), spec.host);

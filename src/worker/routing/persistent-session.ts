@@ -11,7 +11,6 @@ import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { mintSessionKey, readRequestHashKey } from './sticky.js';
 import type { RequestHead } from '../downstream/request-head.js';
 
-
 const OUTCOME_LABEL: Readonly<Record<PinRead['outcome'], PinOutcomeLabel>> = {
   valid: 'valid', malformed: 'malformed', 'unknown-key': 'unknown_key', 'bad-mac': 'bad_mac', expired: 'expired', 'endpoint-gone': 'endpoint_gone',
 };
@@ -27,7 +26,14 @@ export interface PinnedRequest {
 }
 
 /** Reads, checks and (when needed) re-issues the request's pin. `down` is the subset's health mask. */
-export function resolvePin(rt: RuntimeSnapshot, subset: RuntimeSubset, pins: PinRuntime, req: RequestHead, down: Uint8Array | null, nowSec: number): PinnedRequest {
+export function resolvePin(
+  rt: RuntimeSnapshot,
+  subset: RuntimeSubset,
+  pins: PinRuntime,
+  req: RequestHead,
+  down: Uint8Array | null,
+  nowSec: number,
+): PinnedRequest {
   const value = readRequestHashKey(pins.carrier, req, rt.settings.maxKeyLength);
   let outcome: PinOutcomeLabel = 'absent';
   let sid: string | null = null;

@@ -28,7 +28,13 @@ export interface ResolvedSession {
 
 const NO_SESSION = { setCookie: null, sessionHeader: null, pin: null } as const;
 
-export function resolveSession(rt: RuntimeSnapshot, subset: RuntimeSubset, req: RequestHead, down: Uint8Array | null, nowMs: number = Date.now()): ResolvedSession {
+export function resolveSession(
+  rt: RuntimeSnapshot,
+  subset: RuntimeSubset,
+  req: RequestHead,
+  down: Uint8Array | null,
+  nowMs: number = Date.now(),
+): ResolvedSession {
   const pins = subset.pins;
   if (pins !== null) {
     const r = resolvePin(rt, subset, pins, req, down, Math.floor(nowMs / 1000));
@@ -40,16 +46,22 @@ export function resolveSession(rt: RuntimeSnapshot, subset: RuntimeSubset, req: 
   }
   const hashKey = subset.hashKey;
   if (hashKey === null) {
-    const index = isUnrestricted(subset.placement) ? selectEndpoint(rt, subset, null, down) : selectNewSessionEndpoint(rt, subset, null, buildNewSessionMask(subset, down));
+    const index = selectKeyless(rt, subset, down);
     return { index, key: null, use: 'none', ...NO_SESSION };
   }
   const key = readRequestHashKey(hashKey, req, rt.settings.maxKeyLength);
   if (key !== null) return { index: selectEndpoint(rt, subset, key, down), key, use: 'reused', ...NO_SESSION };
   if (!subset.mintsCookie) {
     // keyless traffic of a hash subset: the picker, avoiding what new sessions avoid
-    const index = isUnrestricted(subset.placement) ? selectEndpoint(rt, subset, null, down) : selectNewSessionEndpoint(rt, subset, null, buildNewSessionMask(subset, down));
+    const index = selectKeyless(rt, subset, down);
     return { index, key: null, use: 'none', ...NO_SESSION };
   }
   const placed = mintPlacedKey(rt, subset, down, buildNewSessionMask(subset, down));
   return { index: placed.index, key: placed.key, setCookie: subset.setCookiePrefix + placed.key + subset.setCookieSuffix, sessionHeader: null, use: 'minted', pin: null };
+}
+
+/** A request without a session key: the picker, avoiding what new sessions avoid (drain, load). */
+function selectKeyless(rt: RuntimeSnapshot, subset: RuntimeSubset, down: Uint8Array | null): number {
+  if (isUnrestricted(subset.placement)) return selectEndpoint(rt, subset, null, down);
+  return selectNewSessionEndpoint(rt, subset, null, buildNewSessionMask(subset, down));
 }

@@ -4,6 +4,7 @@ import { buildTables } from '../../../../src/balancing/build-tables.js';
 import { compileSources } from '../../../../src/config/index.js';
 import { loadKernel, type Kernel } from '../../../../src/kernel/index.js';
 import { buildEndpointToken, buildPinKey, signPin } from '../../../../src/session/pin.js';
+import type { PinOutcomeLabel } from '../../../../src/protocol.js';
 import type { Snapshot } from '../../../../src/snapshot/types.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot, type RuntimeSubset } from '../../../../src/worker/routing/runtime-snapshot.js';
 import { resolveSession } from '../../../../src/worker/routing/resolve-session.js';
@@ -86,7 +87,7 @@ test('forged, tampered, truncated, expired and unknown-key pins are placed afres
   const good = pinOf(resolveSession(rt, s, req(), null, NOW).setCookie);
   const [sid, kid, , exp, mac] = good.split('.');
   const wrongKey = buildPinKey(Buffer.alloc(32, 9));
-  const cases: [string, string, string][] = [];
+  const cases: [string, string, PinOutcomeLabel][] = [];
   for (let target = 0; target < 4; target++) {
     // a pin naming endpoint `target`'s token as the wrong key computes it, under the right key id
     const token = buildEndpointToken(wrongKey, s.pins!.table.session.scope, s.endpoints[target]!.id);
