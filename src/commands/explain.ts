@@ -5,6 +5,7 @@
 // earlier route did not match. Nothing here decides a route itself.
 import { buildTables } from '../balancing/build-tables.js';
 import { initHasher } from '../balancing/hash.js';
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, formatIssue, StickydError } from '../errors.js';
 import { loadKernel } from '../kernel/index.js';
@@ -80,7 +81,11 @@ export async function run(args: string[]): Promise<void> {
 export async function buildRuntime(config: string, credentialsDir: string | null): Promise<RuntimeSnapshot> {
   const [hasher, kernel] = await Promise.all([initHasher(), loadKernel()]);
   const { snapshot } = await loadConfig(config, { credentialsDir });
-  return buildRuntimeSnapshot(buildTables(snapshot, hasher), { kernel, hasher });
+  // explain never reads the session key file (nor needs its secrets): a persistent subset gets a
+  // throwaway key, which places a request as a new session, as it would be without a valid pin
+  const persistent = snapshot.subsets.some((s) => s.persistent != null);
+  const keyed = persistent ? { ...snapshot, sessionKeys: [randomBytes(32).toString('base64url')] } : snapshot;
+  return buildRuntimeSnapshot(buildTables(keyed, hasher), { kernel, hasher });
 }
 
 /** A request head as Node's HTTP/1.1 server would hand it over. */
