@@ -11,13 +11,18 @@ import { startBackends, configDir } from '../helpers/backends.js';
 import { makeCa } from '../helpers/tls-certs.js';
 import { tlsGateway, writeTlsConfig } from '../helpers/tls-config.js';
 
-/** The serial a fresh TLS connection is served, and its status. */
-function get(port: number, caPem: Buffer, path = '/ping'): Promise<{ status: number; serial: string }> {
+/** serials seen per socket: Node shows no peer certificate on a kept-alive socket's later requests */
+const serials = new WeakMap<object, string>();
+
+/** The serial a fresh TLS connection (or one of `agent`'s kept-alive ones) is served, and its status. */
+function get(port: number, caPem: Buffer, path = '/ping', agent: https.Agent | false = false): Promise<{ status: number; serial: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path, servername: 'demo.example.com', headers: { host: 'demo.example.com' }, ca: caPem, agent: false }, (res) => {
-      const cert = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate();
+    const req = https.get({ host: '127.0.0.1', port, path, servername: 'demo.example.com', headers: { host: 'demo.example.com' }, ca: caPem, agent }, (res) => {
+      const cert = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate() as X509Certificate | undefined;
+      if (cert !== undefined) serials.set(res.socket, cert.serialNumber.toUpperCase());
+      const serial = serials.get(res.socket) ?? '(no peer certificate)';
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, serial: (cert as X509Certificate).serialNumber.toUpperCase() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, serial, reused: req.reusedSocket }));
     });
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
@@ -46,14 +51,20 @@ test('stickyd reload rotates the certificate under load with 0 failed requests; 
   const port = (daemon.lines.find((l) => l.msg === 'ready')!.listenPorts as number[])[1]!;
   const caPem = await (await import('node:fs/promises')).readFile(ca.caCert);
   t.is((await get(port, caPem)).serial, first.serial);
+  // A keep-alive connection opened before the rotation: it must keep working after it.
+  // no session cache: a socket that had to be replaced handshakes in full, and `reused` says whether it was
+  const kept = new https.Agent({ keepAlive: true, maxSockets: 1, maxCachedSessions: 0 });
+  t.teardown(() => kept.destroy());
+  t.is((await get(port, caPem, '/ping', kept)).serial, first.serial);
 
   let stop = false;
   const results: { status: number; serial: string }[] = [];
   const failures: string[] = [];
-  const load = Array.from({ length: 4 }, async () => {
+  // four clients handshake for every request; a fifth keeps using the connection opened before
+  const load = Array.from({ length: 5 }, async (_, i) => {
     while (!stop) {
       try {
-        results.push(await get(port, caPem));
+        results.push(await get(port, caPem, '/ping', i === 4 ? kept : false));
       } catch (e) {
         failures.push(String(e));
       }
@@ -75,6 +86,8 @@ test('stickyd reload rotates the certificate under load with 0 failed requests; 
   t.true(results.every((r) => r.status === 200));
   t.true(results.some((r) => r.serial === first.serial) && results.some((r) => r.serial === second.serial), `${results.length} requests`);
   t.is((await get(port, caPem)).serial, second.serial, 'new handshakes see the new serial');
+  const old = await get(port, caPem, '/ping', kept);
+  t.deepEqual(old, { status: 200, serial: first.serial, reused: true }, 'a connection open before the reload keeps working, on its certificate');
 
   // A key that is not the certificate's: the reload fails, the second certificate keeps serving.
   await writeFile(live.key, await (await import('node:fs/promises')).readFile(first.key));
