@@ -17,8 +17,16 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startDaemon(configPath: string, opts: { workers?: number; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Daemon> {
-  const args = [CLI, 'run', '-c', configPath, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', String(opts.workers ?? 2), ...(opts.args ?? [])];
+/** `nodeArgs`: options for node itself (before the script); cluster workers inherit them as execArgv. */
+export interface DaemonOptions {
+  workers?: number;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+}
+
+export async function startDaemon(configPath: string, opts: DaemonOptions = {}): Promise<Daemon> {
+  const args = [...(opts.nodeArgs ?? []), CLI, 'run', '-c', configPath, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--workers', String(opts.workers ?? 2), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: Record<string, unknown>[] = [];
   const accessLines: string[] = [];
