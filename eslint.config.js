@@ -6,7 +6,7 @@ import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/node_modules/', 'bench/out/', 'wasm/build/', '**/*.d.ts'] },
+  { ignores: ['dist/', 'node_modules/', 'bench/node_modules/', 'bench/out/', 'test/out/', 'wasm/build/', '**/*.d.ts'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.mjs', '**/*.js'],
