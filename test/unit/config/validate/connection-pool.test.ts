@@ -21,7 +21,7 @@ const PLACE = 'spec.trafficPolicy.connectionPool';
 test("Istio's circuit-breaking task policy compiles to its limits", (t) => {
   const r = compile('{tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}');
   t.deepEqual(r.snapshot.subsets[0]!.connectionPool, { ...NONE, maxConnections: 1, maxPendingRequests: 1, maxRequestsPerConnection: 1 });
-  t.deepEqual(r.warnings.filter((w) => w.path.startsWith(PLACE)), []);
+  t.deepEqual(r.warnings.filter((w) => w.field.startsWith(PLACE)), []);
 });
 
 test('every implemented field, with durations in ms; 0 integer limits read as unset (as pilot does)', (t) => {
