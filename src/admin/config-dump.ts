@@ -4,6 +4,9 @@
 // replaced by a summary.
 import type { BalancerTable, Snapshot } from '../snapshot/types.js';
 
+/** What the dump shows instead of a secret. */
+export const REDACTED = '(redacted)';
+
 export type TableSummary = { readonly kind: 'ring'; readonly points: number } | { readonly kind: 'maglev'; readonly size: number };
 
 export function summarizeTable(table: BalancerTable | null): TableSummary | null {
@@ -19,6 +22,8 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
     configHash: snapshot.configHash,
     listeners: snapshot.listeners.map((l) => ({
       ...l,
+      // a Gateway server's private key never leaves the daemon: the dump names its file only
+      servers: l.servers.map((s) => (s.tls === null ? s : { ...s, tls: { ...s.tls, privateKeyPem: REDACTED } })),
       virtualHosts: l.virtualHosts.map((vh) => ({
         ...vh,
         routes: vh.routes.map((r) => ({
