@@ -5,6 +5,7 @@
 // streaming) is one state machine whose pieces only make sense together. The wire side of one
 // attempt is attempt.ts, on the endpoint's undici Pool (pool.ts); what a failure means is failure.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { StickydError } from '../../errors.js';
@@ -323,7 +324,10 @@ class Exchange implements AttemptSink, BreakerWaiter {
     // Node writes the head and each body chunk in writes of their own; corked until the current
     // tick ends, a response that arrived in one upstream read (head, body, end) leaves in one
     // writev (bench/RESULTS.md). A larger body is uncorked after its first chunks, as they come.
-    const socket = this.res.socket;
+    // Not over HTTP/2: there `res.socket` is a proxy onto the session's socket that throws once the
+    // session is gone, and a client resetting streams (rapid reset) could make the nextTick uncork
+    // throw outside any handler and take the worker down.
+    const socket = this.res instanceof Http2ServerResponse ? null : this.res.socket;
     if (socket !== null && socket.writableCorked === 0) {
       socket.cork();
       process.nextTick(uncork, socket);
