@@ -33,11 +33,12 @@ export function resolveSession(
   subset: RuntimeSubset,
   req: RequestHead,
   down: Uint8Array | null,
-  nowMs: number = Date.now(),
+  /** the clock for pin expiry; read only for a persistent subset (absent: now) */
+  nowMs?: number,
 ): ResolvedSession {
   const pins = subset.pins;
   if (pins !== null) {
-    const r = resolvePin(rt, subset, pins, req, down, Math.floor(nowMs / 1000));
+    const r = resolvePin(rt, subset, pins, req, down, Math.floor((nowMs ?? Date.now()) / 1000));
     const fresh = r.outcome !== 'valid';
     const use: SessionUse = fresh ? (r.outcome === 'absent' ? 'minted' : 'repinned') : r.pin !== null ? 'refreshed' : 'pinned';
     if (r.pin === null) return { index: r.index, key: r.sid, setCookie: null, sessionHeader: null, use, pin: r.outcome };
