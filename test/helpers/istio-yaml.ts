@@ -20,18 +20,33 @@ spec:
 ${http}`;
 }
 
-/** A STATIC ServiceEntry `host` on port 8080 with one loopback endpoint per port. */
-export function serviceEntryYaml(host: string, ports: readonly number[]): string {
+/** One ServiceEntry endpoint: a loopback port, or a port with endpoint labels. */
+export type LoopbackEndpoint = number | { readonly port: number; readonly labels?: Readonly<Record<string, string>> };
+
+/**
+ * A STATIC ServiceEntry `host` on `opts.port` (default 8080) with one loopback endpoint per entry;
+ * `opts.labels` become the ServiceEntry's own metadata labels (e.g. istio.io/persistent-session).
+ */
+export function serviceEntryYaml(
+  host: string, endpoints: readonly LoopbackEndpoint[], opts: { port?: number; labels?: Readonly<Record<string, string>> } = {},
+): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: ${host}}
+metadata: {name: ${host}${opts.labels === undefined ? '' : `, labels: ${flowMap(opts.labels)}`}}
 spec:
   hosts: [${host}]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
+  ports: [{number: ${opts.port ?? 8080}, name: http, protocol: HTTP}]
   resolution: STATIC
   endpoints:
-${ports.map((p) => `  - {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}
+${endpoints.map((e) => typeof e === 'number' || e.labels === undefined
+    ? `  - {address: 127.0.0.1, ports: {http: ${typeof e === 'number' ? e : e.port}}}`
+    : `  - {address: 127.0.0.1, ports: {http: ${e.port}}, labels: ${flowMap(e.labels)}}`).join('\n')}
 `;
+}
+
+/** A YAML flow mapping with every value quoted ("true" stays a string). */
+function flowMap(m: Readonly<Record<string, string>>): string {
+  return `{${Object.entries(m).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}}`;
 }
 
 /**

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './daemon.js';
 import { getJson, sleep } from './http.js';
+import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from './istio-yaml.js';
 
 export interface NamedBackend {
   readonly name: string;
@@ -57,21 +58,7 @@ export interface ServiceSpec {
 /** One Gateway, one VirtualService routing /<host>/ to each service, their rules and entries. */
 export function buildPinConfig(services: readonly ServiceSpec[]): string {
   const routes = services.map((s) => `  - match: [{uri: {prefix: /${s.host}/}}]\n    route:\n    - destination: {host: ${s.host}}\n`).join('');
-  const docs = [`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-`, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [demo.example.com]
-  gateways: [gw]
-  http:
-${routes}`];
+  const docs = [GATEWAY_YAML, virtualServiceYaml(['demo.example.com'], routes)];
   for (const s of services) {
     docs.push(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -83,17 +70,11 @@ ${s.balanceFactor !== undefined ? `  annotations: {stickyd.io/hash-balance-facto
     loadBalancer:
       ${s.loadBalancer ?? 'consistentHash: {httpCookie: {name: session, ttl: 3600s}}'}
 `);
-    docs.push(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: ${s.host}
-${s.persistent !== undefined ? `  labels: {istio.io/persistent-session: "${s.persistent}"}\n` : ''}spec:
-  hosts: [${s.host}]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-${s.backends.map((b) => `  - {address: 127.0.0.1, ports: {http: ${b.port}}${s.drain?.includes(b.name) ? ', labels: {stickyd.io/drain: "true"}' : ''}}`).join('\n')}
-`);
+    docs.push(serviceEntryYaml(
+      s.host,
+      s.backends.map((b) => (s.drain?.includes(b.name) ? { port: b.port, labels: { 'stickyd.io/drain': 'true' } } : b.port)),
+      s.persistent === undefined ? {} : { labels: { 'istio.io/persistent-session': s.persistent } },
+    ));
   }
   return docs.join('---\n');
 }

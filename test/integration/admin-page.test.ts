@@ -6,25 +6,16 @@ import test from 'ava';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { haveChromium, launchChromium } from '../helpers/chromium.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { startBackends, configDir } from '../helpers/backends.js';
 import { getJson } from '../helpers/http.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../out/', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 test('the page shows workers and every endpoint with health, request counts and ring share; it refreshes', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI) { t.fail(`${CHROMIUM} is missing in CI (Debian package: chromium)`); return; }
-    t.log(`SKIPPED: ${CHROMIUM} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
-    t.pass();
-    return;
-  }
+  if (!haveChromium(t)) return;
   const backends = await startBackends();
   const cfg = await configDir('demo', backends);
   const daemon = await startDaemon(cfg.dir, { workers: 2 });
@@ -40,7 +31,7 @@ test('the page shows workers and every endpoint with health, request counts and 
     const r = await getJson<{ instance: string }>(`http://127.0.0.1:${daemon.port}/ping`, { host: 'demo.example.com' });
     served.set(r.body.instance, (served.get(r.body.instance) ?? 0) + 1);
   }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));

@@ -5,19 +5,13 @@
 // stickyd's per-protocol request counter both say so) and stay on one backend across loads and
 // across `stickyd reload`s. Outside CI the test is skipped (with a note) when Chromium is missing.
 import test from 'ava';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveChromium, launchChromium } from '../helpers/chromium.js';
 import { startDaemon, runCli } from '../helpers/daemon.js';
 import { startBackends, configDir } from '../helpers/backends.js';
 import { curl } from '../helpers/curl.js';
 import { makeCa } from '../helpers/tls-certs.js';
 import { tlsGateway, writeTlsConfig } from '../helpers/tls-config.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 interface Ping { instance: string; version: string }
 
@@ -37,12 +31,7 @@ async function load(page: Page, url: string, reload: boolean): Promise<{ ping: P
 }
 
 test('Chromium loads the page over HTTPS with h2, sticky across loads and across stickyd reloads', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI) { t.fail(`${CHROMIUM} is missing in CI (Debian package: chromium)`); return; }
-    t.log(`SKIPPED: ${CHROMIUM} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
-    t.pass();
-    return;
-  }
+  if (!haveChromium(t)) return;
   const ca = makeCa();
   const demo = ca.issue('demo', { sans: ['demo.example.com'] });
   const other = ca.issue('other', { sans: ['other.example.com'] });
@@ -60,10 +49,7 @@ test('Chromium loads the page over HTTPS with h2, sticky across loads and across
   });
   const port = (daemon.lines.find((l) => l.msg === 'ready')!.listenPorts as number[])[1]!;
   const url = `https://demo.example.com:${port}/ping`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${demo.spki}`, '--host-resolver-rules=MAP demo.example.com 127.0.0.1'],
-  });
+  browser = await launchChromium([`--ignore-certificate-errors-spki-list=${demo.spki}`, '--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
   const page = await browser.newPage();
   const h2Before = await h2Requests(daemon.adminPort);
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curl } from '../helpers/curl.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { GATEWAY_YAML, virtualServiceYaml } from '../helpers/istio-yaml.js';
+import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../helpers/istio-yaml.js';
 import { parseSamples, sample, scrape } from '../helpers/prom.js';
 import { startRecordingBackend, type RecordingBackend } from '../helpers/recording-backend.js';
 
@@ -40,18 +40,6 @@ const HTTP = `  - name: copied
     mirrors: [{destination: {host: dead}, percentage: {value: 100}}]
 `;
 
-function serviceEntry(host: string, port: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${host}}
-spec:
-  hosts: [${host}]
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
-`;
-}
-
 test.before(async () => {
   primary = await startRecordingBackend();
   shadow = await startRecordingBackend();
@@ -66,8 +54,8 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stickyd-mirror-'));
   await writeFile(join(dir, 'config.yaml'), [
     GATEWAY_YAML, virtualServiceYaml(['demo.example.com'], HTTP),
-    serviceEntry('primary', primary.port), serviceEntry('shadow', shadow.port),
-    serviceEntry('hung', (hung.address() as AddressInfo).port), serviceEntry('dead', deadPort),
+    serviceEntryYaml('primary', [primary.port]), serviceEntryYaml('shadow', [shadow.port]),
+    serviceEntryYaml('hung', [(hung.address() as AddressInfo).port]), serviceEntryYaml('dead', [deadPort]),
   ].join('---\n'));
   daemon = await startDaemon(dir, { workers: 1 });
 });

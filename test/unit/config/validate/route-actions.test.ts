@@ -4,6 +4,17 @@ import type { Route } from '../../../../src/snapshot/types.js';
 
 const routes = (text: string, listener = 0): readonly Route[] => compileOne(text).snapshot.listeners[listener]!.virtualHosts[0]!.routes;
 const withRoute = (block: string): string => docs(GATEWAY, SERVICE, virtualService().replace('  - route:', `${block}    route:`));
+/** the fixture's VirtualService with its one route replaced by `block` */
+const instead = (block: string): string => docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', block));
+/** a VirtualService for app.example.com on gw whose http list is `http` */
+const appRoutes = (http: string): string => `apiVersion: ${API}
+kind: VirtualService
+metadata: {name: vs}
+spec:
+  hosts: [app.example.com]
+  gateways: [gw]
+  http:
+${http}`;
 
 test('headers: destination edits before the route\'s, removals then set then add, names lower-cased and sorted; Host becomes the authority', (t) => {
   const vs = virtualService().replace('  - route:', [
@@ -56,14 +67,7 @@ test('rewrite: uri, authority, and uriRegexRewrite with RE2 groups translated', 
 });
 
 test('redirect and directResponse routes need no destination; Istio\'s defaults and port rules', (t) => {
-  const vs = `apiVersion: ${API}
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [app.example.com]
-  gateways: [gw]
-  http:
-  - match: [{uri: {prefix: /old}}]
+  const vs = appRoutes(`  - match: [{uri: {prefix: /old}}]
     redirect: {uri: /new}
   - match: [{uri: {prefix: /tls}}]
     redirect: {scheme: https, port: 443, redirectCode: 308}
@@ -73,7 +77,7 @@ spec:
     redirect: {prefixRewrite: /v2}
   - directResponse: {status: 503, body: {string: "unknown error"}}
     headers: {response: {set: {x-why: maintenance}}}
-`;
+`);
   const rs = routes(docs(GATEWAY, SERVICE, vs));
   t.deepEqual(rs[0]!.redirect, { code: 301, scheme: null, authority: null, port: null, uri: '/new', prefixRewrite: null });
   t.deepEqual(rs[0]!.destinations, []);
@@ -87,26 +91,19 @@ spec:
 
 test('redirect/directResponse/route are exclusive; rewrite only forwards; bad codes and prefixRewrite without prefix matches', (t) => {
   t.regex(find(errorsOf(withRoute('  - redirect: {uri: /x}\n')), 'spec.http[0].redirect')!.message, /only one of route, redirect, directResponse and delegate/);
-  const both = errorsOf(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - redirect: {uri: /x}\n    rewrite: {uri: /y}\n')));
+  const both = errorsOf(instead('  - redirect: {uri: /x}\n    rewrite: {uri: /y}\n'));
   t.regex(find(both, 'spec.http[0].rewrite')!.message, /cannot be used with redirect/);
-  const code = errorsOf(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - redirect: {uri: /x, redirectCode: 305}\n')));
+  const code = errorsOf(instead('  - redirect: {uri: /x, redirectCode: 305}\n'));
   t.regex(find(code, 'spec.http[0].redirect.redirectCode')!.message, /301, 302, 303, 307 or 308/);
-  const prefix = errorsOf(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - match: [{uri: {exact: /a}}]\n    redirect: {prefixRewrite: /b}\n')));
+  const prefix = errorsOf(instead('  - match: [{uri: {exact: /a}}]\n    redirect: {prefixRewrite: /b}\n'));
   t.regex(find(prefix, 'spec.http[0].redirect.prefixRewrite')!.message, /uri prefix match/);
-  const bytes = compileOne(docs(GATEWAY, SERVICE, virtualService().replace('  - route:\n    - destination:\n        host: svc\n', '  - directResponse: {status: 200, body: {bytes: AAEC/w==}}\n')));
+  const bytes = compileOne(instead('  - directResponse: {status: 200, body: {bytes: AAEC/w==}}\n'));
   t.deepEqual([...bytes.snapshot.listeners[0]!.virtualHosts[0]!.routes[0]!.directResponse!.body!], [0, 1, 2, 255]);
 });
 
 test('match port, scheme and per-match gateways are decided per listener; ignoreUriCase and withoutHeaders reach the snapshot', (t) => {
   const gw2 = GATEWAY.replace('name: gw', 'name: gw2').replace('number: 80', 'number: 8080');
-  const vs = `apiVersion: ${API}
-kind: VirtualService
-metadata: {name: vs}
-spec:
-  hosts: [app.example.com]
-  gateways: [gw]
-  http:
-  - name: only-8080
+  const vs = appRoutes(`  - name: only-8080
     match: [{port: 8080}]
     route: [{destination: {host: svc}}]
   - name: only-gw2
@@ -118,7 +115,7 @@ spec:
   - name: http-scheme
     match: [{scheme: {exact: http}, ignoreUriCase: true, uri: {prefix: /Case}, withoutHeaders: {x-beta: {exact: "1"}}}]
     route: [{destination: {host: svc}}]
-`;
+`);
   const { snapshot } = compileOne(docs(GATEWAY, gw2, SERVICE, vs));
   const names = (port: number): string[] => snapshot.listeners.find((l) => l.port === port)!.virtualHosts[0]!.routes.map((r) => r.name);
   // gw2 is bound through the match alone, as Istio's getGatewayNames does
