@@ -18,13 +18,16 @@ export interface RecordingBackend {
   readonly requests: Recorded[];
   /** set to make every response carry these extra headers (raw name/value pairs) */
   responseHeaders: string[];
+  /** set to answer every request this many ms after it arrived whole (0: at once) */
+  delayMs: number;
   reset(): void;
   close(): Promise<void>;
 }
 
 export async function startRecordingBackend(): Promise<RecordingBackend> {
   const requests: Recorded[] = [];
-  const state = { responseHeaders: [] as string[] };
+  const state = { responseHeaders: [] as string[], delayMs: 0 };
+  const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers, body: '', complete: false };
     requests.push(rec);
@@ -35,8 +38,18 @@ export async function startRecordingBackend(): Promise<RecordingBackend> {
       rec.complete = true;
       const body = JSON.stringify({ url: rec.url, method: rec.method }) + '\n';
       const headers = ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(body)), ...state.responseHeaders];
-      res.writeHead(200, headers);
-      res.end(body);
+      if (state.delayMs === 0) {
+        res.writeHead(200, headers);
+        res.end(body);
+        return;
+      }
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (res.destroyed) return;
+        res.writeHead(200, headers);
+        res.end(body);
+      }, state.delayMs);
+      timers.add(timer);
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -46,8 +59,14 @@ export async function startRecordingBackend(): Promise<RecordingBackend> {
     requests,
     get responseHeaders() { return state.responseHeaders; },
     set responseHeaders(v: string[]) { state.responseHeaders = v; },
-    reset() { requests.length = 0; state.responseHeaders = []; },
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    get delayMs() { return state.delayMs; },
+    set delayMs(v: number) { state.delayMs = v; },
+    reset() { requests.length = 0; state.responseHeaders = []; state.delayMs = 0; },
+    close: () => new Promise((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
   };
 }
 
