@@ -9,13 +9,9 @@
 // The key's hash comes from the caller, made with a seed of its own (DESTINATION_HASH_SEED), so
 // the destination choice does not correlate with the endpoint ring, which hashes with seed 0.
 
-/** What a weighted route needs per snapshot: one salt and one inverse weight per destination. */
-export interface RendezvousTable {
-  /** per destination: a 32-bit value derived from the destination's identity, never its order */
-  readonly salts: Uint32Array;
-  /** per destination: 1 / weight; 0 for a destination of weight 0, which never wins */
-  readonly inverseWeights: Float64Array;
-}
+import type { RendezvousTable } from '../snapshot/types.js';
+
+export type { RendezvousTable };
 
 const TWO_POW_32 = 4_294_967_296;
 

@@ -156,6 +156,30 @@ export interface Route {
   readonly cors?: CorsPlan | null;
   /** copies of forwarded requests (worker/upstream/mirror.ts); absent = none */
   readonly mirrors?: readonly MirrorPlan[];
+  /** set when the destination follows the session key (several carrying destinations, one hashing); absent = chosen at random */
+  readonly sessionSplit?: SessionSplit | null;
+}
+
+/**
+ * A weighted route whose destinations hash on a session key: the destination comes from the key
+ * by weighted rendezvous (balancing/rendezvous.ts), so a session stays on one version. stickyd's
+ * extension beyond Istio (README, Sticky semantics); compiled by config/compile/session-split.ts.
+ */
+export interface SessionSplit {
+  /** the key whose value decides the destination: the hash key of `decider`'s subset */
+  readonly key: HashKey;
+  /** index into Route.destinations: the first carrying destination whose subset hashes on a key */
+  readonly decider: number;
+  /** filled by the builder (balancing/build-tables.ts), one entry per destination; null before the build */
+  readonly table: RendezvousTable | null;
+}
+
+/** What a weighted route needs to choose a destination from a key: one salt and one inverse weight per destination. */
+export interface RendezvousTable {
+  /** per destination: a 32-bit hash of the destination's identity, never its order */
+  readonly salts: Uint32Array;
+  /** per destination: 1 / weight; 0 for a destination of weight 0, which never wins */
+  readonly inverseWeights: Float64Array;
 }
 
 /** VirtualService http[].retries. Attempts are retries after the first try (Istio/Envoy num_retries). */

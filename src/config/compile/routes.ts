@@ -2,10 +2,11 @@
 // per listener: a match's port, scheme and gateways depend only on the listener, so they are
 // decided here and a worker never sees them. Header edits are flattened into the order Envoy
 // applies them, and redirect ports resolved, so a worker only applies what it is given.
-import type { HeaderOp, RedirectPlan, Route, RouteDestination, StringMatch } from '../../snapshot/types.js';
+import type { HeaderOp, RedirectPlan, Route, RouteDestination, StringMatch, Subset } from '../../snapshot/types.js';
 import type { DestinationRef, HeaderBlock, HttpRouteRes, MatchRes, RedirectRes, VirtualServiceRes } from '../resources.js';
 import { translateRe2 } from '../regex.js';
 import type { SubsetCollector } from './subsets.js';
+import { buildSessionSplit } from './session-split.js';
 
 /** Routes with subset keys, before subset ids exist. */
 export interface PendingRoute {
@@ -27,6 +28,11 @@ export interface ListenerContext {
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /** Resolves every destination of a VirtualService; null for a route with an unresolvable one. */
+/** The route's destinations with subset ids, as buildRoute makes them (for checks made once per route). */
+export function buildDestinations(p: PendingRoute, ids: ReadonlyMap<string, number>): RouteDestination[] {
+  return p.route.destinations.map((d, i) => buildDestination(d, ids.get(p.keys[i] as string) as number, p.route));
+}
+
 export function resolveRoutes(vs: VirtualServiceRes, subsets: SubsetCollector): (PendingRoute | null)[] {
   return vs.http.map((route) => {
     const keys = route.destinations.map((d) => subsets.resolve(d));
@@ -38,11 +44,11 @@ export function resolveRoutes(vs: VirtualServiceRes, subsets: SubsetCollector): 
 }
 
 /** The route as this listener sees it, or null when none of its matches can apply here. */
-export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>, ctx: ListenerContext): Route | null {
+export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>, subsets: readonly Subset[], ctx: ListenerContext): Route | null {
   const r = p.route;
   const matches = r.matches.filter((m) => appliesOn(m, ctx)).map((m) => m.match);
   if (r.matches.length > 0 && matches.length === 0) return null;
-  const destinations = r.destinations.map((d, i) => buildDestination(d, ids.get(p.keys[i] as string) as number, r));
+  const destinations = buildDestinations(p, ids);
   const route: Route = {
     name: r.name,
     matches,
@@ -52,8 +58,10 @@ export function buildRoute(p: PendingRoute, ids: ReadonlyMap<string, number>, ct
     retries: r.retries,
   };
   const responseHeaders = flatten(r.headers?.response ?? null);
+  const sessionSplit = buildSessionSplit(destinations, subsets);
   return {
     ...route,
+    ...(sessionSplit !== null ? { sessionSplit } : {}),
     ...(r.rewrite !== null && (r.rewrite.uri !== null || r.rewrite.regex !== null) ? { rewrite: { uri: r.rewrite.uri, regex: r.rewrite.regex } } : {}),
     ...(r.redirect !== null ? { redirect: buildRedirect(r.redirect, ctx) } : {}),
     ...(r.directResponse !== null ? { directResponse: r.directResponse } : {}),

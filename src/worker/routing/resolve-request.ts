@@ -17,6 +17,7 @@ import { selectMirrorTargets, type MirrorTarget } from './mirror-targets.js';
 import { resolveSession } from './resolve-session.js';
 import type { PinOutcomeLabel } from '../../protocol.js';
 import type { SessionUse } from '../telemetry/access-log.js';
+import { selectSessionTarget } from './session-split.js';
 import { buildUpstreamPath } from './upstream-path.js';
 
 /** What resolveRequest reads of a request: an IncomingMessage (or an adapted HTTP/2 request) satisfies it. */
@@ -90,12 +91,14 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
     };
   }
   const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
-  const target = selectDestination(route, rt.random);
+  // a weighted split follows the session key, minted first when the route mints (session-split.ts)
+  const split = route.split === null ? null : selectSessionTarget(rt, route, req);
+  const target = split === null ? selectDestination(route, rt.random) : split.target;
   const subset = target.subset;
   const view = health.view(rt);
   const down = view.down[subset.id] ?? null;
   // pin, hash key or picker, new sessions placed by drain and load (resolve-session.ts)
-  const s = resolveSession(rt, subset, req, down);
+  const s = resolveSession(rt, subset, req, down, undefined, split);
   const mirrors = route.mirrors === null ? null : selectMirrorTargets(rt, route, req, view);
   return {
     kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors,

@@ -9,7 +9,7 @@ import { buildPinCookie, resolvePin } from './persistent-session.js';
 import { buildNewSessionMask, isUnrestricted, mintPlacedKey, selectNewSessionEndpoint } from './placement.js';
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
-import { readRequestHashKey } from './sticky.js';
+import { readRequestHashKey, type SessionKey } from './sticky.js';
 
 export interface ResolvedSession {
   /** endpoint index, -1 when no endpoint is available */
@@ -35,8 +35,17 @@ export function resolveSession(
   down: Uint8Array | null,
   /** the clock for pin expiry; read only for a persistent subset (absent: now) */
   nowMs?: number,
+  split: SessionKey | null = null,
 ): ResolvedSession {
   const pins = subset.pins;
+  if (split !== null && pins === null && split.key !== null) {
+    // A weighted split chose the destination by this key (session-split.ts), minting it first when
+    // the request had none: the endpoint follows the same key. Drain and bounded load do not
+    // re-draw a value the split minted (that would move the session to another version).
+    const index = selectEndpoint(rt, subset, split.key, down);
+    if (split.setCookie !== null) return { index, key: split.key, setCookie: split.setCookie, sessionHeader: null, use: 'minted', pin: null };
+    return { index, key: split.key, use: 'reused', ...NO_SESSION };
+  }
   if (pins !== null) {
     const r = resolvePin(rt, subset, pins, req, down, Math.floor((nowMs ?? Date.now()) / 1000));
     const fresh = r.outcome !== 'valid';

@@ -8,7 +8,7 @@ import type { Hasher } from '../../balancing/hash.js';
 import { createPicker, type Picker } from '../../balancing/weighted.js';
 import { StickydError } from '../../errors.js';
 import type { Kernel } from '../../kernel/index.js';
-import type { BalancerTable, Endpoint, HashKey, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../../snapshot/types.js';
+import type { BalancerTable, Endpoint, HashKey, RendezvousTable, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../../snapshot/types.js';
 import { buildMatchCut, buildRoutePlans, type RoutePlans } from './route-plans.js';
 import { buildHostTable, type HostTable } from '../downstream/host-table.js';
 import { buildRuntimeServers, type RuntimeServers } from '../downstream/gateway-servers.js';
@@ -105,12 +105,29 @@ export interface RuntimeRoute {
   readonly plans: RoutePlans;
   /** http[].mirror / mirrors[]: where copies of a forwarded request go (upstream/mirror.ts); null for none */
   readonly mirrors: readonly RuntimeMirror[] | null;
+  /** set when the destination follows the session key (session-split.ts); null: chosen at random */
+  readonly split: RuntimeSplit | null;
 }
 
 export interface RuntimeMirror {
   readonly subset: RuntimeSubset;
   /** 0 < percent <= 100 */
   readonly percent: number;
+}
+
+/** A route's session split (session-split.ts selects with it), built once per snapshot. */
+export interface RuntimeSplit {
+  readonly key: HashKey;
+  readonly table: RendezvousTable;
+  /** per target: whether its subset hashes on the deciding key (then the same value picks its endpoint) */
+  readonly sameKey: readonly boolean[];
+  /**
+   * per target: whose Set-Cookie a value minted for it carries: its own subset when that mints
+   * the deciding cookie, else the first carrying subset that does; null everywhere when none mints
+   */
+  readonly minter: readonly (RuntimeSubset | null)[];
+  /** whether a request without the deciding key gets one minted */
+  readonly mints: boolean;
 }
 
 export interface RuntimeVirtualHost {
@@ -295,6 +312,7 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
     mirrors: r.mirrors === undefined || r.mirrors.length === 0
       ? null
       : r.mirrors.map((m) => ({ subset: subsetOf(subsets, r.name, m.subset), percent: m.percent })),
+    split: null,
   };
   const targets: RouteTarget[] = [];
   let carrying = 0;
@@ -320,6 +338,7 @@ function buildRoute(r: Route, subsets: readonly RuntimeSubset[]): RuntimeRoute {
   if (route.totalWeight <= 0 && route.plans.answer === null) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} has no destination with weight > 0`);
   if (carrying !== 1) route.sole = null;
   route.targets = targets;
+  route.split = buildSplit(r, targets);
   return route;
 }
 
@@ -327,6 +346,18 @@ function subsetOf(subsets: readonly RuntimeSubset[], route: string, id: number):
   const subset = subsets[id];
   if (subset === undefined) throw new StickydError('STICKYD_ERR_RELOAD', `route ${route} points at missing subset ${id}`);
   return subset;
+}
+
+function buildSplit(r: Route, targets: readonly RouteTarget[]): RuntimeSplit | null {
+  const split = r.sessionSplit;
+  if (split === undefined || split === null) return null;
+  if (split.table === null) throw new StickydError('STICKYD_ERR_RELOAD', `route ${r.name} splits by session key but has no rendezvous table`);
+  const key = split.key;
+  const sameKey = targets.map((t) => t.subset.hashKey !== null && sameHashKey(t.subset.hashKey, key));
+  const minting = (i: number): boolean => sameKey[i]! && targets[i]!.subset.mintsCookie;
+  const firstMinter = targets.find((_, i) => r.destinations[i]!.weight > 0 && minting(i))?.subset ?? null;
+  const minter = targets.map((t, i) => (minting(i) ? t.subset : firstMinter));
+  return { key, table: split.table, sameKey, minter, mints: firstMinter !== null };
 }
 
 function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {

@@ -1,0 +1,47 @@
+// A weighted route's destination and the request's session key, together. For a route with a
+// session split (snapshot SessionSplit: several carrying destinations, at least one hashing) the
+// destination comes from the deciding key by weighted rendezvous, so a session stays on one
+// version; a request without that key on a route that mints gets its cookie minted first and the
+// destination chosen from the minted value, so its very first response is already on the
+// session's version. Requests with no key and nothing to mint are split at random, as Istio does.
+import { selectRendezvous } from '../../balancing/rendezvous.js';
+import type { RequestHead } from '../downstream/request-head.js';
+import { selectDestination } from './route.js';
+import type { RouteTarget, RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
+import { mintSessionKey, readRequestHashKey, readSessionKey, type SessionKey } from './sticky.js';
+
+/** What the front half of a request needs: where it goes and the key it sticks by. */
+export interface SessionTarget extends SessionKey {
+  target: RouteTarget;
+}
+
+export function selectSessionTarget(rt: RuntimeSnapshot, route: RuntimeRoute, req: RequestHead): SessionTarget {
+  const split = route.split;
+  const maxKeyLength = rt.settings.maxKeyLength;
+  if (split === null) {
+    const target = selectDestination(route, rt.random);
+    const { key, setCookie } = readSessionKey(target.subset, req, maxKeyLength);
+    return { target, key, setCookie };
+  }
+  let value = readRequestHashKey(split.key, req, maxKeyLength);
+  let minted = false;
+  if (value === null) {
+    if (!split.mints) {
+      const target = selectDestination(route, rt.random);
+      const { key, setCookie } = readSessionKey(target.subset, req, maxKeyLength);
+      return { target, key, setCookie };
+    }
+    value = mintSessionKey();
+    minted = true;
+  }
+  const i = selectRendezvous(split.table, rt.hasher.destinationHash32(value));
+  const target = route.targets[i]!;
+  const minter = minted ? split.minter[i]! : null;
+  const setCookie = minter === null ? null : minter.setCookiePrefix + value + minter.setCookieSuffix;
+  if (split.sameKey[i]) return { target, key: value, setCookie };
+  // The chosen subset hashes on another key (or none): its own key when the request carries it,
+  // else the deciding value, so the endpoint too stays put without a second cookie.
+  const subset = target.subset;
+  const own = subset.hashKey === null ? null : readRequestHashKey(subset.hashKey, req, maxKeyLength);
+  return { target, key: subset.hashKey === null ? null : (own ?? value), setCookie };
+}

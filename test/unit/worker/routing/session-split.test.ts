@@ -1,0 +1,112 @@
+import test from 'ava';
+import { buildTables } from '../../../../src/balancing/build-tables.js';
+import { initHasher } from '../../../../src/balancing/hash.js';
+import { compileSources } from '../../../../src/config/index.js';
+import type { Kernel } from '../../../../src/kernel/index.js';
+import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
+import { selectSessionTarget } from '../../../../src/worker/routing/session-split.js';
+import { findCookie } from '../../../../src/worker/routing/sticky.js';
+import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
+
+const hasher = await initHasher();
+const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
+
+function yaml(weights: number[], policies: string[]): string {
+  const names = ['a', 'b', 'c'].slice(0, weights.length);
+  const route = names.map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
+  const subsets = names.map((n, i) => `  - name: ${n}\n    labels: {}\n    trafficPolicy: {loadBalancer: ${policies[i]}}\n`).join('');
+  return `${GATEWAY_YAML}---
+${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: svc
+  subsets:
+${subsets}---
+${serviceEntryYaml('svc', [9001])}`;
+}
+
+const COOKIE = '{consistentHash: {httpCookie: {name: session, ttl: 60s}}}';
+
+function runtime(text: string, random: () => number = Math.random): { rt: RuntimeSnapshot; route: RuntimeRoute } {
+  const snapshot = buildTables(compileSources([{ file: 't.yaml', text }]).snapshot, hasher);
+  const rt = buildRuntimeSnapshot(snapshot, { kernel: fakeKernel, hasher, random });
+  const route = rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]!;
+  return { rt, route };
+}
+
+const withCookie = (cookie?: string) => ({ headers: cookie === undefined ? {} : { cookie } });
+
+test('the same session key always gets the same destination, and the weights hold over 20,000 keys', (t) => {
+  const { rt, route } = runtime(yaml([80, 20], [COOKIE, COOKIE]));
+  t.not(route.split, null);
+  let a = 0;
+  const N = 20_000;
+  for (let i = 0; i < N; i++) {
+    const first = selectSessionTarget(rt, route, withCookie(`session=k${i}`));
+    const again = selectSessionTarget(rt, route, withCookie(`x=1; session=k${i}`));
+    t.is(first.target, again.target);
+    t.is(first.key, `k${i}`);
+    t.is(first.setCookie, null, 'a key the request carries is never re-minted');
+    if (first.target.subset.name === 'svc/a') a++;
+  }
+  // binomial sd = sqrt(20000 * 0.8 * 0.2) = 57: 5 sd is 283 keys, 1.4 points
+  t.true(Math.abs(a - 0.8 * N) < 283, `svc/a got ${a} of ${N}`);
+});
+
+test('a request without the cookie gets one minted first, and the destination follows the minted value', (t) => {
+  const { rt, route } = runtime(yaml([50, 50], [COOKIE, '{consistentHash: {httpCookie: {name: session, path: /b, ttl: 3600s}}}']));
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const fresh = selectSessionTarget(rt, route, withCookie());
+    t.not(fresh.setCookie, null);
+    const value = findCookie(fresh.setCookie!.split(';')[0]!, 'session')!;
+    t.is(fresh.key, value);
+    // the Set-Cookie is the chosen destination's own: its path and ttl
+    const name = fresh.target.subset.name;
+    seen.add(name);
+    t.true(fresh.setCookie!.endsWith(name === 'svc/a' ? '; Path=/; Max-Age=60; HttpOnly' : '; Path=/b; Max-Age=3600; HttpOnly'), fresh.setCookie!);
+    // the next request, carrying it, lands on the same destination
+    t.is(selectSessionTarget(rt, route, withCookie(`session=${value}`)).target, fresh.target);
+  }
+  t.is(seen.size, 2);
+});
+
+test('no key and nothing to mint: split at random by the route weights, as Istio does', (t) => {
+  const noTtl = '{consistentHash: {httpCookie: {name: session}}}';
+  let draw = 0.1;
+  const { rt, route } = runtime(yaml([50, 50], [noTtl, noTtl]), () => draw);
+  t.is(selectSessionTarget(rt, route, withCookie()).target.subset.name, 'svc/a');
+  draw = 0.9;
+  const late = selectSessionTarget(rt, route, withCookie());
+  t.is(late.target.subset.name, 'svc/b');
+  t.is(late.key, null);
+  t.is(late.setCookie, null);
+  // with the cookie (set by the backend, say), the key decides, whatever the draw
+  const keyed = selectSessionTarget(rt, route, withCookie('session=abc')).target;
+  draw = 0.1;
+  t.is(selectSessionTarget(rt, route, withCookie('session=abc')).target, keyed);
+});
+
+test('a destination hashing on another key: its own key when the request has it, else the deciding value; no second cookie', (t) => {
+  const { rt, route } = runtime(yaml([50, 50], [COOKIE, '{consistentHash: {httpHeaderName: x-user}}']));
+  for (let i = 0; i < 200; i++) {
+    const r = selectSessionTarget(rt, route, { headers: { cookie: `session=k${i}`, 'x-user': `u${i}` } });
+    if (r.target.subset.name === 'svc/b') t.is(r.key, `u${i}`);
+    else t.is(r.key, `k${i}`);
+    const noHeader = selectSessionTarget(rt, route, { headers: { cookie: `session=k${i}` } });
+    t.is(noHeader.target, r.target);
+    t.is(noHeader.key, `k${i}`);
+  }
+  // minting: a request going to b still gets the deciding cookie, with a's attributes
+  for (let i = 0; i < 50; i++) {
+    const fresh = selectSessionTarget(rt, route, withCookie());
+    t.regex(fresh.setCookie ?? '', /^session=[0-9a-f]{32}; Path=\/; Max-Age=60; HttpOnly$/);
+  }
+});
+
+test('a weight-0 destination never receives a session', (t) => {
+  const { rt, route } = runtime(yaml([50, 0, 50], [COOKIE, COOKIE, COOKIE]));
+  for (let i = 0; i < 2000; i++) t.not(selectSessionTarget(rt, route, withCookie(`session=k${i}`)).target.subset.name, 'svc/b');
+});
