@@ -1,7 +1,8 @@
 // Micro benchmarks of the balancing layer: `npm run bench:micro` (needs `npm run build:wasm`).
 // Prints lookup cost (WASM kernel vs TS reference), build cost (inline and pooled), keys moved per
-// endpoint change next to the 1/N ideal, the session cache at 1 M entries and the verified-pin
-// cache beside a MAC verification; then writes the
+// endpoint change next to the 1/N ideal, the session cache at 1 M entries, the verified-pin
+// cache beside a MAC verification, and the sessions a session split's weight change moves beside
+// the minimum; then writes the
 // same text into bench/RESULTS.md's micro block (not with --no-write). About a minute.
 import { initHasher } from '../../src/balancing/hash.js';
 import { loadKernel } from '../../src/kernel/index.js';
@@ -13,6 +14,7 @@ import { benchHostLoss } from './host-loss.bench.js';
 import { benchHashPath } from './hash.bench.js';
 import { benchSessionCache } from './session-cache.bench.js';
 import { benchPinCache } from './pin-cache.bench.js';
+import { benchSplitMoves } from './split-moves.bench.js';
 
 const started = performance.now();
 const machine = describeMachine();
@@ -32,6 +34,7 @@ benchHostLoss(hasher);
 benchHashPath(hasher, kernel);
 benchSessionCache(hasher, kernel);
 benchPinCache();
+benchSplitMoves(hasher);
 process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
 if (!process.argv.includes('--no-write')) {

@@ -29,6 +29,8 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
         routes: vh.routes.map((r) => ({
           ...r,
           destinations: r.destinations.map((d) => ({ ...d, subsetName: subsetName(d.subset) })),
+          // the rendezvous table is built from the weights and identities shown: summarised
+          ...(r.sessionSplit != null ? { sessionSplit: { key: r.sessionSplit.key, decider: r.sessionSplit.decider, table: r.sessionSplit.table === null ? null : { kind: 'rendezvous', destinations: r.sessionSplit.table.salts.length } } } : {}),
           // bytes as base64, the way Istio's directResponse.body.bytes spells them
           ...(r.directResponse != null ? { directResponse: { status: r.directResponse.status, bodyBase64: r.directResponse.body === null ? null : Buffer.from(r.directResponse.body).toString('base64') } } : {}),
         })),
