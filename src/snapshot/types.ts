@@ -280,10 +280,16 @@ export interface Endpoint {
 export type HashKey =
   /** ttlSec null: never mint (requests without the cookie are balanced as if no hash applied);
    *  0: mint a session cookie with no Max-Age; > 0: mint with Max-Age */
-  | { readonly kind: 'cookie'; readonly name: string; readonly path: string; readonly ttlSec: number | null }
+  | { readonly kind: 'cookie'; readonly name: string; readonly path: string; readonly ttlSec: number | null; readonly attributes?: readonly CookieAttribute[] }
   | { readonly kind: 'header'; readonly name: string }
   | { readonly kind: 'sourceIp' }
   | { readonly kind: 'query'; readonly name: string };
+
+/** DestinationRule httpCookie.attributes (Istio 1.28): extra Set-Cookie attributes; value '' for a flag such as Secure. */
+export interface CookieAttribute {
+  readonly name: string;
+  readonly value: string;
+}
 
 export type LbPolicy =
   | { readonly kind: 'roundRobin' }

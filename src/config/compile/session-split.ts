@@ -37,14 +37,14 @@ export function checkSessionSplit(sink: IssueSink, refs: readonly DestinationRef
     const key = hashKeyOf(s);
     if (key === null) others.push(`${s.name} (no hash key: its endpoint is chosen by its own policy)`);
     else if (!sameHashKey(key, split.key)) others.push(`${s.name} (${describeHashKey(key)}: used for its endpoint when the request carries it, else the deciding key)`);
-    else if (key.kind === 'cookie' && split.key.kind === 'cookie' && (key.path !== split.key.path || key.ttlSec !== split.key.ttlSec)) {
+    else if (key.kind === 'cookie' && split.key.kind === 'cookie' && (key.path !== split.key.path || key.ttlSec !== split.key.ttlSec || JSON.stringify(key.attributes ?? []) !== JSON.stringify(split.key.attributes ?? []))) {
       attributes.push(s.name);
     }
   }
   const decides = `${describeHashKey(split.key)} (of ${decider.name}) decides the destination`;
   if (others.length > 0) sink.warn(place, `the weighted destinations hash on different keys; ${decides}; ${others.join('; ')}`);
   if (attributes.length > 0) {
-    sink.warn(place, `the weighted destinations mint ${describeHashKey(split.key)} with different path or ttl; ${decides}, and a minted cookie gets the attributes of the destination it chose, or when that one mints none, of the first that does (${attributes.join(', ')} differ from ${decider.name})`);
+    sink.warn(place, `the weighted destinations mint ${describeHashKey(split.key)} with different path, ttl or attributes; ${decides}, and a minted cookie gets the attributes of the destination it chose, or when that one mints none, of the first that does (${attributes.join(', ')} differ from ${decider.name})`);
   }
 }
 

@@ -1,7 +1,7 @@
 // DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection, connectionPool.
-import type { ConnectionPoolPolicy, HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
+import type { ConnectionPoolPolicy, CookieAttribute, HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
-import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readObject, readString, requireString } from '../fields.js';
+import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readList, readObject, readString, requireString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 import { readOutlierDetection } from './outlier-detection.js';
 import { readConnectionPool } from './connection-pool.js';
@@ -138,8 +138,9 @@ function readHashKey(sink: IssueSink, place: Place, ch: Record<string, unknown>,
 }
 
 function readCookie(sink: IssueSink, place: Place, value: unknown): HashKey | null {
-  const c = readObject(sink, place, value, { known: ['name', 'path', 'ttl'], ignored: { attributes: NOT_IMPLEMENTED } });
+  const c = readObject(sink, place, value, { known: ['name', 'path', 'ttl', 'attributes'] });
   if (c === null) return null;
+  const attributes = readCookieAttributes(sink, at(place, 'attributes'), c.attributes);
   const name = requireString(sink, at(place, 'name'), c.name);
   const path = readString(sink, at(place, 'path'), c.path) ?? COOKIE_PATH_DEFAULT;
   const ttlMs = readDurationMs(sink, at(place, 'ttl'), c.ttl);
@@ -147,7 +148,56 @@ function readCookie(sink: IssueSink, place: Place, value: unknown): HashKey | nu
   // Max-Age counts whole seconds; round a fractional ttl up so it never becomes a session cookie.
   const ttlSec = ttlMs === null ? null : Math.ceil(ttlMs / 1000);
   if (ttlMs !== null && ttlSec !== ttlMs / 1000) sink.warn(at(place, 'ttl'), `rounded up to ${ttlSec}s: cookie lifetimes are whole seconds`);
-  return { kind: 'cookie', name, path, ttlSec };
+  if (attributes === null) return null;
+  return { kind: 'cookie', name, path, ttlSec, ...(attributes.length > 0 ? { attributes } : {}) };
+}
+
+// Attributes another field sets: two Path or Max-Age attributes leave the browser to pick one
+// (RFC 6265 §5.3: the last wins), and an Expires beside Max-Age is ignored by it, so each is an error.
+const COOKIE_ATTRIBUTES_OWNED: Readonly<Record<string, string>> = { path: 'httpCookie.path', 'max-age': 'httpCookie.ttl', expires: 'httpCookie.ttl' };
+// RFC 9110 token characters: the attribute name becomes `; <name>=<value>` in Set-Cookie.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A cookie attribute value is any CHAR except CTLs and ";" (RFC 6265 §4.1.1 cookie-av).
+const ATTRIBUTE_VALUE = /^[\x20-\x3a\x3c-\x7e]*$/;
+const SAME_SITE = ['Strict', 'Lax', 'None'];
+
+/** httpCookie.attributes (Istio 1.28): [{name, value}] appended to the Set-Cookie stickyd mints. */
+function readCookieAttributes(sink: IssueSink, place: Place, value: unknown): CookieAttribute[] | null {
+  if (isAbsent(value)) return [];
+  const list = readList(sink, place, value);
+  if (list === null) return null;
+  const out: CookieAttribute[] = [];
+  const seen = new Set<string>();
+  let ok = true;
+  list.forEach((item, i) => {
+    const p = at(place, i);
+    const a = readObject(sink, p, item, { known: ['name', 'value'] });
+    const name = a === null ? null : requireString(sink, at(p, 'name'), a.name);
+    const v = a === null ? null : isAbsent(a.value) ? '' : readString(sink, at(p, 'value'), a.value);
+    if (name === null || v === null) { ok = false; return; }
+    const lower = name.toLowerCase();
+    const owner = COOKIE_ATTRIBUTES_OWNED[lower];
+    const problem = !TOKEN.test(name) ? `attribute name ${JSON.stringify(name)} is not a token`
+      : owner !== undefined ? `${name} is set by ${owner}: set it there`
+      : seen.has(lower) ? `${name} is given twice`
+      : !ATTRIBUTE_VALUE.test(v) ? `the value of ${name} must be visible ASCII or spaces, without ";" (it ends up in a Set-Cookie line)`
+      : lower === 'samesite' && !SAME_SITE.some((x) => x.toLowerCase() === v.toLowerCase()) ? `SameSite must be one of ${SAME_SITE.join(', ')}, got ${JSON.stringify(v)}`
+      : null;
+    if (problem !== null) {
+      sink.error(at(p, problem.startsWith('the value') || problem.startsWith('SameSite') ? 'value' : 'name'), problem);
+      ok = false;
+      return;
+    }
+    seen.add(lower);
+    out.push({ name, value: v });
+  });
+  if (!ok) return null;
+  const has = (n: string): boolean => seen.has(n);
+  const none = out.some((a) => a.name.toLowerCase() === 'samesite' && a.value.toLowerCase() === 'none');
+  // Browsers drop these cookies outright: a session that could never hold is worth a warning.
+  if (none && !has('secure')) sink.warn(place, 'SameSite=None without Secure: browsers reject the cookie');
+  if (has('partitioned') && !has('secure')) sink.warn(place, 'Partitioned without Secure: browsers reject the cookie');
+  return out;
 }
 
 type Table = { table: 'ring' | 'maglev'; minimumRingSize: number | null; maglevTableSize: number | null };

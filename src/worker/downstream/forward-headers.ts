@@ -2,6 +2,7 @@
 // every hop-by-hop field and every field the Connection header names. Work on rawHeaders so
 // repeated lines (Set-Cookie above all) stay separate lines and names keep their case.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { buildPrivateCacheControl } from './set-cookie.js';
 
 /**
  * RFC 9110 §7.6.1 plus the legacy Keep-Alive / Proxy-Connection and the proxy-auth pair, and
@@ -106,9 +107,31 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
 }
 
 /**
+ * A response carrying a cookie stickyd minted must not be stored by a shared cache and replayed to
+ * others: Cache-Control (and CDN-Cache-Control, RFC 9213, which a CDN reads instead when present)
+ * tightened to private unless the backend already forbids shared storing (set-cookie.ts).
+ */
+function keepFromSharedCaches(out: string[]): void {
+  for (const header of ['cache-control', 'cdn-cache-control']) {
+    let values: string[] | null = null;
+    for (let i = 0; i < out.length; i += 2) {
+      if (out[i]!.length !== header.length || out[i]!.toLowerCase() !== header) continue;
+      (values ??= []).push(out[i + 1]!);
+    }
+    if (values === null && header === 'cdn-cache-control') continue;
+    const merged = buildPrivateCacheControl(values);
+    if (merged === null) continue;
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (out[i]!.length === header.length && out[i]!.toLowerCase() === header) out.splice(i, 2);
+    }
+    out.push(header === 'cache-control' ? 'Cache-Control' : 'CDN-Cache-Control', merged);
+  }
+}
+
+/**
  * Client response headers from the upstream's raw [name, value, ...] list (undici's, as latin1
  * strings): its end-to-end headers (every Set-Cookie line kept), then X-Request-Id, stickyd's own
- * Set-Cookie as a separate line, and Connection: close when asked.
+ * Set-Cookie as a separate line (with Cache-Control kept private), and Connection: close when asked.
  */
 export function buildClientHeaders(raw: readonly string[], requestId: string, setCookie: string | null, close: boolean): string[] {
   let connection: string | undefined;
@@ -119,7 +142,10 @@ export function buildClientHeaders(raw: readonly string[], requestId: string, se
   const out: string[] = [];
   copyEndToEnd(raw, connection, RESPONSE_OWNED, out);
   out.push('X-Request-Id', requestId);
-  if (setCookie !== null) out.push('Set-Cookie', setCookie);
+  if (setCookie !== null) {
+    out.push('Set-Cookie', setCookie);
+    keepFromSharedCaches(out);
+  }
   if (close) out.push('Connection', 'close');
   return out;
 }

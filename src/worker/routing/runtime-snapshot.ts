@@ -14,7 +14,7 @@ import { buildHostTable, type HostTable } from '../downstream/host-table.js';
 import { buildRuntimeServers, type RuntimeServers } from '../downstream/gateway-servers.js';
 import { SessionCache, type CacheCounters } from './session-cache.js';
 import { buildSnapshotMeter, buildSubsetMeter, buildTargetMeter, type SnapshotMeter, type SubsetMeter, type TargetMeter } from '../telemetry/stats.js';
-import { buildSetCookieParts } from './sticky.js';
+import { buildSetCookieParts } from '../downstream/set-cookie.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { buildPlacement, type Placement } from './placement-table.js';
 import type { PinRuntime } from './pin-runtime.js';
@@ -273,7 +273,7 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number, pins: P
   const picker = countActive(createPicker(policy.kind === 'hash' ? 'random' : policy.kind, s.endpoints, random), placement.active);
   // a persistent subset's cookie is its pin: the policy's own cookie of the same name is not minted beside it
   const mintsCookie = pins === null && hashKey !== null && hashKey.kind === 'cookie' && hashKey.ttlSec !== null;
-  const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0) : null;
+  const parts = mintsCookie ? buildSetCookieParts(hashKey.name, hashKey.path, hashKey.ttlSec ?? 0, hashKey.attributes) : null;
   const poolFor = deps.poolFor;
   const breaker = deps.breakerFor?.(s) ?? null;
   return {

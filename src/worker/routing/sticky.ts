@@ -143,15 +143,3 @@ function readFirstHeaderValue(req: RequestHead, name: string): string | null {
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
-
-/** Precomputed Set-Cookie halves: the line is prefix + value + suffix. */
-export interface SetCookieParts {
-  readonly prefix: string;
-  readonly suffix: string;
-}
-
-/** `<name>=<value>; Path=<path>; Max-Age=<ttl>; HttpOnly`; ttl 0 is a session cookie (no Max-Age). */
-export function buildSetCookieParts(name: string, path: string, ttlSec: number): SetCookieParts {
-  const maxAge = ttlSec > 0 ? `; Max-Age=${ttlSec}` : '';
-  return { prefix: `${name}=`, suffix: `; Path=${path}${maxAge}; HttpOnly` };
-}

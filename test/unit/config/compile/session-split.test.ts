@@ -51,5 +51,5 @@ test('check warns when the destinations hash on different keys, and says which k
 test('check warns when one cookie is minted with different attributes by different destinations', (t) => {
   const { warnings } = compile(yaml([50, 50], [COOKIE, '{consistentHash: {httpCookie: {name: session, ttl: 3600s}}}']));
   t.is(warnings.length, 1);
-  t.regex(warnings[0]!, /mint cookie "session" with different path or ttl; cookie "session" \(of svc\/a\) decides the destination, and a minted cookie gets the attributes of the destination it chose/);
+  t.regex(warnings[0]!, /mint cookie "session" with different path, ttl or attributes; cookie "session" \(of svc\/a\) decides the destination, and a minted cookie gets the attributes of the destination it chose/);
 });

@@ -109,3 +109,30 @@ test('the deprecated top-level consistentHash.minimumRingSize is honoured with a
   const { warnings } = compileOne(text);
   t.regex(find(warnings, 'spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.minimumRingSize')!.message, /deprecated in Istio: use ringHash.minimumRingSize/);
 });
+
+test('httpCookie.attributes (Istio 1.28): kept in order, a flag without value, SameSite case-insensitive', (t) => {
+  const p = v1Policy('{consistentHash: {httpCookie: {name: s, ttl: 60s, attributes: [{name: SameSite, value: none}, {name: Secure}, {name: Partitioned, value: ""}, {name: Domain, value: example.com}]}}}');
+  t.deepEqual((p as { key: unknown }).key, {
+    kind: 'cookie', name: 's', path: '/', ttlSec: 60,
+    attributes: [{ name: 'SameSite', value: 'none' }, { name: 'Secure', value: '' }, { name: 'Partitioned', value: '' }, { name: 'Domain', value: 'example.com' }],
+  });
+});
+
+test('httpCookie.attributes: names another field sets, duplicates, bad names and unsafe values are errors', (t) => {
+  const err = (attrs: string): string => v1Errors(`{consistentHash: {httpCookie: {name: s, ttl: 60s, attributes: [${attrs}]}}}`).map((i) => `${i.field}: ${i.message}`).join('\n');
+  t.regex(err('{name: Path, value: /x}'), /attributes\[0\]\.name: Path is set by httpCookie\.path/);
+  t.regex(err('{name: max-age, value: "5"}'), /max-age is set by httpCookie\.ttl/);
+  t.regex(err('{name: Expires, value: "Wed, 21 Oct 2026 07:28:00 GMT"}'), /Expires is set by httpCookie\.ttl/);
+  t.regex(err('{name: Secure}, {name: secure}'), /attributes\[1\]\.name: secure is given twice/);
+  t.regex(err('{name: "Same Site", value: Lax}'), /is not a token/);
+  t.regex(err('{name: Domain, value: "a.com; Path=/x"}'), /attributes\[0\]\.value: the value of Domain must be visible ASCII .*without ";"/);
+  t.regex(err('{name: Domain, value: "a.com\\r\\nX-Evil: 1"}'), /attributes\[0\]\.value: the value of Domain/);
+  t.regex(err('{name: SameSite, value: Sometimes}'), /SameSite must be one of Strict, Lax, None/);
+});
+
+test('httpCookie.attributes: SameSite=None or Partitioned without Secure is warned (browsers drop the cookie)', (t) => {
+  const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', '    trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: s, ttl: 60s, attributes: [{name: SameSite, value: None}, {name: Partitioned}]}}}}\n'));
+  const warnings = compileOne(text).warnings.map((w) => w.message);
+  t.true(warnings.includes('SameSite=None without Secure: browsers reject the cookie'));
+  t.true(warnings.includes('Partitioned without Secure: browsers reject the cookie'));
+});

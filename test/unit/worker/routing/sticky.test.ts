@@ -3,7 +3,8 @@ import { DEFAULT_SETTINGS } from '../../../../src/config/settings.js';
 import type { Kernel } from '../../../../src/kernel/index.js';
 import type { HashKey, Snapshot, Subset } from '../../../../src/snapshot/types.js';
 import { buildRuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
-import { buildSetCookieParts, findCookie, isValidCookieValue, mintSessionKey, readRequestHashKey } from '../../../../src/worker/routing/sticky.js';
+import { buildSetCookieParts } from '../../../../src/worker/downstream/set-cookie.js';
+import { findCookie, isValidCookieValue, mintSessionKey, readRequestHashKey } from '../../../../src/worker/routing/sticky.js';
 
 const MAX = 64;
 const cookieKey: HashKey = { kind: 'cookie', name: 'session', path: '/', ttlSec: 60 };
