@@ -44,6 +44,28 @@ export async function writeStickydConfig(dir: string, v1: readonly V1Endpoint[])
 }
 
 /**
+ * A weighted sticky route (`bench-split`): the seed's config at v1 80 / v2 20, both subsets sticky
+ * by the seed's `session` cookie, the destination chosen from the cookie (session split, README
+ * Sticky semantics). v1 is the first backends, v2 the last, so every request reaches a real
+ * backend; beside the seed's plain hash route in one run, it shows what the split costs.
+ */
+export async function writeStickydSplitConfig(dir: string, backends: readonly V1Endpoint[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const seed = await readFile(join(REPO, 'examples', 'demo', 'ingress-sticky.yaml'), 'utf8');
+  let n = 0;
+  const weighted = seed.replace(/weight: \d+/g, () => `weight: ${n++ === 0 ? 80 : 20}`);
+  const v2 = '  - name: v2\n    labels:\n      version: v2\n';
+  if (n !== 2 || !weighted.includes(v2)) throw new Error('the seed config changed: bench-split cannot set its weights');
+  const sticky = weighted.replace(v2, `${v2}    trafficPolicy:\n      loadBalancer:\n        consistentHash:\n          httpCookie: {name: session, ttl: 60s}\n`);
+  await writeFile(join(dir, 'ingress-sticky.yaml'), sticky);
+  const v1 = backends.slice(0, Math.max(1, backends.length - 1));
+  const last = backends[backends.length - 1]!;
+  const text = endpointsYaml(v1, last.port).replace(`{address: 127.0.0.2, ports: {http: ${last.port}}`, `{address: ${last.address}, ports: {http: ${last.port}}`);
+  await writeFile(join(dir, 'endpoints.yaml'), text);
+  return dir;
+}
+
+/**
  * The seed's config with header edits and a rewrite on the route every benchmark request takes
  * (`bench-edits`): request set/add/remove at route and destination level, a response set and
  * remove, and `rewrite.uri` over an exact `/ping` match (the backends serve only /ping, so the

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { describeMachine, packageVersion } from '../machine.js';
-import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig } from '../stickyd-config.js';
+import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydSplitConfig } from '../stickyd-config.js';
 import { parseBenchArgs, type Tool } from './args.js';
 import { startBackends } from './backends.js';
 import { checkSticky } from './check.js';
@@ -93,8 +93,9 @@ async function main(): Promise<void> {
   say(`backends on ${backends.ports.join(', ')}: ${backends.kind}`);
   const stickydConfig = await writeStickydConfig(join(run, 'stickyd'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
   const stickydEditsConfig = await writeStickydEditsConfig(join(run, 'stickyd-edits'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
+  const stickydSplitConfig = await writeStickydSplitConfig(join(run, 'stickyd-split'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
   const env: BenchEnv = {
-    group, run, backends: backends.ports, stickydConfig, stickydEditsConfig, bins, workers: opts.pin ? 1 : WORKERS,
+    group, run, backends: backends.ports, stickydConfig, stickydEditsConfig, stickydSplitConfig, bins, workers: opts.pin ? 1 : WORKERS,
     profDir: opts.cpuProf ? join(OUT_DIR, 'prof') : null,
   };
 

@@ -18,6 +18,8 @@ export interface BenchEnv {
   readonly stickydConfig: string;
   /** the same config with header edits and a rewrite on the benchmarked route (stickyd-config.ts) */
   readonly stickydEditsConfig: string;
+  /** the weighted sticky route: v1 80 / v2 20, the destination from the session cookie */
+  readonly stickydSplitConfig: string;
   readonly bins: { readonly nginx: string | null; readonly haproxy: string | null };
   /** write V8 CPU profiles of stickyd into this directory (per subject), or null */
   readonly profDir: string | null;
@@ -157,6 +159,7 @@ export function buildSubjects(variants: readonly { label: string; cli: string; a
     stickyd('stickyd-nolog', 'stickyd defaults but access log off (`--access-log off`), like the peers', { accessLog: false }),
     stickyd('stickyd-nocache', 'stickyd defaults but session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
     stickyd('stickyd-mint', 'stickyd defaults, mints a cookie on every request', { sendsCookies: false }),
+    stickyd('stickyd-split', 'stickyd defaults, a weighted sticky route (v1 80 / v2 20, both sticky by the cookie: the destination chosen from it)', { config: (env) => env.stickydSplitConfig }),
     stickyd('stickyd-edits', 'stickyd defaults, the same route with header edits (route + destination, request + response) and a rewrite', { config: (env) => env.stickydEditsConfig }),
   ];
   for (const v of variants) {
