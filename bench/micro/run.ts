@@ -14,7 +14,7 @@ import { benchHostLoss } from './host-loss.bench.js';
 import { benchHashPath } from './hash.bench.js';
 import { benchSessionCache } from './session-cache.bench.js';
 import { benchPinCache } from './pin-cache.bench.js';
-import { benchSplitMoves } from './split-moves.bench.js';
+import { benchSplitCost, benchSplitMoves } from './split-moves.bench.js';
 
 const started = performance.now();
 const machine = describeMachine();
@@ -35,6 +35,7 @@ benchHashPath(hasher, kernel);
 benchSessionCache(hasher, kernel);
 benchPinCache();
 benchSplitMoves(hasher);
+benchSplitCost(hasher);
 process.stdout.write(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
 if (!process.argv.includes('--no-write')) {

@@ -7,7 +7,7 @@ import { buildDestinationSalts } from '../../src/balancing/build-tables.js';
 import { computeMinimumMove, computeSplitMove } from '../../src/balancing/moves.js';
 import { buildRendezvous, selectRendezvous } from '../../src/balancing/rendezvous.js';
 import { mintSessionKey } from '../../src/worker/routing/sticky.js';
-import { row } from './measure.js';
+import { nsPerOp, row } from './measure.js';
 
 const KEYS = 200_000;
 
@@ -47,6 +47,27 @@ export function benchSplitMoves(hasher: Hasher): void {
     const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
     process.stdout.write(row([from.join('/'), to.join('/'), pct(moved / KEYS), pct(computeSplitMove(weights(from), weights(to))), pct(computeMinimumMove(weights(from), weights(to))), pct(movedRanges / KEYS)], widths) + '\n');
   }
+}
+
+/**
+ * What the split adds per request, in-process: the destination hash of the key (xxhash32 with its
+ * own seed) and the rendezvous choice, beside the ring's own hash of the same key.
+ */
+export function benchSplitCost(hasher: Hasher): void {
+  const keys = Array.from({ length: 1024 }, () => mintSessionKey());
+  const salts = buildDestinationSalts(['svc/v1', 'svc/v2', 'svc/v3'].map((name) => ({ name, port: 8080 })), hasher);
+  const two = buildRendezvous([80, 20, 0], salts);
+  const three = buildRendezvous([50, 30, 20], salts);
+  const time = (body: (k: string) => number): number => nsPerOp(1_000_000, (n) => {
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink += body(keys[i & 1023]!);
+    return sink;
+  });
+  const hash = time((k) => hasher.hash32(k));
+  const split2 = time((k) => selectRendezvous(two, hasher.destinationHash32(k)));
+  const split3 = time((k) => selectRendezvous(three, hasher.destinationHash32(k)));
+  process.stdout.write(`\n## session split: per-request cost of the destination choice (ns, median of 5)\n`);
+  process.stdout.write(`key hash (the ring's, for scale) ${hash.toFixed(0)} ns; destination hash + rendezvous: 2 destinations ${split2.toFixed(0)} ns, 3 destinations ${split3.toFixed(0)} ns\n`);
 }
 
 /** Cumulative ranges over the 32-bit hash, destinations in listing order. */
