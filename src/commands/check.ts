@@ -113,7 +113,9 @@ async function reportMoves(next: Snapshot, against: string, opts: CheckOptions, 
   const isUrl = /^https?:\/\//.test(against);
   let old: Snapshot;
   try {
-    old = isUrl ? await readDaemon(against, hasher) : buildTables((await loadConfig(against, { credentialsDir: opts.credentialsDir ?? null })).snapshot, hasher);
+    old = isUrl
+      ? await readDaemon(against, hasher)
+      : buildTables((await loadConfig(against, { credentialsDir: opts.credentialsDir ?? null })).snapshot, hasher);
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const i of err.issues) say('error', opts.json ? 'config error' : `--against: ${formatIssue(i)}`, { where: formatIssue(i), against });

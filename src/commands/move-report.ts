@@ -77,7 +77,9 @@ export function readConfigDump(dump: unknown, hasher: Hasher): Snapshot {
       routes: vh.routes.map((r): Route => ({ ...r, ...(r.sessionSplit != null ? { sessionSplit: { ...r.sessionSplit, table: null } } : {}) })),
     })),
   }));
-  const snapshot = { epoch: Number(d.generation), configPath: String(d.configPath), configHash: String(d.configHash), listeners, subsets, settings: d.settings } as Snapshot;
+  const snapshot = {
+    epoch: Number(d.generation), configPath: String(d.configPath), configHash: String(d.configHash), listeners, subsets, settings: d.settings,
+  } as Snapshot;
   return buildTables(snapshot, hasher);
 }
 
@@ -191,7 +193,8 @@ function compareRoute(o: RouteView | undefined, n: RouteView): RouteMove {
 }
 
 function listWeights(from: ReadonlyMap<string, number>, to: ReadonlyMap<string, number>): RouteMove['weights'] {
-  return [...new Set([...from.keys(), ...to.keys()])].sort().map((destination) => ({ destination, from: from.get(destination) ?? 0, to: to.get(destination) ?? 0 }));
+  const ids = [...new Set([...from.keys(), ...to.keys()])].sort();
+  return ids.map((destination) => ({ destination, from: from.get(destination) ?? 0, to: to.get(destination) ?? 0 }));
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;

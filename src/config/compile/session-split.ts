@@ -23,7 +23,9 @@ export function buildSessionSplit(destinations: readonly RouteDestination[], sub
  * Warnings for one VirtualService route (once, not per listener): destinations hashing on
  * different keys, or on one cookie minted with different attributes.
  */
-export function checkSessionSplit(sink: IssueSink, refs: readonly DestinationRef[], destinations: readonly RouteDestination[], subsets: readonly Subset[]): void {
+export function checkSessionSplit(
+  sink: IssueSink, refs: readonly DestinationRef[], destinations: readonly RouteDestination[], subsets: readonly Subset[],
+): void {
   const split = buildSessionSplit(destinations, subsets);
   const first = refs[0];
   if (split === null || first === undefined) return;
