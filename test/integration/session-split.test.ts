@@ -3,19 +3,16 @@
 // real daemon, real backends, a keep-alive node:http client for the thousands of sessions, curl
 // for a few and a real headless Chromium for ten browser profiles.
 import test from 'ava';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { haveChromium, launchChromium } from '../helpers/chromium.js';
 import { startDaemon, runCli } from '../helpers/daemon.js';
 import { startBackends, configDir, EXAMPLES } from '../helpers/backends.js';
 import { writeAtomic } from '../helpers/configs.js';
 import { curl } from '../helpers/curl.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 
 /** The seed's canary manifest at `v1`/`v2`, every subset sticky by a `session` cookie (ttl 3600s). */
 async function canaryYaml(v1: number, v2: number): Promise<string> {
@@ -134,12 +131,7 @@ test('80/20 canary: 1,000 minted sessions each stay on one version, the weights 
 });
 
 test('headless Chromium: 10 fresh profiles x 10 page loads each keep one version across a 50/50 split', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI) { t.fail(`${CHROMIUM} is missing in CI (Debian package: chromium)`); return; }
-    t.log(`SKIPPED: ${CHROMIUM} not found (apt-get install chromium, or set CHROMIUM_PATH)`);
-    t.pass();
-    return;
-  }
+  if (!haveChromium(t)) return;
   t.timeout(180_000);
   const backends = await startBackends();
   const cfg = await configDir('weighted', backends);
@@ -153,7 +145,7 @@ test('headless Chromium: 10 fresh profiles x 10 page loads each keep one version
     await cfg.cleanup();
   });
   // The browser asks for demo.example.com, resolved to the proxy: the Host header is the browser's own.
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.example.com 127.0.0.1'] });
+  browser = await launchChromium(['--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
   const versions = new Set<string>();
   for (let p = 0; p < 10; p++) {
     const context = await browser.newContext();
