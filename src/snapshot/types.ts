@@ -448,6 +448,8 @@ export interface PersistentSession {
   readonly lifetimeSec: number;
   /** whether Set-Cookie carries Max-Age=lifetimeSec (false: a browser session cookie) */
   readonly maxAge: boolean;
+  /** the same-named DestinationRule httpCookie's attributes, on every pin's Set-Cookie; absent: none */
+  readonly attributes?: readonly CookieAttribute[];
   /** bound into every pin's MAC and endpoint tokens: the key's kind and name, and the service host */
   readonly scope: string;
 }

@@ -124,6 +124,10 @@ export interface Answer {
   readonly instance: string;
   /** our Set-Cookie value for `session`, or null */
   readonly pin: string | null;
+  /** that Set-Cookie line whole (value and attributes), or null */
+  readonly setCookie: string | null;
+  /** the response's Cache-Control, or null */
+  readonly cacheControl: string | null;
 }
 
 /** A keep-alive client: `send(path, cookie)` with bounded concurrency via `all`. */
@@ -154,7 +158,8 @@ export class FastClient {
           const set = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith(`${cookieName}=`));
           let instance = `HTTP ${res.statusCode}`;
           try { if (res.statusCode === 200) instance = (JSON.parse(body) as { instance: string }).instance; } catch { /* keep the status */ }
-          resolve({ status: res.statusCode ?? 0, instance, pin: set === undefined ? null : set.slice(cookieName.length + 1).split(';')[0]! });
+          const pin = set === undefined ? null : set.slice(cookieName.length + 1).split(';')[0]!;
+          resolve({ status: res.statusCode ?? 0, instance, pin, setCookie: set ?? null, cacheControl: res.headers['cache-control'] ?? null });
         });
       });
       req.on('error', reject);

@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startDaemon, runCli, type Daemon } from '../helpers/daemon.js';
 import { curl } from '../helpers/curl.js';
-import { parseSamples, scrape, sample } from '../helpers/prom.js';
+import { parseSamples, scrape, sample, sumWhere } from '../helpers/prom.js';
 import { getJson } from '../helpers/http.js';
 import { buildPinConfig, FastClient, makeConfigDir, mintSessions, reloadAndWait, replaySessions, startNamedBackend, type NamedBackend, type ServiceSpec } from '../helpers/pin-stack.js';
 import { parseKeyFile, generateKeyFile } from '../../src/session/key-file.js';
@@ -77,6 +77,38 @@ test.serial('scale-up 3 -> 4 endpoints moves 0 of 1,000 pinned sessions; removin
   t.is(movedOthers, 0);
   const m = await metrics(daemon);
   t.is(sample(m, 'stickyd_session_pins_total', { subset: 'app', outcome: 'endpoint_gone' }), count(first, 'b'));
+});
+
+test.serial('pin cookies carry httpCookie.attributes and Cache-Control private; a retry answered by another endpoint re-pins the session there', async (t) => {
+  const bs = await backends(t, ['a', 'b', 'c']);
+  const { daemon, client } = await stack(t, [{
+    host: 'app',
+    backends: bs,
+    persistent: 'session',
+    loadBalancer: 'consistentHash: {httpCookie: {name: session, ttl: 3600s, attributes: [{name: SameSite, value: Lax}, {name: Secure}]}}',
+  }]);
+  const first = await mintSessions(client, '/app/', 300);
+  t.true(first.every((a) => a.status === 200 && a.pin !== null), 'every new session got a pin');
+  // the same builder as a minted cookie's (downstream/set-cookie.ts): the rule's attributes, then HttpOnly
+  t.true(first.every((a) => /^session=[0-9A-Za-z_.-]+; Path=\/; Max-Age=3600; SameSite=Lax; Secure; HttpOnly$/.test(a.setCookie ?? '')), first[0]!.setCookie ?? 'no Set-Cookie');
+  t.true(first.every((a) => a.cacheControl === 'private'), 'a response carrying a pin is kept from shared caches');
+  const onB = first.filter((a) => a.instance === 'b');
+  t.true(onB.length > 30, `b holds ${onB.length} sessions`);
+
+  // b stops listening; no health check is configured, so every request of b's sessions is routed
+  // to b by its valid pin, refused, and retried (Istio's default retryOn has connect-failure)
+  await bs[1]!.close();
+  client.reconnect();
+  const retried = await replaySessions(client, '/app/', onB.map((a) => a.pin!));
+  t.true(retried.every((a) => a.status === 200 && a.instance !== 'b'), 'every session of b answered by another endpoint');
+  t.true(retried.every((a) => a.pin !== null && /; SameSite=Lax; Secure; HttpOnly$/.test(a.setCookie ?? '') && a.cacheControl === 'private'), 'each got a new pin, with the attributes, kept private');
+  t.true(retried.every((a, i) => a.pin!.split('.')[0] === onB[i]!.pin!.split('.')[0]), 'the session id is kept');
+  // the new pin names the endpoint that answered: it is honoured there without another retry or re-pin
+  const again = await replaySessions(client, '/app/', retried.map((a) => a.pin!));
+  t.deepEqual(again.map((a) => a.instance), retried.map((a) => a.instance));
+  t.true(again.every((a) => a.pin === null), 'the moved pin is valid where it points');
+  const m = await metrics(daemon);
+  t.is(sumWhere(m, 'stickyd_upstream_retries_total', { subset: 'app' }), onB.length, 'one retry per session of b, none after the re-pin');
 });
 
 test.serial('two instances with one key file agree on 100 % of 1,000 sessions; key rotation keeps every session and re-signs with the new key', async (t) => {

@@ -130,10 +130,11 @@ export class SubsetCollector {
 export const DEFAULT_PIN_LIFETIME_SEC = 86_400;
 
 /**
- * The ServiceEntry's persistent-session labels with the DestinationRule's httpCookie (ttl, path)
- * when it names the same cookie: a ttl > 0 is the pin's lifetime and the cookie's Max-Age; ttl 0
- * or none makes a browser session cookie whose pin lives DEFAULT_PIN_LIFETIME_SEC. The label's
- * path wins over the rule's.
+ * The ServiceEntry's persistent-session labels with the DestinationRule's httpCookie (ttl, path,
+ * attributes) when it names the same cookie: a ttl > 0 is the pin's lifetime and the cookie's
+ * Max-Age; ttl 0 or none makes a browser session cookie whose pin lives DEFAULT_PIN_LIFETIME_SEC.
+ * The label's path wins over the rule's; the attributes (SameSite, Secure, Partitioned, ...) go on
+ * every pin's Set-Cookie as they go on a minted cookie.
  */
 function buildPersistentSession(sink: IssueSink, p: PersistentSessionRes, policy: LbPolicy, host: string): PersistentSession {
   const key = policy.kind === 'hash' ? policy.key : null;
@@ -149,6 +150,7 @@ function buildPersistentSession(sink: IssueSink, p: PersistentSessionRes, policy
     path: p.path ?? cookie?.path ?? '/',
     lifetimeSec,
     maxAge: ttl !== null && ttl > 0,
+    ...(cookie?.attributes !== undefined && cookie.attributes.length > 0 ? { attributes: cookie.attributes } : {}),
     scope: `${p.kind}:${p.name}\0${host}`,
   };
 }

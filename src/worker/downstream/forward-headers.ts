@@ -132,8 +132,9 @@ function keepFromSharedCaches(out: string[]): void {
  * Client response headers from the upstream's raw [name, value, ...] list (undici's, as latin1
  * strings): its end-to-end headers (every Set-Cookie line kept), then X-Request-Id, stickyd's own
  * Set-Cookie as a separate line (with Cache-Control kept private), and Connection: close when asked.
+ * `sessionHeader`: the caller adds a header-form pin, which a shared cache must not replay either.
  */
-export function buildClientHeaders(raw: readonly string[], requestId: string, setCookie: string | null, close: boolean): string[] {
+export function buildClientHeaders(raw: readonly string[], requestId: string, setCookie: string | null, close: boolean, sessionHeader = false): string[] {
   let connection: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
@@ -142,10 +143,8 @@ export function buildClientHeaders(raw: readonly string[], requestId: string, se
   const out: string[] = [];
   copyEndToEnd(raw, connection, RESPONSE_OWNED, out);
   out.push('X-Request-Id', requestId);
-  if (setCookie !== null) {
-    out.push('Set-Cookie', setCookie);
-    keepFromSharedCaches(out);
-  }
+  if (setCookie !== null) out.push('Set-Cookie', setCookie);
+  if (setCookie !== null || sessionHeader) keepFromSharedCaches(out);
   if (close) out.push('Connection', 'close');
   return out;
 }

@@ -61,3 +61,21 @@ export function resolvePin(
 export function buildPinCookie(pins: PinRuntime, pin: string): string {
   return pins.cookiePrefix + pin + pins.cookieSuffix;
 }
+
+/** What a response says about its session: our Set-Cookie line (cookie form) or header-form pin. */
+export interface SessionReply {
+  readonly setCookie: string | null;
+  readonly sessionHeader: readonly [string, string] | null;
+}
+
+/**
+ * The pin for a response that came from another endpoint than the one the request was routed to
+ * (a retry moved it: the pinned endpoint refused the connection, reset or timed out): the session
+ * now lives where it was answered, so it is pinned there. Envoy's cookie session state does the
+ * same: when the host that answered is not the cookie's, the cookie is rewritten to it.
+ */
+export function buildMovedPin(pins: PinRuntime, sid: string, index: number, nowSec: number): SessionReply {
+  const pin = issuePin(pins.table, sid, index, nowSec).value;
+  if (pins.carrier.kind === 'header') return { setCookie: null, sessionHeader: [pins.carrier.name, pin] };
+  return { setCookie: buildPinCookie(pins, pin), sessionHeader: null };
+}

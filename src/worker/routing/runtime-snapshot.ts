@@ -243,7 +243,7 @@ function buildPins(s: Subset, keys: readonly string[] | undefined, cache: PinCac
   const carrier: HashKey = p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
   const own = s.policy.kind === 'hash' ? s.policy.key : null;
   const placeBy = own === null || sameHashKey(own, carrier) ? null : own;
-  const parts = buildSetCookieParts(p.name, p.path, p.maxAge ? p.lifetimeSec : 0);
+  const parts = buildSetCookieParts(p.name, p.path, p.maxAge ? p.lifetimeSec : 0, p.attributes);
   return { table: buildPinTable(p, s.endpoints, keys), cache, carrier, placeBy, cookiePrefix: parts.prefix, cookieSuffix: parts.suffix };
 }
 

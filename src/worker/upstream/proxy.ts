@@ -20,6 +20,7 @@ import { buildError, errorText, sendError } from '../downstream/responses.js';
 import { isIdempotent, shouldRetryFailure, shouldRetryStatus } from './retry-policy.js';
 import type { RuntimeSnapshot, RuntimeSubset } from '../routing/runtime-snapshot.js';
 import { selectRetryEndpoint } from '../routing/select-endpoint.js';
+import { buildMovedPin } from '../routing/persistent-session.js';
 import { isClientFaulted } from '../downstream/server.js';
 import { UnaskedSwitchError, UpstreamAttempt, type AttemptSink } from './attempt.js';
 import { classifyFailure, failureOutcome, isConnectionReset, isRefusedAsGiven, readAttemptFailure, readErrorCode, type Cut } from './failure.js';
@@ -257,8 +258,14 @@ class Exchange implements AttemptSink, BreakerWaiter {
   }
 
   #clientHeaders(rawHeaders: string[]): string[] {
-    let headers = buildClientHeaders(rawHeaders, this.job.requestId, this.job.setCookie, this.ctx.draining);
-    const pin = this.job.sessionHeader;
+    let { setCookie } = this.job;
+    let pin = this.job.sessionHeader ?? null;
+    const pins = this.job.subset.pins;
+    if (pins !== null && this.#index !== this.job.index && this.job.key !== null) {
+      // a retry was answered by another endpoint than the pinned one: re-pin the session there
+      ({ setCookie, sessionHeader: pin } = buildMovedPin(pins, this.job.key, this.#index, Math.floor(Date.now() / 1000)));
+    }
+    let headers = buildClientHeaders(rawHeaders, this.job.requestId, setCookie, this.ctx.draining, pin !== null);
     // a header-form pin replaces any same-named header of the backend's: the client must get ours
     if (pin != null) headers = applyHeaderEdits(headers, [{ op: 'set', name: pin[0], value: pin[1] }]);
     const edits = this.job.edits?.responseEdits;

@@ -63,6 +63,13 @@ test('the label path wins; without a rule naming the cookie the pin lives a day 
   t.is(c.persistent?.lifetimeSec, 86_400);
 });
 
+test('the same-named rule cookie lends the pin its httpCookie.attributes; a rule naming another cookie lends none', (t) => {
+  const a = compile(yaml({ seMeta: '  labels: {istio.io/persistent-session: session}\n', cookie: '{name: session, ttl: 600s, attributes: [{name: SameSite, value: Strict}, {name: Secure}]}' })).snapshot.subsets[0]!;
+  t.deepEqual(a.persistent?.attributes, [{ name: 'SameSite', value: 'Strict' }, { name: 'Secure', value: '' }]);
+  const b = compile(yaml({ seMeta: '  labels: {istio.io/persistent-session: sid}\n', cookie: '{name: session, ttl: 600s, attributes: [{name: Secure}]}' })).snapshot.subsets[0]!;
+  t.is(b.persistent?.attributes, undefined);
+});
+
 test('istio.io/persistent-session-header gives the header form, lower-cased', (t) => {
   const s = compile(yaml({ seMeta: '  labels: {istio.io/persistent-session-header: X-Session}\n', noRule: true })).snapshot.subsets[0]!;
   t.is(s.persistent?.kind, 'header');

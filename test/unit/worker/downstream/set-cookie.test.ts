@@ -37,3 +37,9 @@ test('buildClientHeaders: only a response with our Set-Cookie is touched; CDN-Ca
   t.deepEqual(buildClientHeaders(['Cache-Control', 'no-store'], 'id', 's=1', true), ['Cache-Control', 'no-store', 'X-Request-Id', 'id', 'Set-Cookie', 's=1', 'Connection', 'close']);
   t.deepEqual(buildClientHeaders([], 'id', 's=1', false), ['X-Request-Id', 'id', 'Set-Cookie', 's=1', 'Cache-Control', 'private']);
 });
+
+test('buildClientHeaders: a response carrying a header-form pin (added by the caller) is kept from shared caches too', (t) => {
+  const raw = ['Cache-Control', 'public, max-age=60'];
+  t.deepEqual(buildClientHeaders(raw, 'id', null, false, true), ['X-Request-Id', 'id', 'Cache-Control', 'private, max-age=60']);
+  t.deepEqual(buildClientHeaders(raw, 'id', null, false, false), [...raw, 'X-Request-Id', 'id']);
+});

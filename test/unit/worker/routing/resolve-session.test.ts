@@ -8,6 +8,7 @@ import type { PinOutcomeLabel } from '../../../../src/protocol.js';
 import type { Snapshot } from '../../../../src/snapshot/types.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot, type RuntimeSubset } from '../../../../src/worker/routing/runtime-snapshot.js';
 import { resolveSession } from '../../../../src/worker/routing/resolve-session.js';
+import { buildMovedPin } from '../../../../src/worker/routing/persistent-session.js';
 import { GATEWAY_YAML, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
 
 const SECRET_A = Buffer.alloc(32, 1).toString('base64url');
@@ -20,7 +21,7 @@ test.before(async () => {
   [hasher, kernel] = await Promise.all([initHasher(), loadKernel()]);
 });
 
-interface Opts { persistent?: string; drain?: number[]; factor?: number; policy?: string; endpoints?: number }
+interface Opts { persistent?: string; persistentHeader?: string; drain?: number[]; factor?: number; policy?: string; endpoints?: number }
 
 function build(o: Opts, keys: string[] = [SECRET_A]): RuntimeSnapshot {
   const n = o.endpoints ?? 4;
@@ -41,7 +42,7 @@ apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:
   name: app
-${o.persistent !== undefined ? `  labels: {istio.io/persistent-session: "${o.persistent}"}\n` : ''}spec:
+${o.persistent !== undefined ? `  labels: {istio.io/persistent-session: "${o.persistent}"}\n` : ''}${o.persistentHeader !== undefined ? `  labels: {istio.io/persistent-session-header: "${o.persistentHeader}"}\n` : ''}spec:
   hosts: [app]
   ports: [{number: 8080, name: http, protocol: HTTP}]
   resolution: STATIC
@@ -49,7 +50,7 @@ ${o.persistent !== undefined ? `  labels: {istio.io/persistent-session: "${o.per
 ${Array.from({ length: n }, (_, i) => `  - {address: 10.0.0.${i + 1}, ports: {http: 80}${o.drain?.includes(i) ? ', labels: {stickyd.io/drain: "true"}' : ''}}`).join('\n')}
 `;
   const compiled = compileSources([{ file: 'c.yaml', text }]).snapshot;
-  const keyed: Snapshot = o.persistent !== undefined ? { ...compiled, sessionKeys: keys } : compiled;
+  const keyed: Snapshot = o.persistent !== undefined || o.persistentHeader !== undefined ? { ...compiled, sessionKeys: keys } : compiled;
   return buildRuntimeSnapshot(buildTables(keyed, hasher), { kernel, hasher, random: mulberry(7) });
 }
 
@@ -126,6 +127,49 @@ test('sliding expiry: re-issued once half the lifetime is used; key rotation kee
   t.is(r.index, first.index);
   t.is(r.use, 'refreshed');
   t.is(pinOf(r.setCookie).split('.')[1], buildPinKey(Buffer.from(SECRET_B, 'base64url')).id);
+});
+
+test('pins, new, slid and re-issued, carry the same-named httpCookie attributes: one Set-Cookie builder with minted cookies', (t) => {
+  const rt = build({ persistent: 'session', policy: 'consistentHash: {httpCookie: {name: session, ttl: 600s, attributes: [{name: SameSite, value: None}, {name: Secure}, {name: Partitioned}]}}' });
+  const tail = '; Path=/; Max-Age=600; SameSite=None; Secure; Partitioned; HttpOnly';
+  const first = resolveSession(rt, sub(rt), req(), null, NOW);
+  t.true(first.setCookie!.endsWith(tail), first.setCookie!);
+  const slid = resolveSession(rt, sub(rt), req(`session=${pinOf(first.setCookie)}`), null, NOW + 301_000);
+  t.is(slid.use, 'refreshed');
+  t.true(slid.setCookie!.endsWith(tail), slid.setCookie!);
+  const down = new Uint8Array(4);
+  down[first.index] = 1;
+  const repinned = resolveSession(rt, sub(rt), req(`session=${pinOf(first.setCookie)}`), down, NOW);
+  t.is(repinned.use, 'repinned');
+  t.true(repinned.setCookie!.endsWith(tail), repinned.setCookie!);
+  const moved = buildMovedPin(sub(rt).pins!, first.key!, (first.index + 1) % 4, NOW / 1000);
+  t.true(moved.setCookie!.endsWith(tail), moved.setCookie!);
+  // a rule naming another cookie lends the pin nothing
+  const other = build({ persistent: 'sid', policy: 'consistentHash: {httpCookie: {name: session, ttl: 600s, attributes: [{name: SameSite, value: Lax}]}}' });
+  t.regex(resolveSession(other, sub(other), req(), null, NOW).setCookie!, /^sid=[^;]+; Path=\/; HttpOnly$/);
+});
+
+test('buildMovedPin: the pin of a session a retry moved names the endpoint that answered, keeps the session id, and is honoured there', (t) => {
+  const rt = build({ persistent: 'session' });
+  const first = resolveSession(rt, sub(rt), req(), null, NOW);
+  const answered = (first.index + 2) % 4;
+  const moved = buildMovedPin(sub(rt).pins!, first.key!, answered, Math.floor(NOW / 1000));
+  t.is(moved.sessionHeader, null);
+  const back = resolveSession(rt, sub(rt), req(`session=${pinOf(moved.setCookie)}`), null, NOW + 1000);
+  t.is(back.index, answered);
+  t.is(back.use, 'pinned');
+  t.is(back.key, first.key);
+
+  const hdr = build({ persistentHeader: 'x-session' });
+  const h = resolveSession(hdr, sub(hdr), req(), null, NOW);
+  t.is(h.sessionHeader?.[0], 'x-session');
+  const to = (h.index + 1) % 4;
+  const m = buildMovedPin(sub(hdr).pins!, h.key!, to, Math.floor(NOW / 1000));
+  t.is(m.setCookie, null);
+  t.is(m.sessionHeader?.[0], 'x-session');
+  const r = resolveSession(hdr, sub(hdr), { headers: { 'x-session': m.sessionHeader![1] }, url: '/', socket: { remoteAddress: '127.0.0.1' } }, null, NOW + 1000);
+  t.is(r.index, to);
+  t.is(r.use, 'pinned');
 });
 
 test('a pin whose endpoint is down or gone is re-placed keeping its session id; other endpoints never move on scale-up', (t) => {
