@@ -64,6 +64,29 @@ export interface HealthSource {
   status?(): Record<string, unknown>;
 }
 
+/** One ServiceEntry host name the primary resolves (primary/dns-resolver.ts), as /status and /metrics show it. */
+export interface DnsNameStatus {
+  readonly name: string;
+  /** the last good answer (kept while resolutions fail) */
+  readonly addresses: readonly string[];
+  /** dns: the DNS servers (node:dns Resolver); lookup: getaddrinfo (localhost, /etc/hosts) */
+  readonly via: 'dns' | 'lookup' | null;
+  /** the refresh interval the answer set: its TTL bounded to 1-60 s */
+  readonly ttlSec: number | null;
+  readonly resolvedAt: string | null;
+  readonly nextAt: string | null;
+  readonly lastError: string | null;
+  readonly resolutions: number;
+  readonly failures: number;
+  /** times the set of addresses changed */
+  readonly changes: number;
+}
+
+/** What the admin listener reads of the DNS resolver. */
+export interface DnsView {
+  status(): readonly DnsNameStatus[];
+}
+
 /** What the admin listener reads of the supervisor (primary/supervisor.ts). */
 export interface SupervisorView {
   readonly restarts: number;

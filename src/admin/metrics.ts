@@ -4,7 +4,7 @@
 // counters, base units (_seconds), _ratio for fractions.
 import { DURATION_BUCKETS, MIRROR_RESULTS, OVERFLOW_LIMITS, PIN_OUTCOMES, SESSION_COLUMNS, STATUS_COLUMNS, UPGRADE_REFUSALS, UPSTREAM_COLUMNS, type SeriesRow } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
-import type { HealthSource, MergedStats } from '../daemon-view.js';
+import type { DnsNameStatus, HealthSource, MergedStats } from '../daemon-view.js';
 import { PromText, type Labels } from './prom-text.js';
 import { computeShares } from './shares.js';
 import { renderTls } from './metrics-tls.js';
@@ -23,6 +23,7 @@ export interface MetricsView {
   readonly workerRestarts: number;
   readonly startedAt: number;
   readonly health: HealthSource | null;
+  readonly dns: readonly DnsNameStatus[];
 }
 
 /** Status classes always rendered, so rate() sees a series from the start; others only once non-zero. */
@@ -53,6 +54,7 @@ export async function readMetricsView(src: AdminSources): Promise<MetricsView> {
     workerRestarts: s.restarts,
     startedAt: src.startedAt,
     health: src.health,
+    dns: src.dns?.status() ?? [],
   };
 }
 
@@ -64,6 +66,7 @@ export function buildMetricsText(v: MetricsView): string {
   renderUpstream(p, v.merged.series.upstream ?? []);
   renderOverflow(p, v.snapshot, v.merged.series.overflow ?? []);
   renderWorkers(p, v.merged);
+  renderDns(p, v.dns);
   renderTls(p, v.snapshot, v.merged);
   return p.text();
 }
@@ -193,6 +196,19 @@ function renderOverflow(p: PromText, snapshot: Snapshot | null, rows: readonly S
   for (const name of [...counts.keys()].sort()) {
     OVERFLOW_LIMITS.forEach((limit, i) => p.sample('stickyd_upstream_overflow_total', [['subset', name], ['limit', limit]], counts.get(name)![i] ?? 0));
   }
+}
+
+/** ServiceEntry host names the primary resolves (resolution DNS). */
+function renderDns(p: PromText, names: readonly DnsNameStatus[]): void {
+  p.family('stickyd_dns_addresses', 'gauge', 'Addresses a ServiceEntry host name resolved to last (kept while resolutions fail), by name.');
+  for (const n of names) p.sample('stickyd_dns_addresses', [['name', n.name]], n.addresses.length);
+  p.family('stickyd_dns_resolutions_total', 'counter', 'Resolutions of a ServiceEntry host name, by name and result (ok, failed).');
+  for (const n of names) {
+    p.sample('stickyd_dns_resolutions_total', [['name', n.name], ['result', 'ok']], n.resolutions);
+    p.sample('stickyd_dns_resolutions_total', [['name', n.name], ['result', 'failed']], n.failures);
+  }
+  p.family('stickyd_dns_changes_total', 'counter', 'Times a ServiceEntry host name\'s set of addresses changed (each change builds a new generation).');
+  for (const n of names) p.sample('stickyd_dns_changes_total', [['name', n.name]], n.changes);
 }
 
 function renderUpstream(p: PromText, rows: readonly SeriesRow[]): void {

@@ -1,5 +1,5 @@
 // What the admin endpoints read: the primary's own objects, never a worker's memory directly.
-import type { HealthSource, MergedStats, ReloaderView, SupervisorView } from '../daemon-view.js';
+import type { DnsView, HealthSource, MergedStats, ReloaderView, SupervisorView } from '../daemon-view.js';
 
 export interface AdminSources {
   readonly supervisor: SupervisorView;
@@ -7,6 +7,8 @@ export interface AdminSources {
   /** one scrape of every worker's counters (primary/stats-collector.ts) */
   scrape(): Promise<MergedStats>;
   readonly health: HealthSource | null;
+  /** ServiceEntry host names and their answers; absent: none resolved */
+  readonly dns?: DnsView | null;
   /** Date.now() when the primary started */
   readonly startedAt: number;
 }

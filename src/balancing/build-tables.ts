@@ -8,9 +8,13 @@ import { buildMaglev } from './maglev.js';
 import { buildRendezvous } from './rendezvous.js';
 import { buildRing } from './ring.js';
 
-/** Fills the tables; pure; returns a new Snapshot (input untouched). */
+/**
+ * Fills the tables; pure; returns a new Snapshot (input untouched). A subset table already there
+ * is kept: a DNS answer change clears only the changed subsets' tables (config/compile/dns-endpoints.ts
+ * applyResolved). Split tables depend on destinations and weights only, and are cheap: always built.
+ */
 export function buildTables(snapshot: Snapshot, hasher: Hasher): Snapshot {
-  const subsets = snapshot.subsets.map((s) => ({ ...s, table: buildSubsetTable(s, hasher) }));
+  const subsets = snapshot.subsets.map((s) => ({ ...s, table: s.table ?? buildSubsetTable(s, hasher) }));
   const listeners = snapshot.listeners.map((l): Listener => ({
     ...l,
     virtualHosts: l.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => buildSplitTable(r, subsets, hasher)) })),

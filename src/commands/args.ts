@@ -1,5 +1,6 @@
 // What every command shares: parsing its flags (with -h/--help), the value parsers, and the
 // UsageError a bad value throws (cli.ts prints it above the command's help and exits 2).
+import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** What cli.ts hands a command. */
@@ -61,6 +62,13 @@ export function hostPort(value: string, flag: string, command: string): { host: 
   if (!m) throw new UsageError(`${flag} wants host:port (e.g. 127.0.0.1:8080 or [::1]:8080), got '${value}'`, command);
   const host = m[1] ?? (m[2] || '0.0.0.0');
   return { host, port: portNumber(m[3] as string, flag, command) };
+}
+
+/** --dns-server host:port (node:dns setServers' form; an IPv6 server as [addr]:port) */
+export function parseDnsServer(value: string, command: string): string {
+  const hp = hostPort(value, '--dns-server', command);
+  if (isIP(hp.host) === 0) throw new UsageError(`--dns-server wants an IP address and port, got '${value}'`, command);
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
 /** --listen: "host:port", or "GATEWAYPORT=host:port,..." to place each Gateway port */

@@ -7,9 +7,11 @@ import { buildTables } from '../balancing/build-tables.js';
 import { initHasher } from '../balancing/hash.js';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../config/index.js';
+import { applyResolved, readDnsNames } from '../config/compile/dns-endpoints.js';
+import { buildResolve, DnsResolver } from '../primary/dns-resolver.js';
 import { ConfigError, formatIssue, StickydError } from '../errors.js';
 import { loadKernel } from '../kernel/index.js';
-import type { HashKey, HeaderOp } from '../snapshot/types.js';
+import type { HashKey, HeaderOp, Snapshot } from '../snapshot/types.js';
 import { lookupHost } from '../worker/downstream/host-table.js';
 import { selectServerForHost } from '../worker/downstream/gateway-servers.js';
 import { readRequestHost, readRequestPath } from '../worker/downstream/request-head.js';
@@ -20,7 +22,7 @@ import { resolveRequest, type ResolvableRequest } from '../worker/routing/resolv
 import { AUTHORITY_FAILED, HEADER_FAILED, MATCHED, METHOD_FAILED, QUERY_FAILED, readMatchCut, readMatchFailure, URI_FAILED, WITHOUT_HEADER_FIRED } from '../worker/routing/route.js';
 import { buildRuntimeSnapshot, type CompiledNamedMatch, type CompiledRouteMatch, type CompiledStringMatch, type RuntimeListener, type RuntimeRoute, type RuntimeSnapshot } from '../worker/routing/runtime-snapshot.js';
 import { readQueryPart } from '../worker/routing/upstream-path.js';
-import { parseFlags, portNumber, required, UsageError } from './args.js';
+import { parseDnsServer, parseFlags, portNumber, required, UsageError } from './args.js';
 
 export const HELP = `Usage: stickyd explain -c <file-or-dir> --host H --path P [options]
 
@@ -40,6 +42,7 @@ Options:
       --port <n>           the Gateway port the request arrives on (default: the only one)
       --source-ip <ip>     the client address, for useSourceIp (default 127.0.0.1)
       --credentials-dir <dir>  where tls.credentialName secrets live (as for run)
+      --dns-server <host:port> resolve ServiceEntry host names there (as for run)
       --json               one JSON object instead of text
   -h, --help               this help
 
@@ -50,7 +53,7 @@ would be refused (no host, no route, no endpoint, a bad request) or the configur
 const FLAGS = {
   config: { type: 'string', short: 'c' }, host: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' },
   header: { type: 'string', multiple: true }, cookie: { type: 'string', multiple: true }, port: { type: 'string' },
-  'source-ip': { type: 'string' }, 'credentials-dir': { type: 'string' }, json: { type: 'boolean' },
+  'source-ip': { type: 'string' }, 'credentials-dir': { type: 'string' }, 'dns-server': { type: 'string' }, json: { type: 'boolean' },
 } as const;
 
 export async function run(args: string[]): Promise<void> {
@@ -63,7 +66,8 @@ export async function run(args: string[]): Promise<void> {
   const json = v.json === true;
   let rt: RuntimeSnapshot;
   try {
-    rt = await buildRuntime(config, str('credentials-dir') ?? null);
+    const dnsServer = str('dns-server');
+    rt = await buildRuntime(config, str('credentials-dir') ?? null, dnsServer === undefined ? null : parseDnsServer(dnsServer, 'explain'));
   } catch (err) {
     if (!(err instanceof StickydError)) throw err;
     const lines = err instanceof ConfigError ? err.issues.map(formatIssue) : [err.message];
@@ -78,14 +82,29 @@ export async function run(args: string[]): Promise<void> {
 }
 
 /** The snapshot `run` would serve, as a worker holds it (no upstream pools: nothing is sent). */
-export async function buildRuntime(config: string, credentialsDir: string | null): Promise<RuntimeSnapshot> {
+export async function buildRuntime(config: string, credentialsDir: string | null, dnsServer: string | null = null): Promise<RuntimeSnapshot> {
   const [hasher, kernel] = await Promise.all([initHasher(), loadKernel()]);
-  const { snapshot } = await loadConfig(config, { credentialsDir });
+  const snapshot = await resolveNames((await loadConfig(config, { credentialsDir })).snapshot, dnsServer);
   // explain never reads the session key file (nor needs its secrets): a persistent subset gets a
   // throwaway key, which places a request as a new session, as it would be without a valid pin
   const persistent = snapshot.subsets.some((s) => s.persistent != null);
   const keyed = persistent ? { ...snapshot, sessionKeys: [randomBytes(32).toString('base64url')] } : snapshot;
   return buildRuntimeSnapshot(buildTables(keyed, hasher), { kernel, hasher });
+}
+
+/** ServiceEntry host names (resolution DNS) resolved once, as the primary does at startup; a name that does not resolve is an error. */
+async function resolveNames(snapshot: Snapshot, dnsServer: string | null): Promise<Snapshot> {
+  const names = readDnsNames(snapshot);
+  if (names.length === 0) return snapshot;
+  const dns = new DnsResolver(buildResolve(dnsServer));
+  try {
+    await dns.ensure(names);
+  } catch (err) {
+    throw new StickydError('STICKYD_ERR_BUILD', err instanceof Error ? err.message : String(err));
+  } finally {
+    dns.stop();
+  }
+  return applyResolved(snapshot, dns.resolved(), snapshot.epoch) ?? snapshot;
 }
 
 /** A request head as Node's HTTP/1.1 server would hand it over. */

@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { log } from '../log.js';
 import { describeStartupError, runPrimary } from '../primary/main.js';
-import { hostPort, listenOverride, parseFlags, positiveInt, required, UsageError, type CommandEnv, type FlagValues } from './args.js';
+import { hostPort, listenOverride, parseDnsServer, parseFlags, positiveInt, required, UsageError, type CommandEnv, type FlagValues } from './args.js';
 
 export const HELP = `Usage: stickyd run -c <file-or-dir> [options]
 
@@ -46,6 +46,8 @@ Upstream:
       --connect-timeout <ms>     upstream connect timeout, then 504 or a retry (5000)
       --stream-idle-timeout <ms> upstream silence before 504 or truncation (300000)
       --upstream-idle-timeout <ms> pooled idle upstream connections close after this (4000)
+      --dns-server <host:port>   resolve ServiceEntry host names (resolution DNS) with this DNS
+                                 server only (default: the system's resolvers, and /etc/hosts)
 Active health checks (off unless --health-path is given):
       --health-path <path>       GET this path on every endpoint, e.g. /healthz
       --health-interval <ms>     between checks of one endpoint (2000)
@@ -72,7 +74,7 @@ export async function run(args: string[], env: CommandEnv): Promise<void> {
     config: { type: 'string', short: 'c' }, listen: { type: 'string' }, workers: { type: 'string' },
     admin: { type: 'string' }, 'session-cache': { type: 'string' }, 'pin-cache': { type: 'string' }, 'drain-timeout': { type: 'string' },
     'pid-file': { type: 'string' }, 'trusted-proxies': { type: 'string' }, 'credentials-dir': { type: 'string' }, 'session-key-file': { type: 'string' }, 'forward-client-cert': { type: 'boolean' },
-    'access-log': { type: 'string' }, 'access-log-sample': { type: 'string' },
+    'access-log': { type: 'string' }, 'access-log-sample': { type: 'string' }, 'dns-server': { type: 'string' },
     ...stringFlags(Object.keys(SETTING_FLAGS)), ...stringFlags(HEALTH_FLAGS),
   });
   const configPath = required(v.config, '--config', 'run');
@@ -109,6 +111,7 @@ export async function run(args: string[], env: CommandEnv): Promise<void> {
     workerArgs: [],
     healthCheck,
     accessLog: accessLogOptions(v),
+    dnsServer: typeof v['dns-server'] === 'string' ? parseDnsServer(v['dns-server'], 'run') : null,
   };
   try {
     await runPrimary(options, env.signals);

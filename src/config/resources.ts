@@ -186,7 +186,10 @@ export interface DestinationRuleRes extends Origin {
 
 /** A ServiceEntry endpoint or a WorkloadEntry spec. */
 export interface EndpointSpec {
+  /** an IP address (lower-case), or a lower-case host name when `hostname` */
   readonly address: string;
+  /** true: `address` is a host name, usable only under resolution DNS / DNS_ROUND_ROBIN */
+  readonly hostname: boolean;
   /** service port name -> target port */
   readonly ports: Readonly<Record<string, number>>;
   readonly labels: Readonly<Record<string, string>>;
@@ -203,6 +206,8 @@ export interface ServicePort {
 
 export interface ServiceEntryRes extends Origin {
   readonly hosts: readonly string[];
+  /** STATIC: endpoints are IPs; DNS / DNS_ROUND_ROBIN: an endpoint may be a host name, and with none the hosts are resolved */
+  readonly resolution: 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
   readonly ports: readonly ServicePort[];
   /** inline endpoints, or null when the entry selects WorkloadEntries */
   readonly endpoints: readonly EndpointSpec[] | null;

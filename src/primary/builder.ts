@@ -7,9 +7,34 @@ import { Piscina } from 'piscina';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { CODES, ConfigError, StickydError, type ConfigIssue, type ErrorCode } from '../errors.js';
 import type { PrepareOutput } from './prepare.task.js';
+import type { ResolvedNames } from '../config/compile/dns-endpoints.js';
+
+/** What prepareResolving needs of the DNS resolver (dns-resolver.ts). */
+export interface NameSource {
+  resolved(): ResolvedNames;
+  ensure(names: readonly string[]): Promise<void>;
+}
+
+/**
+ * prepare() with the config's host names resolved: a first pass says which names it needs; the
+ * ones never resolved are resolved in the primary (rejecting when one cannot be), then it runs again.
+ */
+export async function prepareResolving(
+  builder: Pick<TableBuilder, 'prepare'>, dns: NameSource | null, path: string, settings: Partial<ProxySettings>, epoch: number, sessionKeyFile: string | null,
+): Promise<Prepared> {
+  const first = await builder.prepare(path, settings, epoch, sessionKeyFile, dns?.resolved() ?? {});
+  if (first.unresolved.length === 0) return first;
+  if (dns === null) throw new StickydError('STICKYD_ERR_BUILD', `host names need resolving and no resolver is set: ${first.unresolved.join(', ')}`);
+  await dns.ensure(first.unresolved);
+  const second = await builder.prepare(path, settings, epoch, sessionKeyFile, dns.resolved());
+  if (second.unresolved.length > 0) throw new StickydError('STICKYD_ERR_BUILD', `host names still unresolved: ${second.unresolved.join(', ')}`);
+  return second;
+}
 
 export interface Prepared {
   readonly snapshot: Snapshot;
+  /** host names the config needs and `resolved` lacked: the snapshot is unbuilt (prepareResolving) */
+  readonly unresolved: readonly string[];
   readonly warnings: readonly ConfigIssue[];
   readonly files: readonly string[];
   readonly parseMs: number;
@@ -51,10 +76,12 @@ export class TableBuilder {
    * Loads, validates and compiles the config at `path` and builds its tables, on the pool's
    * thread. Rejects with ConfigError (every issue), or StickydError with the task's code.
    */
-  async prepare(path: string, settings: Partial<ProxySettings>, epoch: number, sessionKeyFile: string | null = null): Promise<Prepared> {
+  async prepare(
+    path: string, settings: Partial<ProxySettings>, epoch: number, sessionKeyFile: string | null = null, resolved?: ResolvedNames,
+  ): Promise<Prepared> {
     let out: PrepareOutput;
     try {
-      out = (await this.#pool.run({ path, settings, epoch, sessionKeyFile }, { filename: taskUrl('prepare').href })) as PrepareOutput;
+      out = (await this.#pool.run({ path, settings, epoch, sessionKeyFile, resolved }, { filename: taskUrl('prepare').href })) as PrepareOutput;
     } catch (err) {
       throw toBuildError(err);
     }

@@ -8,7 +8,8 @@ import type { AccessLogSpec } from '../protocol.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { startAdmin } from '../admin/server.js';
 import { buildAdminRoutes } from '../admin/routes.js';
-import { TableBuilder } from './builder.js';
+import { prepareResolving, TableBuilder } from './builder.js';
+import { buildResolve, DnsResolver } from './dns-resolver.js';
 import { Supervisor } from './supervisor.js';
 import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
@@ -33,6 +34,8 @@ export interface RunOptions {
   readonly accessLog?: AccessLogSpec;
   /** active HTTP health checks (--health-path and friends); absent or null: none */
   readonly healthCheck?: HealthCheckFlags | null;
+  /** --dns-server host:port: resolve ServiceEntry host names there only; absent or null: the system's resolvers */
+  readonly dnsServer?: string | null;
 }
 
 /** how long a draining worker keeps idle keep-alive sockets open before closing them (docs/reliability.md, Draining a worker) */
@@ -46,12 +49,14 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   setLogBase({ role: 'primary', pid: process.pid });
   const notifier = new Notifier();
   const builder = new TableBuilder();
+  const dns = new DnsResolver(buildResolve(opts.dnsServer ?? null));
   let first: Snapshot;
   try {
-    const prepared = await builder.prepare(opts.configPath, opts.settings, 1, opts.sessionKeyFile ?? null);
+    const prepared = await prepareResolving(builder, dns, opts.configPath, opts.settings, 1, opts.sessionKeyFile ?? null);
     for (const w of prepared.warnings) log('warn', 'config warning', { where: formatIssue(w) });
     first = prepared.snapshot;
   } catch (err) {
+    dns.stop();
     await builder.close();
     throw err;
   }
@@ -77,7 +82,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     onExit: (id) => collector.exited(id),
   });
   reloader = new Reloader({
-    configPath: opts.configPath, settings: opts.settings, sessionKeyFile: opts.sessionKeyFile ?? null, builder, supervisor, listen: opts.listen,
+    configPath: opts.configPath, settings: opts.settings, sessionKeyFile: opts.sessionKeyFile ?? null, builder, supervisor, listen: opts.listen, dns,
     onStart: () => { void notifier.reloading(); },
     onDone: () => { void notifier.ready(statusLine()); },
   });
@@ -87,17 +92,19 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   try {
     await supervisor.start(first);
     if (opts.admin) {
-      const routes = buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt });
+      const routes = buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt, dns });
       admin = await startAdminListener(opts.admin, routes);
     }
   } catch (err) {
     // Nothing served yet: take the workers and the build threads down, then say why (cli.ts).
     health.stop();
+    dns.stop();
     await supervisor.abort();
     await builder.close();
     throw err;
   }
   reloader.setApplied(first);
+  dns.onChange = () => { void rl.requestEndpoints(); };
   // only now: a SIGHUP queued during startup reloads on top of the first generation
   signals.onHup(() => { void rl.request(); });
   supervisor.startHeartbeat(HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS);
@@ -123,6 +130,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     log('info', 'draining', { signal, drainTimeoutMs: drainMs });
     notifier.stopWatchdog();
     health.stop();
+    dns.stop();
     void notifier.stopping();
     admin?.server.close();
     admin?.server.closeAllConnections();

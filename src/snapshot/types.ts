@@ -342,6 +342,24 @@ export interface Subset {
   readonly persistent?: PersistentSession | null;
   /** DestinationRule annotation stickyd.io/hash-balance-factor (percent); absent or null = unbounded */
   readonly balanceFactor?: number | null;
+  /**
+   * ServiceEntry resolution DNS / DNS_ROUND_ROBIN: the names behind some of `endpoints` and the
+   * IP endpoints beside them, so the primary can recompute `endpoints` when an answer changes
+   * (config/compile/dns-endpoints.ts); null or absent: every endpoint is an IP from the config
+   */
+  readonly dns?: { readonly sources: readonly DnsSource[]; readonly fixed: readonly Endpoint[] } | null;
+}
+
+/** A host name whose addresses are endpoints of a subset (ServiceEntry endpoint address, or its host). */
+export interface DnsSource {
+  /** lower-case host name */
+  readonly name: string;
+  /** DNS: every address is an endpoint; DNS_ROUND_ROBIN: one (the current address while the answer still holds it, else the first) */
+  readonly mode: 'DNS' | 'DNS_ROUND_ROBIN';
+  /** the endpoint port (target port) */
+  readonly port: number;
+  readonly weight: number;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,6 +1,6 @@
 // ServiceEntry endpoints for one service port: inline endpoints or the WorkloadEntries its
 // workloadSelector picks, each resolved to the target port, identified as "address:port".
-import type { Endpoint } from '../../snapshot/types.js';
+import type { DnsSource, Endpoint } from '../../snapshot/types.js';
 import { at, describePlace, type IssueSink, type Place } from '../issues.js';
 import type { EndpointSpec, ServiceEntryRes, ServicePort, WorkloadEntryRes } from '../resources.js';
 import { compareStrings } from './order.js';
@@ -21,16 +21,33 @@ export function readEndpointSpecs(se: ServiceEntryRes, workloads: readonly Workl
   return workloads.filter((w) => labelsMatch(selector, w.endpoint.labels)).map((w) => w.endpoint);
 }
 
+/** The endpoints of one service port: IP endpoints, and host names (resolution DNS) with what their addresses become. */
+export interface PortEndpoints {
+  readonly endpoints: Endpoint[];
+  readonly sources: DnsSource[];
+}
+
 /**
- * The endpoints serving `port` of `se`, sorted by id. Weight-0 endpoints are left out (warned at
- * validation). Two specs resolving to the same id are an error naming both: a duplicate would
- * silently double an endpoint's share.
+ * The endpoints serving `port` of `se`, sorted by id, and its host-name endpoints as DnsSources
+ * (sorted by name). Weight-0 endpoints are left out (warned at validation). Two specs resolving
+ * to the same id are an error naming both: a duplicate would silently double an endpoint's share.
+ * A host name under resolution STATIC is an error.
  */
-export function buildPortEndpoints(sink: IssueSink, se: ServiceEntryRes, port: ServicePort, specs: readonly EndpointSpec[]): Endpoint[] {
+export function buildPortEndpoints(sink: IssueSink, se: ServiceEntryRes, port: ServicePort, specs: readonly EndpointSpec[]): PortEndpoints {
   const byId = new Map<string, { endpoint: Endpoint; place: Place }>();
+  const sources = new Map<string, DnsSource>();
   for (const spec of specs) {
     if (spec.weight === 0) continue;
     const target = spec.ports[port.name] ?? port.targetPort ?? port.number;
+    if (spec.hostname) {
+      if (se.resolution === 'STATIC') {
+        sink.error(at(spec.place, 'address'), `"${spec.address}" is not an IP address: ServiceEntry/${se.name} has resolution STATIC, which needs IPs (use resolution DNS for host names)`);
+        continue;
+      }
+      const key = `${spec.address}:${target}`;
+      if (!sources.has(key)) sources.set(key, { name: spec.address.replace(/\.$/, ''), mode: se.resolution, port: target, weight: spec.weight, labels: sortedLabels(spec.labels) });
+      continue;
+    }
     const id = endpointId(spec.address, target);
     const first = byId.get(id);
     if (first !== undefined) {
@@ -43,7 +60,10 @@ export function buildPortEndpoints(sink: IssueSink, se: ServiceEntryRes, port: S
     const endpoint: Endpoint = { id, address: spec.address, port: target, weight: spec.weight, labels, ...(draining ? { draining } : {}) };
     byId.set(id, { endpoint, place: at(spec.place, 'address') });
   }
-  return [...byId.values()].map((v) => v.endpoint).sort((a, b) => compareStrings(a.id, b.id));
+  return {
+    endpoints: [...byId.values()].map((v) => v.endpoint).sort((a, b) => compareStrings(a.id, b.id)),
+    sources: [...sources.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, s]) => s),
+  };
 }
 
 /** the same labels with keys in code-unit order, so equal configs serialise identically */

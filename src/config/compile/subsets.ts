@@ -1,13 +1,13 @@
 // Route destinations -> Subsets: one per distinct (host, subset, port), with the ServiceEntry
 // endpoints its DestinationRule labels select and the policy that applies. Ids follow (name,
 // port) order, so every instance numbers the same config the same way whatever the file order.
-import type { Endpoint, LbPolicy, PersistentSession, Subset } from '../../snapshot/types.js';
+import type { LbPolicy, PersistentSession, Subset } from '../../snapshot/types.js';
 import { HASH_BALANCE_FACTOR_ANNOTATION } from '../validate/metadata.js';
 import type { PersistentSessionRes } from '../resources.js';
 import { at, describePlace, type IssueSink } from '../issues.js';
 import { covers, isWildcard } from '../hosts.js';
 import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, ServicePort } from '../resources.js';
-import { buildPortEndpoints, labelsMatch, readEndpointSpecs } from './endpoints.js';
+import { buildPortEndpoints, labelsMatch, readEndpointSpecs, type PortEndpoints } from './endpoints.js';
 import { compareStrings } from './order.js';
 
 const DEFAULT_POLICY: LbPolicy = { kind: 'leastRequest' }; // Istio's default simple policy since 1.14
@@ -18,7 +18,7 @@ export class SubsetCollector {
   readonly #res: Resources;
   readonly #byHost = new Map<string, ServiceEntryRes>();
   readonly #rules: DestinationRuleRes[] = [];
-  readonly #endpoints = new Map<string, Endpoint[]>();
+  readonly #endpoints = new Map<string, PortEndpoints>();
   readonly #subsets = new Map<string, Omit<Subset, 'id'>>();
   readonly #failed = new Set<string>();
 
@@ -50,8 +50,11 @@ export class SubsetCollector {
     if (this.#failed.has(key)) return null;
     if (this.#subsets.has(key)) return key;
     const selector = sub?.labels ?? {};
-    const endpoints = this.#portEndpoints(se, port).filter((e) => labelsMatch(selector, e.labels));
-    if (endpoints.length === 0) {
+    const all = this.#portEndpoints(se, port, d.host);
+    const endpoints = all.endpoints.filter((e) => labelsMatch(selector, e.labels));
+    const sources = all.sources.filter((s) => labelsMatch(selector, s.labels));
+    // Names are resolved by the primary after the compile (dns-endpoints.ts): a subset of names only is not empty.
+    if (endpoints.length === 0 && sources.length === 0) {
       const labels = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') || '(none)';
       this.#sink.error(d.place, `${name} port ${port.number} has no endpoints: none of ServiceEntry/${se.name} carries labels ${labels}`);
       this.#failed.add(key);
@@ -67,8 +70,9 @@ export class SubsetCollector {
     if (balanceFactor !== null && policy.kind !== 'hash' && persistent === null) {
       this.#sink.warn(d.place, `DestinationRule/${dr?.name} sets ${HASH_BALANCE_FACTOR_ANNOTATION}, but ${name} neither hashes nor pins sessions: the factor bounds only where new sessions are placed, so it does nothing here`);
     }
+    const dns = sources.length === 0 ? null : { sources, fixed: endpoints };
     this.#subsets.set(key, {
-      name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool,
+      name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool, dns,
       ...(persistent !== null ? { persistent } : {}),
       ...(balanceFactor !== null ? { balanceFactor } : {}),
     });
@@ -111,11 +115,16 @@ export class SubsetCollector {
     return port ?? null;
   }
 
-  #portEndpoints(se: ServiceEntryRes, port: ServicePort): Endpoint[] {
-    const key = `${se.name}\n${port.number}`;
+  /** `host`: the destination's, resolved itself when a DNS entry lists no endpoints (Istio: each host is its own cluster) */
+  #portEndpoints(se: ServiceEntryRes, port: ServicePort, host: string): PortEndpoints {
+    const byHost = se.resolution !== 'STATIC' && se.selector === null && (se.endpoints ?? []).length === 0;
+    const key = byHost ? `${se.name}\n${port.number}\n${host}` : `${se.name}\n${port.number}`;
     let list = this.#endpoints.get(key);
     if (list === undefined) {
-      list = buildPortEndpoints(this.#sink, se, port, readEndpointSpecs(se, this.#res.workloadEntries));
+      const specs = byHost
+        ? [{ address: host, hostname: true, ports: {}, labels: {}, weight: 1, place: at(se.place, 'spec', 'hosts') }]
+        : readEndpointSpecs(se, this.#res.workloadEntries);
+      list = buildPortEndpoints(this.#sink, se, port, specs);
       this.#endpoints.set(key, list);
     }
     return list;

@@ -25,8 +25,11 @@ export function readEndpointSpec(sink: IssueSink, place: Place, value: unknown):
     return null;
   }
   const address = requireString(sink, at(place, 'address'), e.address);
-  if (address !== null && isIP(address) === 0) {
-    sink.error(at(place, 'address'), `"${address}" is not an IP address: resolution STATIC needs IPs (DNS resolution is not implemented)`);
+  const hostname = address !== null && isIP(address) === 0;
+  // A host name is checked here; whether its ServiceEntry resolves it is checked where it is used
+  // (compile/endpoints.ts): a WorkloadEntry does not know which entries select it.
+  if (hostname && !isHostName(address)) {
+    sink.error(at(place, 'address'), `"${address}" is neither an IP address nor a host name`);
   }
   const ports = readPortMap(sink, at(place, 'ports'), e.ports) ?? {};
   const labels = readStringMap(sink, at(place, 'labels'), e.labels) ?? {};
@@ -34,7 +37,15 @@ export function readEndpointSpec(sink: IssueSink, place: Place, value: unknown):
   if (drain !== undefined && drain !== 'true' && drain !== 'false') sink.error(at(place, 'labels', DRAIN_LABEL), `"${drain}" must be "true" (take no new sessions, keep existing ones) or "false"`);
   const weight = readInt(sink, at(place, 'weight'), e.weight, 0, MAX_WEIGHT) ?? DEFAULT_WEIGHT;
   if (weight === 0) sink.warn(at(place, 'weight'), 'weight 0: this endpoint takes no traffic and is left out');
-  if (address === null || isIP(address) === 0) return null;
+  if (address === null || (hostname && !isHostName(address))) return null;
   // lower-case so an IPv6 address spelled in capitals still gets one canonical endpoint id
-  return { address: address.toLowerCase(), ports, labels, weight, place };
+  return { address: address.toLowerCase(), hostname, ports, labels, weight, place };
+}
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, at most 253 characters. */
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+export function isHostName(name: string): boolean {
+  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  return trimmed.length > 0 && trimmed.length <= 253 && trimmed.split('.').every((l) => LABEL.test(l));
 }

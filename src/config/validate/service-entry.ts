@@ -1,5 +1,8 @@
 // ServiceEntry: a host, its ports, and its endpoints (inline, or WorkloadEntries picked by labels).
-// Only resolution STATIC is implemented: endpoints are IP addresses stickyd connects to directly.
+// resolution STATIC: endpoints are IP addresses; DNS and DNS_ROUND_ROBIN: an endpoint address may
+// be a host name and, with no endpoints, the entry's hosts are resolved (by the primary:
+// primary/dns-resolver.ts). NONE (Istio's default) would forward to the address the client
+// dialled, which an ingress does not have, so it stays an error.
 import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, isEmptyList, readList, readObject, readPort, readString, readStringMap, requireString } from '../fields.js';
 import { isWildcard, readHosts } from '../hosts.js';
@@ -25,7 +28,7 @@ export function validateServiceEntry(sink: IssueSink, root: Place, name: string,
   hosts.forEach((h) => {
     if (isWildcard(h)) sink.error(at(place, 'hosts'), `wildcard host "${h}" needs resolution NONE, which is not implemented`);
   });
-  checkResolution(sink, at(place, 'resolution'), spec.resolution);
+  const resolution = readResolution(sink, at(place, 'resolution'), spec.resolution);
   const ports = readPorts(sink, at(place, 'ports'), spec.ports);
   const hasEndpoints = !isAbsent(spec.endpoints);
   const hasSelector = !isAbsent(spec.workloadSelector);
@@ -39,15 +42,18 @@ export function validateServiceEntry(sink: IssueSink, root: Place, name: string,
   const sel = readObject(sink, selPlace, spec.workloadSelector, { known: ['labels'] });
   const selector = sel === null ? null : readStringMap(sink, at(selPlace, 'labels'), sel.labels) ?? {};
   const persistent = meta === null ? null : readPersistentSession(sink, meta);
-  return { name, place: root, hosts: hosts.filter((h) => !isWildcard(h)), ports, endpoints: hasSelector ? null : endpoints, selector, persistent };
+  // Istio's validation: "there must only be one endpoint for resolution mode DNS_ROUND_ROBIN"
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1) sink.error(at(place, 'endpoints'), 'resolution DNS_ROUND_ROBIN allows one endpoint (Istio); use resolution DNS for several');
+  return { name, place: root, hosts: hosts.filter((h) => !isWildcard(h)), ports, resolution: resolution ?? 'STATIC', endpoints: hasSelector ? null : endpoints, selector, persistent };
 }
 
-function checkResolution(sink: IssueSink, place: Place, value: unknown): void {
+function readResolution(sink: IssueSink, place: Place, value: unknown): 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | null {
   const resolution = readString(sink, place, value);
-  if (resolution === 'STATIC') return;
-  if (resolution === null && !isAbsent(value)) return; // wrong type, already reported
+  if (resolution === 'STATIC' || resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') return resolution;
+  if (resolution === null && !isAbsent(value)) return null; // wrong type, already reported
   const shown = resolution ?? 'NONE (the default)';
-  sink.error(place, `resolution ${shown} is not implemented: set resolution: STATIC and list IP endpoints`);
+  sink.error(place, `resolution ${shown} is not implemented: set resolution STATIC (IP endpoints), DNS or DNS_ROUND_ROBIN (host names)`);
+  return null;
 }
 
 function readPorts(sink: IssueSink, place: Place, value: unknown): ServicePort[] {

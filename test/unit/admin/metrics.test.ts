@@ -217,7 +217,7 @@ test('refused upgrades: one series per reason from the start, summed from the wo
   });
   const view: MetricsView = {
     merged: { counters: r.counters, gauges: r.gauges, series: r.series, workers: [], unanswered: 0 }, snapshot: null, generation: 1,
-    reloads: { ok: 0, failed: 0 }, lastReloadOk: null, ready: true, servingWorkers: 1, workerRestarts: 0, startedAt: Date.now(), health: null,
+    reloads: { ok: 0, failed: 0 }, lastReloadOk: null, ready: true, servingWorkers: 1, workerRestarts: 0, startedAt: Date.now(), health: null, dns: [],
   };
   const text = buildMetricsText(view);
   t.regex(text, /^# TYPE stickyd_upgrades_refused_total counter$/m);
@@ -241,8 +241,15 @@ test('the whole /metrics text passes promtool check metrics', (t) => {
   const view: MetricsView = {
     merged: collectorView, snapshot: snapshot(1, [1, 2]), generation: 1, reloads: { ok: 2, failed: 1 }, lastReloadOk: false,
     ready: true, servingWorkers: 2, workerRestarts: 0, startedAt: Date.now(), health: { unhealthy: () => new Set(['10.0.0.2:8080']), ejections: () => 1 },
+    dns: [{
+      name: 'pool.test', addresses: ['10.0.0.1', '10.0.0.2'], via: 'dns', ttlSec: 5, resolvedAt: null, nextAt: null, lastError: 'ETIMEOUT',
+      resolutions: 7, failures: 2, changes: 1,
+    }],
   };
   const text = buildMetricsText(view);
+  t.regex(text, /^stickyd_dns_addresses\{name="pool\.test"\} 2$/m);
+  t.regex(text, /^stickyd_dns_resolutions_total\{name="pool\.test",result="failed"\} 2$/m);
+  t.regex(text, /^stickyd_dns_changes_total\{name="pool\.test"\} 1$/m);
   t.regex(text, /^stickyd_requests_total\{route="vs\/http\[0\]",subset="svc\/v1",endpoint="10\.0\.0\.1:8080",code="2xx"\} 1$/m);
   t.regex(text, /^stickyd_requests_total\{route="",subset="",endpoint="",code="4xx"\} 1$/m);
   t.regex(text, /^stickyd_endpoint_healthy\{subset="svc\/v1",endpoint="10\.0\.0\.2:8080"\} 0$/m);

@@ -118,14 +118,34 @@ test('an HTTPS gateway server without tls is an error; TCP is not implemented', 
   t.regex(tcp[0]!.message, /protocol TCP is not implemented/);
 });
 
-test('ServiceEntry resolution other than STATIC, and hostnames as endpoint addresses', (t) => {
-  const text = docs(GATEWAY, SERVICE.replace('resolution: STATIC', 'resolution: DNS').replace('address: 10.0.0.2', 'address: backend.local'), virtualService());
-  const issues = errorsOf(text);
-  t.deepEqual(only(issues), ['config.yaml ServiceEntry/svc spec.resolution', 'config.yaml ServiceEntry/svc spec.endpoints[1].address']);
-  t.regex(issues[0]!.message, /resolution DNS is not implemented/);
-  t.regex(issues[1]!.message, /"backend\.local" is not an IP address/);
+test('ServiceEntry resolution: host names need DNS or DNS_ROUND_ROBIN; NONE is refused; DNS_ROUND_ROBIN takes one endpoint', (t) => {
+  const named = SERVICE.replace('address: 10.0.0.2', 'address: backend.local');
+  const stat = errorsOf(docs(GATEWAY, named, virtualService()));
+  t.deepEqual(only(stat), ['config.yaml ServiceEntry/svc spec.endpoints[1].address']);
+  t.regex(stat[0]!.message, /"backend\.local" is not an IP address: ServiceEntry\/svc has resolution STATIC/);
+  // the same entry under DNS compiles: the name is kept for the primary to resolve
+  const dns = compileSources([{ file: 'config.yaml', text: docs(GATEWAY, named.replace('resolution: STATIC', 'resolution: DNS'), virtualService()) }]);
+  const subset = dns.snapshot.subsets[0]!;
+  t.deepEqual(subset.endpoints.map((e) => e.id), ['10.0.0.1:8080', '10.0.0.3:8080']);
+  t.deepEqual(subset.dns?.sources, [{ name: 'backend.local', mode: 'DNS', port: 8080, weight: 1, labels: { version: 'v1' } }]);
+  const bad = errorsOf(docs(GATEWAY, named.replace('resolution: STATIC', 'resolution: DNS').replace('backend.local', 'bad_name.local'), virtualService()));
+  t.deepEqual(only(bad), ['config.yaml ServiceEntry/svc spec.endpoints[1].address']);
+  t.regex(bad[0]!.message, /neither an IP address nor a host name/);
+  const rr = errorsOf(docs(GATEWAY, SERVICE.replace('resolution: STATIC', 'resolution: DNS_ROUND_ROBIN'), virtualService()));
+  t.deepEqual(only(rr), ['config.yaml ServiceEntry/svc spec.endpoints']);
+  t.regex(rr[0]!.message, /DNS_ROUND_ROBIN allows one endpoint/);
   const none = errorsOf(docs(GATEWAY, SERVICE.replace('  resolution: STATIC\n', ''), virtualService()));
   t.regex(none[0]!.message, /resolution NONE \(the default\) is not implemented/);
+});
+
+test('ServiceEntry resolution DNS with no endpoints: each host the route names is resolved itself', (t) => {
+  const se = SERVICE.replace('hosts: [svc]', 'hosts: [svc, api.example.org]').replace('resolution: STATIC', 'resolution: DNS').replace(/  endpoints:\n(  - .*\n)+/, '');
+  const vs = virtualService().replace('  - route:', '  - match: [{uri: {prefix: /api}}]\n    route: [{destination: {host: api.example.org}}]\n  - route:');
+  const out = compileSources([{ file: 'config.yaml', text: docs(GATEWAY, se, vs) }]);
+  t.deepEqual(out.snapshot.subsets.map((s) => [s.name, s.endpoints.length, s.dns?.sources.map((x) => `${x.name}:${x.port}`)]), [
+    ['api.example.org', 0, ['api.example.org:8080']],
+    ['svc', 0, ['svc:8080']],
+  ]);
 });
 
 test('destination ports: an unknown port, or no port when the ServiceEntry has several', (t) => {

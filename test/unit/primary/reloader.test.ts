@@ -40,8 +40,9 @@ function rig(opts: { listen?: ReloaderDeps['listen'] } = {}) {
       builds.push({ epoch, read, gate });
       await gate.promise;
       if ('issues' in read) throw new ConfigError(read.issues);
-      return { snapshot: snapshot(epoch, read.hash, read.ports), warnings: [], files: [], parseMs: 1, buildMs: 1 };
+      return { snapshot: snapshot(epoch, read.hash, read.ports), warnings: [], files: [], parseMs: 1, buildMs: 1, unresolved: [] };
     },
+    build: async (s) => s,
   };
   const supervisor: ReloaderDeps['supervisor'] = {
     async publish(s) { if (publishFails) throw publishFails; published.push(s); },
@@ -213,4 +214,39 @@ test('under --listen the override is compared, so the same single port reloads',
   await r.finish(0);
   await done;
   t.is(r.reloader.applied?.configHash, 'v2');
+});
+
+test('a DNS answer change builds and publishes a new generation from the applied snapshot, without reading the config', async (t) => {
+  const subset = {
+    id: 0, name: 'svc', host: 'svc', subsetName: null, port: 8080, table: null, policy: { kind: 'roundRobin' },
+    endpoints: [{ id: '10.0.0.1:8080', address: '10.0.0.1', port: 8080, weight: 1, labels: {} }],
+    dns: { fixed: [], sources: [{ name: 'a.test', mode: 'DNS', port: 8080, weight: 1, labels: {} }] },
+  } as const;
+  let answer: Record<string, readonly string[]> = { 'a.test': ['10.0.0.1'] };
+  const tracked: string[][] = [];
+  const published: Snapshot[] = [];
+  const built: Snapshot[] = [];
+  const reloader = new Reloader({
+    configPath: '/etc/stickyd', settings: {}, listen: null,
+    builder: {
+      prepare: () => Promise.reject(new Error('the config is not read for a DNS change')),
+      build: async (s) => { built.push(s); return s; },
+    },
+    dns: { resolved: () => answer, ensure: async () => {}, track: (names) => { tracked.push([...names]); } },
+    supervisor: {
+      async publish(s) { published.push(s); }, allReady: () => true, workers: () => [], restarts: 0,
+      crashLoop: () => ({ crashesInWindow: 0, windowMs: 10_000, backoffRemainingMs: 0 }),
+    },
+  });
+  reloader.setApplied({ ...snapshot(1, 'v1'), subsets: [subset] });
+  t.deepEqual(tracked, [['a.test']]);
+  // the same set: nothing built
+  await reloader.requestEndpoints();
+  t.deepEqual(built, []);
+  answer = { 'a.test': ['10.0.0.1', '10.0.0.2'] };
+  await reloader.requestEndpoints();
+  t.is(built.length, 1);
+  t.deepEqual(published.map((s) => [s.epoch, s.configHash, s.subsets[0]!.endpoints.map((e) => e.id)]), [[2, 'v1', ['10.0.0.1:8080', '10.0.0.2:8080']]]);
+  t.is(reloader.generation, 2);
+  t.is(reloader.dnsRebuilds, 1);
 });
