@@ -21,6 +21,7 @@ export const CODES = {
   STICKYD_ERR_UPSTREAM_REFUSED: { status: 502, source: 'upstream', retryable: true, summary: 'the upstream endpoint refused the connection' },
   STICKYD_ERR_UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: false, summary: 'the upstream endpoint reset or closed the connection' },
   STICKYD_ERR_UPSTREAM_TIMEOUT: { status: 504, source: 'upstream', retryable: false, summary: 'the upstream endpoint did not answer in time' },
+  STICKYD_ERR_UPSTREAM_TLS: { status: 502, source: 'upstream', retryable: true, summary: 'the TLS handshake with the upstream endpoint failed: its certificate did not verify or match, or it refused ours' },
   STICKYD_ERR_UPSTREAM_PROTOCOL: { status: 502, source: 'upstream', retryable: false, summary: 'the upstream endpoint sent an invalid response' },
   STICKYD_ERR_BAD_REQUEST: { status: 400, source: 'downstream', retryable: false, summary: 'the request is malformed' },
   STICKYD_ERR_HEADERS_TOO_LARGE: { status: 431, source: 'downstream', retryable: false, summary: 'the request has too many header lines or header bytes' },

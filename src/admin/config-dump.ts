@@ -1,8 +1,9 @@
 // GET /config_dump: the compiled snapshot as JSON, so a user sees how stickyd understood their
 // Istio YAML: listeners, virtual hosts, routes (with their destinations' subset names), subsets
 // with endpoints and policies, and settings. Balancer tables (megabytes of typed arrays) are
-// replaced by a summary.
-import type { BalancerTable, Snapshot } from '../snapshot/types.js';
+// replaced by a summary; PEM text is replaced by the file it came from (no private key leaves
+// the snapshot, and certificates are described by /status).
+import type { BalancerTable, ListenerServer, Snapshot, UpstreamTls } from '../snapshot/types.js';
 
 /** What the dump shows instead of a secret. */
 export const REDACTED = '(redacted)';
@@ -23,7 +24,7 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
     listeners: snapshot.listeners.map((l) => ({
       ...l,
       // a Gateway server's private key never leaves the daemon: the dump names its file only
-      servers: l.servers.map((s) => (s.tls === null ? s : { ...s, tls: { ...s.tls, privateKeyPem: REDACTED } })),
+      servers: l.servers.map(summarizeServer),
       virtualHosts: l.virtualHosts.map((vh) => ({
         ...vh,
         routes: vh.routes.map((r) => ({
@@ -36,9 +37,21 @@ export function buildConfigDump(snapshot: Snapshot): Record<string, unknown> {
         })),
       })),
     })),
-    subsets: snapshot.subsets.map((s) => ({ ...s, table: summarizeTable(s.table) })),
+    subsets: snapshot.subsets.map((s) => ({ ...s, table: summarizeTable(s.table), tls: summarizeUpstreamTls(s.tls ?? null) })),
     settings: snapshot.settings,
     // the secrets themselves never leave the daemon: only how many keys verify
     ...(snapshot.sessionKeys !== undefined ? { sessionKeys: { count: snapshot.sessionKeys.length } } : {}),
   };
+}
+
+function summarizeServer(s: ListenerServer): Record<string, unknown> {
+  if (s.tls === null) return { ...s };
+  const { certificatePem: _c, privateKeyPem: _k, caPem: _a, ...rest } = s.tls;
+  return { ...s, tls: { ...rest, privateKeyPem: REDACTED } };
+}
+
+function summarizeUpstreamTls(tls: UpstreamTls | null): Record<string, unknown> | null {
+  if (tls === null) return null;
+  const { caPem: _a, certificatePem: _c, privateKeyPem, ...rest } = tls;
+  return privateKeyPem === null ? rest : { ...rest, privateKeyPem: REDACTED };
 }

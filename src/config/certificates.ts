@@ -2,10 +2,10 @@
 // primary (workers get the PEM text in the snapshot and never read files). What `check` reports
 // is what `run` would meet: an unreadable file, a key that is not the certificate's, an expired
 // certificate (errors), one expiring soon or not covering a server's hosts (warnings).
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { at, type IssueSink } from './issues.js';
-import type { FileRef, GatewayServer, ServerTlsRes } from './resources.js';
-import type { CertificateInfo, ServerTls } from '../snapshot/types.js';
+import type { ClientTlsRes, FileRef, GatewayServer, ServerTlsRes } from './resources.js';
+import type { CertificateInfo, ServerTls, UpstreamTls } from '../snapshot/types.js';
 
 /** Reads a file's bytes; throws (an errno error) when it cannot. Injected so tests can use memory. */
 export type FileReader = (path: string) => Buffer;
@@ -18,6 +18,18 @@ const TLS13_SUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AE
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 /** a label no real host has, to ask whether a wildcard certificate covers "*.domain" */
 const WILDCARD_PROBE = 'stickyd-wildcard-probe';
+/**
+ * Where distributions keep the system trust store as one PEM bundle (Debian/Ubuntu first, then
+ * Fedora/RHEL, openSUSE, Alpine): Node's own `ca` default is its bundled Mozilla list, not the
+ * system's, and an operator who adds a company CA with update-ca-certificates expects it used.
+ */
+export const SYSTEM_CA_BUNDLES: readonly string[] = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+];
 
 export class CertificateLoader {
   readonly #sink: IssueSink;
@@ -25,6 +37,9 @@ export class CertificateLoader {
   readonly #now: number;
   /** one read per path and load: two servers sharing a file see the same bytes */
   readonly #cache = new Map<string, Buffer | Error>();
+  /** one load per DestinationRule tls block: its subsets and ports share the result and its issues */
+  readonly #upstream = new Map<ClientTlsRes, UpstreamTls | null>();
+  #systemCa: { pem: string; file: string } | null | undefined;
 
   constructor(sink: IssueSink, read: FileReader, now: number) {
     this.#sink = sink;
@@ -61,6 +76,75 @@ export class CertificateLoader {
       verifyCertificateSpki: tls.verifyCertificateSpki,
       verifyCertificateHash: tls.verifyCertificateHash,
     };
+  }
+
+  /** A DestinationRule's SIMPLE or MUTUAL tls ready for the snapshot, or null (errors reported). */
+  loadUpstream(tls: ClientTlsRes): UpstreamTls | null {
+    if (tls.mode === 'DISABLE') return null;
+    if (this.#upstream.has(tls)) return this.#upstream.get(tls) ?? null;
+    const got = this.#loadUpstream(tls, tls.mode);
+    this.#upstream.set(tls, got);
+    return got;
+  }
+
+  #loadUpstream(tls: ClientTlsRes, mode: 'SIMPLE' | 'MUTUAL'): UpstreamTls | null {
+    let ca: { pem: string; file: string } | null = null;
+    if (tls.caCertificates !== null) {
+      const read = this.#certificates(tls.caCertificates, 'CA certificate');
+      if (read === null) return null;
+      for (const c of read.certs) this.#checkDates(c, tls.caCertificates, 'CA certificate');
+      ca = { pem: read.pem, file: tls.caCertificates.path };
+    } else if (!tls.insecureSkipVerify) {
+      ca = this.#systemTrustStore(tls.place);
+      if (ca === null) return null;
+    }
+    let client: { pem: string; key: string; file: string } | null = null;
+    if (tls.clientCertificate !== null && tls.privateKey !== null) {
+      const chain = this.#certificates(tls.clientCertificate, 'client certificate');
+      const key = this.#privateKey(tls.privateKey);
+      if (chain === null || key === null) return null;
+      const leaf = chain.certs[0] as X509Certificate;
+      if (!leaf.checkPrivateKey(key.object)) {
+        this.#sink.error(tls.privateKey.place, `${tls.privateKey.path}: this private key does not belong to the client certificate in ${tls.clientCertificate.path}`);
+        return null;
+      }
+      if (!this.#checkDates(leaf, tls.clientCertificate, 'client certificate')) return null;
+      client = { pem: chain.pem, key: key.pem, file: tls.clientCertificate.path };
+    }
+    const fields = {
+      mode,
+      caPem: ca?.pem ?? null,
+      caFile: ca?.file ?? null,
+      certificatePem: client?.pem ?? null,
+      privateKeyPem: client?.key ?? null,
+      certificateFile: client?.file ?? null,
+      sni: tls.sni,
+      subjectAltNames: tls.subjectAltNames,
+      insecureSkipVerify: tls.insecureSkipVerify,
+    };
+    return { ...fields, key: createHash('sha256').update(JSON.stringify(fields)).digest('hex') };
+  }
+
+  /** The first system CA bundle that reads and holds certificates; null (error reported) when none does. */
+  #systemTrustStore(place: ClientTlsRes['place']): { pem: string; file: string } | null {
+    if (this.#systemCa === undefined) {
+      this.#systemCa = null;
+      for (const file of SYSTEM_CA_BUNDLES) {
+        let bytes: Buffer;
+        try {
+          bytes = this.#read(file);
+        } catch {
+          continue;
+        }
+        const blocks = bytes.toString('latin1').match(PEM_CERT) ?? [];
+        if (blocks.length > 0) {
+          this.#systemCa = { pem: blocks.join('\n') + '\n', file };
+          break;
+        }
+      }
+    }
+    if (this.#systemCa === null) this.#sink.error(place, `no caCertificates, and no system trust store found (looked for ${SYSTEM_CA_BUNDLES.join(', ')}): set caCertificates to the CA bundle the endpoints' certificates chain to`);
+    return this.#systemCa;
   }
 
   #bytes(ref: FileRef): Buffer | null {

@@ -31,6 +31,24 @@ export interface ServerTlsRes {
   readonly place: Place;
 }
 
+/** DestinationRule trafficPolicy.tls (Istio ClientTLSSettings), files not yet read. */
+export interface ClientTlsRes {
+  /** DISABLE is kept: a subset's DISABLE overrides the rule's SIMPLE */
+  readonly mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL';
+  /** null: the system trust store */
+  readonly caCertificates: FileRef | null;
+  /** MUTUAL only */
+  readonly clientCertificate: FileRef | null;
+  readonly privateKey: FileRef | null;
+  /** lower-case; null: the Host sent upstream (Istio's automatic SNI) */
+  readonly sni: string | null;
+  /** the server certificate must carry one of these (exact); empty: it must cover the SNI */
+  readonly subjectAltNames: readonly string[];
+  readonly insecureSkipVerify: boolean;
+  /** the tls place */
+  readonly place: Place;
+}
+
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 /** A file named by the config, with the field that named it (for errors about its content). */
@@ -169,6 +187,8 @@ export interface SubsetRes {
   readonly outlier: OutlierPolicy | null;
   /** the subset's own connectionPool, null when it sets none */
   readonly connectionPool: ConnectionPoolPolicy | null;
+  /** the subset's own tls (replaces the rule's whole, as in Istio), null when it sets none */
+  readonly tls: ClientTlsRes | null;
 }
 
 export interface DestinationRuleRes extends Origin {
@@ -181,6 +201,8 @@ export interface DestinationRuleRes extends Origin {
   readonly outlier: OutlierPolicy | null;
   /** trafficPolicy.connectionPool, null when unset */
   readonly connectionPool: ConnectionPoolPolicy | null;
+  /** trafficPolicy.tls, null when unset */
+  readonly tls: ClientTlsRes | null;
   readonly subsets: readonly SubsetRes[];
 }
 

@@ -1,9 +1,14 @@
 // Active HTTP health checks, run once by the primary for every endpoint of the snapshot (not once
 // per worker), with HAProxy's hysteresis: an endpoint goes down after `fall` consecutive failed
 // checks and comes back after `rise` consecutive good ones (HAProxy `inter`/`fall`/`rise`). An
-// endpoint shared by several subsets is checked once: health belongs to "address:port".
+// endpoint shared by several subsets is checked once: health belongs to "address:port". An
+// endpoint whose subset speaks TLS (DestinationRule tls) is checked over TLS with the same trust,
+// client certificate and SNI as the workers' requests (upstream-tls.ts): a check over plaintext
+// would fail against a TLS-only backend, or pass for one whose certificate requests would refuse.
 import http from 'node:http';
-import type { Snapshot } from '../snapshot/types.js';
+import https from 'node:https';
+import type { Snapshot, UpstreamTls } from '../snapshot/types.js';
+import { buildUpstreamTlsOptionsOnce, readUpstreamServername } from '../upstream-tls.js';
 
 export interface HealthCheckOptions {
   /** request path, e.g. /healthz */
@@ -49,6 +54,8 @@ interface Target {
   readonly port: number;
   /** Host header: the service host of the first subset that names the endpoint */
   readonly host: string;
+  /** the first subset's tls, refreshed on every update (a reload may change it) */
+  tls: UpstreamTls | null;
   up: boolean;
   /** consecutive results against the current state (failures while up, successes while down) */
   streak: number;
@@ -82,10 +89,16 @@ export class HealthChecker {
    * reloads; endpoints that left stop being checked.
    */
   update(snapshot: Snapshot): void {
-    const wanted = new Map<string, { address: string; port: number; host: string }>();
-    for (const s of snapshot.subsets) for (const e of s.endpoints) if (!wanted.has(e.id)) wanted.set(e.id, { address: e.address, port: e.port, host: s.host });
+    const wanted = new Map<string, { address: string; port: number; host: string; tls: UpstreamTls | null }>();
+    for (const s of snapshot.subsets) {
+      for (const e of s.endpoints) if (!wanted.has(e.id)) wanted.set(e.id, { address: e.address, port: e.port, host: s.host, tls: s.tls ?? null });
+    }
     for (const [id, t] of this.#targets) {
-      if (wanted.has(id)) continue;
+      const w = wanted.get(id);
+      if (w !== undefined) {
+        t.tls = w.tls;
+        continue;
+      }
       this.#cancel(t);
       this.#targets.delete(id);
     }
@@ -125,10 +138,14 @@ export class HealthChecker {
       this.#record(t, ok, reason);
       this.#schedule(t, this.#opts.intervalMs);
     };
-    const req = http.request({
+    const options = {
       host: t.address, port: t.port, path: this.#opts.path, method: 'GET', agent: false,
       headers: { host: t.host, 'user-agent': 'stickyd-health-check', connection: 'close' },
-    });
+    } as const;
+    const tls = t.tls;
+    const req = tls === null
+      ? http.request(options)
+      : https.request({ ...options, ...buildUpstreamTlsOptionsOnce(tls), servername: readUpstreamServername(tls, t.host) });
     t.request = req;
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${this.#opts.timeoutMs} ms`)), this.#opts.timeoutMs);
     req.on('response', (res) => {

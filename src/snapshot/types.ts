@@ -265,6 +265,30 @@ export interface ServerTls {
   readonly verifyCertificateHash: readonly string[];
 }
 
+/**
+ * DestinationRule tls (SIMPLE or MUTUAL) of a subset, with the PEM text the primary read; a
+ * subset without it (or with mode DISABLE) speaks plaintext. Workers and the health checker
+ * turn it into Node TLS options (upstream-tls.ts).
+ */
+export interface UpstreamTls {
+  readonly mode: 'SIMPLE' | 'MUTUAL';
+  /** trusted CAs: caCertificates, else the system bundle; null only with insecureSkipVerify and no caCertificates */
+  readonly caPem: string | null;
+  /** the file caPem came from (caCertificates or the system bundle) */
+  readonly caFile: string | null;
+  /** MUTUAL: the client certificate chain and key we present */
+  readonly certificatePem: string | null;
+  readonly privateKeyPem: string | null;
+  readonly certificateFile: string | null;
+  /** SNI sent and, without subjectAltNames, the name the certificate must cover; null: the Host sent upstream */
+  readonly sni: string | null;
+  /** the server certificate must carry one of these as a DNS, URI or IP SAN (exact); empty: it must cover the SNI */
+  readonly subjectAltNames: readonly string[];
+  readonly insecureSkipVerify: boolean;
+  /** sha256 over every field above: connections are shared only between equal settings */
+  readonly key: string;
+}
+
 export interface Endpoint {
   /** canonical "address:port" ([v6]:port for IPv6), unique within a subset; also the hash identity */
   readonly id: string;
@@ -338,6 +362,8 @@ export interface Subset {
   readonly outlier?: OutlierPolicy | null;
   /** DestinationRule trafficPolicy.connectionPool (subset's own, else the rule's: Istio replaces it whole); null = daemon defaults */
   readonly connectionPool?: ConnectionPoolPolicy | null;
+  /** DestinationRule trafficPolicy.tls (subset's own, else the rule's); null or absent = plaintext */
+  readonly tls?: UpstreamTls | null;
   /** the ServiceEntry's persistent session (signed pins, session/pin.ts); absent or null = none */
   readonly persistent?: PersistentSession | null;
   /** DestinationRule annotation stickyd.io/hash-balance-factor (percent); absent or null = unbounded */

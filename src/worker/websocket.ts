@@ -5,6 +5,7 @@
 // The client socket stays in the ListenerGroup's set, so a drain's deadline closes tunnels too.
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { StickydError, type ErrorCode } from '../errors.js';
 import { log } from '../log.js';
@@ -15,6 +16,8 @@ import { errorText } from './downstream/responses.js';
 import { readRequestId } from './downstream/request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { countSession, countStatus } from './telemetry/stats.js';
+import { isTlsFailure } from './upstream/failure.js';
+import { buildUpstreamTlsOptionsOnce, readUpstreamServername } from '../upstream-tls.js';
 
 /** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -69,14 +72,21 @@ function sendUpgrade(
   // upgrade-policy.ts let only a websocket upgrade this far
   headers.push('Connection', 'Upgrade', 'Upgrade', 'websocket');
   // agent: false: the socket leaves any pool the moment it is upgraded.
-  const up = http.request({ host: endpoint.address, port: endpoint.port, method: req.method, path, headers, agent: false, setHost: false });
+  const options = { host: endpoint.address, port: endpoint.port, method: req.method, path, headers, agent: false, setHost: false } as const;
+  // A TLS subset: the same trust, client certificate and SNI as its pools (upstream-tls.ts).
+  const tls = subset.tls;
+  const up = tls === null
+    ? http.request(options)
+    : https.request({ ...options, ...buildUpstreamTlsOptionsOnce(tls), servername: readUpstreamServername(tls, readHost(headers)) });
   const connectTimer = setTimeout(() => up.destroy(new StickydError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream connect timeout to ${endpoint.id}`)), rt.settings.upstreamConnectTimeoutMs);
-  up.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+  up.on('socket', (s) => s.once(tls === null ? 'connect' : 'secureConnect', () => clearTimeout(connectTimer)));
   socket.once('close', () => up.destroy());
   up.on('error', (err) => {
     clearTimeout(connectTimer);
     log('warn', 'upstream error on upgrade', { endpoint: endpoint.id, subset: subset.name, code: (err as { code?: string }).code, requestId });
+    const code = (err as { code?: string }).code ?? 'UNKNOWN';
     if (err instanceof StickydError) refuse(ctx, socket, err.code, err.message);
+    else if (tls !== null && isTlsFailure(code)) refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_TLS', `upstream TLS error: ${code} from ${endpoint.id}`);
     else refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_REFUSED', `upstream connect error to ${endpoint.id}`);
   });
   up.on('response', (upRes) => relayRefusal(ctx, socket, upRes));
@@ -162,4 +172,9 @@ function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: st
 /** RFC 6455 §4.2.2: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). upgrade-policy.ts requires a key. */
 function acceptMatches(key: string | undefined, accept: string | string[] | undefined): boolean {
   return key !== undefined && typeof accept === 'string' && accept === createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+function readHost(headers: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') return headers[i + 1];
+  return undefined;
 }

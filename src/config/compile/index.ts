@@ -17,7 +17,7 @@ export interface Compiled {
 export function compileResources(sink: IssueSink, given: Resources, configPath: string, certs: CertificateLoader): Compiled {
   // delegate VirtualServices are merged into their roots first: from here on there are only roots
   const res: Resources = { ...given, virtualServices: mergeDelegates(sink, given.virtualServices) };
-  const collector = new SubsetCollector(sink, res);
+  const collector = new SubsetCollector(sink, res, certs);
   const pending = new Map<VirtualServiceRes, (PendingRoute | null)[]>(res.virtualServices.map((vs) => [vs, resolveRoutes(vs, collector)]));
   const { subsets, ids } = collector.finish();
   for (const routes of pending.values()) {

@@ -9,6 +9,7 @@ import { covers, isWildcard } from '../hosts.js';
 import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, ServicePort } from '../resources.js';
 import { buildPortEndpoints, labelsMatch, readEndpointSpecs, type PortEndpoints } from './endpoints.js';
 import { compareStrings } from './order.js';
+import type { CertificateLoader } from '../certificates.js';
 
 const DEFAULT_POLICY: LbPolicy = { kind: 'leastRequest' }; // Istio's default simple policy since 1.14
 
@@ -21,10 +22,12 @@ export class SubsetCollector {
   readonly #endpoints = new Map<string, PortEndpoints>();
   readonly #subsets = new Map<string, Omit<Subset, 'id'>>();
   readonly #failed = new Set<string>();
+  readonly #certs: CertificateLoader;
 
-  constructor(sink: IssueSink, res: Resources) {
+  constructor(sink: IssueSink, res: Resources, certs: CertificateLoader) {
     this.#sink = sink;
     this.#res = res;
+    this.#certs = certs;
     this.#indexServiceEntries();
     this.#indexRules();
   }
@@ -65,6 +68,9 @@ export class SubsetCollector {
     const outlier = sub?.outlier ?? dr?.outlier ?? null;
     // Istio's MergeTrafficPolicy: a subset's connectionPool replaces the rule's whole, not field by field.
     const connectionPool = sub?.connectionPool ?? dr?.connectionPool ?? null;
+    // tls is one message in Istio too: a subset's replaces the rule's whole (its DISABLE included).
+    const tlsRes = sub?.tls ?? dr?.tls ?? null;
+    const tls = tlsRes === null ? null : this.#certs.loadUpstream(tlsRes);
     const persistent = se.persistent === null ? null : buildPersistentSession(this.#sink, se.persistent, policy, d.host);
     const balanceFactor = dr?.balanceFactor ?? null;
     if (balanceFactor !== null && policy.kind !== 'hash' && persistent === null) {
@@ -72,7 +78,7 @@ export class SubsetCollector {
     }
     const dns = sources.length === 0 ? null : { sources, fixed: endpoints };
     this.#subsets.set(key, {
-      name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool, dns,
+      name, host: d.host, subsetName: d.subset, port: port.number, endpoints, policy, table: null, outlier, connectionPool, tls, dns,
       ...(persistent !== null ? { persistent } : {}),
       ...(balanceFactor !== null ? { balanceFactor } : {}),
     });

@@ -124,7 +124,7 @@ function readFiles(sink: IssueSink, place: Place, tls: Record<string, unknown>, 
 }
 
 // A secret name is a DNS-1123 subdomain on Kubernetes; anything else could climb out of the directory.
-const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+export const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 function credentialFiles(sink: IssueSink, place: Place, name: string, mutual: boolean, ctx: TlsContext): Files | null {
   if (!SECRET_NAME.test(name) || name.includes('..')) {

@@ -65,7 +65,7 @@ function addResource(res: MutableResources, sink: IssueSink, kind: Kind, root: P
       res.virtualServices.push(validateVirtualService(sink, root, name, spec));
       return;
     case 'DestinationRule': {
-      const dr = validateDestinationRule(sink, root, name, spec, meta);
+      const dr = validateDestinationRule(sink, root, name, spec, ctx, meta);
       if (dr !== null) res.destinationRules.push(dr);
       return;
     }

@@ -1,10 +1,13 @@
-// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection, connectionPool.
+// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection, connectionPool and tls (client-tls.ts).
 import type { ConnectionPoolPolicy, CookieAttribute, HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
 import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readList, readObject, readString, requireString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 import { readOutlierDetection } from './outlier-detection.js';
 import { readConnectionPool } from './connection-pool.js';
+import { readClientTls } from './client-tls.js';
+import type { TlsContext } from './gateway-tls.js';
+import type { ClientTlsRes } from '../resources.js';
 
 const TRAFFIC_POLICY_FIELDS = {
   known: ['loadBalancer', 'outlierDetection', 'connectionPool', 'tls', 'portLevelSettings'],
@@ -13,12 +16,9 @@ const TRAFFIC_POLICY_FIELDS = {
   ),
 };
 
-// Ignoring `tls` would send plaintext to a backend the author asked to reach over TLS, and a
-// port-level policy replaces the top-level one for its port (load balancer included): both
-// would change what the config means, so both are refused until implemented. `mode: DISABLE`
-// and an empty list mean what stickyd does anyway.
-const TLS_REFUSED =
-  'TLS to backends is not implemented by stickyd: ignoring it would send plaintext where TLS is asked for, so it is refused (remove it, or set mode: DISABLE)';
+// A port-level policy replaces the top-level one for its port (load balancer and tls included):
+// ignoring it would change what the config means, so it is refused until implemented; an empty
+// list means what stickyd does anyway.
 const PORT_LEVEL_REFUSED =
   'port-level traffic policies are not implemented by stickyd: ignoring them would change the policy on those ports, so they are refused';
 
@@ -46,13 +46,14 @@ export interface TrafficPolicy {
   readonly outlier: OutlierPolicy | null;
   /** connectionPool; null when absent */
   readonly pool: ConnectionPoolPolicy | null;
+  /** tls; null when absent or invalid */
+  readonly tls: ClientTlsRes | null;
 }
 
-/** trafficPolicy -> its loadBalancer, outlierDetection and connectionPool. */
-export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown): TrafficPolicy {
+/** trafficPolicy -> its loadBalancer, outlierDetection, connectionPool and tls. */
+export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown, ctx: TlsContext): TrafficPolicy {
   const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
-  if (tp === null) return { lb: null, outlier: null, pool: null };
-  if (!isAbsent(tp.tls) && !isTlsDisabled(tp.tls)) sink.error(at(place, 'tls'), TLS_REFUSED);
+  if (tp === null) return { lb: null, outlier: null, pool: null, tls: null };
   if (!isAbsent(tp.portLevelSettings) && !(Array.isArray(tp.portLevelSettings) && tp.portLevelSettings.length === 0)) {
     sink.error(at(place, 'portLevelSettings'), PORT_LEVEL_REFUSED);
   }
@@ -60,11 +61,8 @@ export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown)
     lb: readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer),
     outlier: readOutlierDetection(sink, at(place, 'outlierDetection'), tp.outlierDetection),
     pool: readConnectionPool(sink, at(place, 'connectionPool'), tp.connectionPool),
+    tls: readClientTls(sink, at(place, 'tls'), tp.tls, ctx),
   };
-}
-
-function isTlsDisabled(tls: unknown): boolean {
-  return typeof tls === 'object' && tls !== null && Object.keys(tls).length === 1 && (tls as { mode?: unknown }).mode === 'DISABLE';
 }
 
 function readLoadBalancer(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {

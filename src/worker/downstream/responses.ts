@@ -19,6 +19,7 @@ export const errorText = {
   protocol: (endpoint: string, code: string): string => `upstream protocol error: ${code} from ${endpoint}`,
   // Envoy's local reply for a circuit-breaker overflow, with which limit and where
   overflow: (subset: string, limit: string): string => `upstream connect error or disconnect/reset before headers. reset reason: overflow (${limit} of ${subset})`,
+  tls: (endpoint: string, code: string): string => `upstream TLS error: ${code} from ${endpoint}`,
   misdirected: (host: string, server: string): string => `host ${host} is not served by this connection's certificate (${server}): open a connection for it`,
 } as const;
 

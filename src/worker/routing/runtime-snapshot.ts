@@ -8,7 +8,9 @@ import type { Hasher } from '../../balancing/hash.js';
 import { createPicker, type Picker } from '../../balancing/weighted.js';
 import { StickydError } from '../../errors.js';
 import type { Kernel } from '../../kernel/index.js';
-import type { BalancerTable, Endpoint, HashKey, RendezvousTable, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset } from '../../snapshot/types.js';
+import type {
+  BalancerTable, Endpoint, HashKey, RendezvousTable, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset, UpstreamTls,
+} from '../../snapshot/types.js';
 import { buildMatchCut, buildRoutePlans, type RoutePlans } from './route-plans.js';
 import { buildHostTable, type HostTable } from '../downstream/host-table.js';
 import { buildRuntimeServers, type RuntimeServers } from '../downstream/gateway-servers.js';
@@ -54,6 +56,8 @@ export interface RuntimeSubset {
   readonly pools: readonly Pick<Dispatcher, 'dispatch'>[];
   /** this worker's share of the subset's connectionPool limits; null when it sets none */
   readonly breaker: CircuitBreaker | null;
+  /** DestinationRule tls: the SNI and verification the pools use; null = plaintext */
+  readonly tls: UpstreamTls | null;
   /** the hash key of a 'hash' policy, else null */
   readonly hashKey: HashKey | null;
   /** the policy's picker; for 'hash' policies the weighted-random fallback for keyless requests */
@@ -283,6 +287,7 @@ function buildSubset(s: Subset, deps: RuntimeDeps, random: () => number, pins: P
     endpoints: s.endpoints,
     pools: poolFor === undefined ? [] : s.endpoints.map((e) => poolFor(e, s, breaker)),
     breaker,
+    tls: s.tls ?? null,
     hashKey,
     picker,
     mintsCookie,

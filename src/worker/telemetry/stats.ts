@@ -21,6 +21,8 @@ const UPSTREAM_WIDTH = UPSTREAM_COLUMNS.length;
 /** catalogue code -> upstream column; other codes are not upstream failures */
 const FAILURE_COLUMN: Readonly<Record<string, number>> = {
   STICKYD_ERR_UPSTREAM_REFUSED: UPSTREAM_COLUMNS.indexOf('connect_failure'),
+  // a failed TLS handshake is a failed connect, as Envoy counts it (upstream_cx_connect_fail)
+  STICKYD_ERR_UPSTREAM_TLS: UPSTREAM_COLUMNS.indexOf('connect_failure'),
   STICKYD_ERR_UPSTREAM_TIMEOUT: UPSTREAM_COLUMNS.indexOf('timeout'),
   STICKYD_ERR_UPSTREAM_RESET: UPSTREAM_COLUMNS.indexOf('reset'),
   STICKYD_ERR_UPSTREAM_PROTOCOL: UPSTREAM_COLUMNS.indexOf('protocol'),

@@ -17,6 +17,23 @@ const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** undici's stream idle timeouts: no response head, or no body bytes, for the configured time */
 const IDLE_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
+/**
+ * OpenSSL's certificate verification results as Node names them, and Node's own: the endpoint's
+ * certificate was not trusted or did not match. With ERR_SSL_* (an alert or a handshake that
+ * failed, such as a backend refusing our client certificate) they are TLS failures.
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_REVOKED', 'INVALID_CA',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO',
+]);
+
+/** The handshake with the endpoint failed (verification, or an alert either way). */
+export function isTlsFailure(code: string): boolean {
+  return TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
+}
+
 /** An error's string `code` (undici's UND_ERR_*, the OS's E*, llhttp's HPE_*), else 'UNKNOWN'. */
 export function readErrorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
@@ -40,7 +57,7 @@ export function isConnectionReset(code: string): boolean {
 export function readAttemptFailure(code: string, cut: Cut, sent: boolean): AttemptFailure | null {
   if (cut === 'routeTimeout' || IDLE_CODES.has(code)) return null;
   if (cut === 'perTryTimeout') return 'perTryTimeout';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || !sent) return 'connect';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || !sent || isTlsFailure(code)) return 'connect';
   return code.startsWith('HPE_') ? null : 'reset';
 }
 
@@ -52,6 +69,7 @@ export function classifyFailure(err: Error, sent: boolean, endpointId: string): 
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.connectTimeout(endpointId), err);
   if (IDLE_CODES.has(code)) return buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', `upstream idle timeout from ${endpointId}`, err);
   if (code.startsWith('HPE_')) return buildError('STICKYD_ERR_UPSTREAM_PROTOCOL', errorText.protocol(endpointId, code), err);
+  if (isTlsFailure(code)) return buildError('STICKYD_ERR_UPSTREAM_TLS', errorText.tls(endpointId, code), err);
   if (!sent) return buildError('STICKYD_ERR_UPSTREAM_REFUSED', errorText.connectFailed(endpointId, code), err);
   return buildError('STICKYD_ERR_UPSTREAM_RESET', errorText.reset(endpointId), err);
 }

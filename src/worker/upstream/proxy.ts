@@ -29,6 +29,7 @@ import { MirrorCopies } from './mirror.js';
 import type { MirrorTarget } from '../routing/mirror-targets.js';
 import type { BreakerWaiter } from '../routing/circuit-breaker.js';
 import type { OverflowLimit } from '../../protocol.js';
+import { readUpstreamServername } from '../../upstream-tls.js';
 import type { RequestObservation } from '../downstream/observe.js';
 import { countOverflow, countStatus, countUpgradeRefusal, countUpstreamFailure, countUpstreamRetry, type WorkerStats } from '../telemetry/stats.js';
 
@@ -234,18 +235,20 @@ class Exchange implements AttemptSink, BreakerWaiter {
     const settings = this.job.rt.settings;
     const idle = settings.upstreamStreamIdleTimeoutMs;
     const endpoint = this.job.subset.endpoints[this.#index]!;
+    const headers = (this.#headers ??= this.#buildHeaders());
+    const tls = this.job.subset.tls;
     const options = {
       method: req.method ?? 'GET',
       path: this.job.path ?? req.url ?? '/',
-      headers: (this.#headers ??= this.#buildHeaders()),
+      headers,
       body,
       headersTimeout: idle,
       bodyTimeout: idle,
-      // TLS SNI only, unused on plain HTTP; given so undici does not derive it from each
-      // request's Host (net.isIP's IPv6 regex per request, in the profile).
-      servername: endpoint.address,
+      // TLS SNI (upstream-tls.ts); on plain HTTP unused, and given so undici does not derive it
+      // from each request's Host (net.isIP's IPv6 regex per request, in the profile).
+      servername: tls === null ? endpoint.address : readUpstreamServername(tls, readHost(headers)),
     };
-    if (fresh) (this.ctx.dispatchFresh ?? dispatchOnFreshConnection)(endpoint, settings.upstreamConnectTimeoutMs, options, attempt);
+    if (fresh) (this.ctx.dispatchFresh ?? dispatchOnFreshConnection)(endpoint, settings.upstreamConnectTimeoutMs, options, attempt, pool);
     else pool.dispatch(options, attempt);
     // undici reports a request it refuses (or a closed pool) synchronously, through onError.
     if (attempt !== this.#attempt || this.#done) return;
@@ -500,4 +503,10 @@ function ignore(): void {}
 
 function uncork(socket: Socket): void {
   socket.uncork();
+}
+
+/** The Host in a flat [name, value, ...] header list. */
+function readHost(headers: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.length === 4 && headers[i]!.toLowerCase() === 'host') return headers[i + 1];
+  return undefined;
 }

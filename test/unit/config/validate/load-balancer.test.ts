@@ -95,13 +95,10 @@ test('tls mode DISABLE and an empty portLevelSettings compile beside a connectio
   t.is(snapshot.subsets[0]!.connectionPool?.maxConnections, 10);
 });
 
-test('backend tls and port-level settings are refused: ignoring them would change what the config means', (t) => {
-  for (const tls of ['{mode: SIMPLE}', '{mode: ISTIO_MUTUAL}', '{mode: DISABLE, sni: a.example}']) {
-    const tp = `  trafficPolicy:\n    tls: ${tls}\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]\n`;
-    const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
-    t.regex(find(errors, 'spec.trafficPolicy.tls')?.message ?? '', /plaintext where TLS is asked for/, tls);
-    t.regex(find(errors, 'spec.trafficPolicy.portLevelSettings')?.message ?? '', /refused/);
-  }
+test('port-level settings are refused: ignoring them would change what the config means (backend tls: client-tls.test.ts)', (t) => {
+  const tp = '  trafficPolicy:\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]\n';
+  const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
+  t.regex(find(errors, 'spec.trafficPolicy.portLevelSettings')?.message ?? '', /refused/);
 });
 
 test('the deprecated top-level consistentHash.minimumRingSize is honoured with a warning', (t) => {

@@ -67,3 +67,14 @@ test('refused-as-given, connection resets and the outlier outcome', (t) => {
   t.is(failureOutcome('ECONNREFUSED'), 'local');
   t.is(failureOutcome('UND_ERR_SOCKET'), 'local');
 });
+
+test('a failed TLS handshake with the endpoint is STICKYD_ERR_UPSTREAM_TLS, retried as a connect failure even once written', (t) => {
+  for (const code of ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+    const e = classifyFailure(withCode(code), true, '10.0.0.1:8443');
+    t.is(e.code, 'STICKYD_ERR_UPSTREAM_TLS', code);
+    t.is(e.status, 502);
+    t.is(e.message, `upstream TLS error: ${code} from 10.0.0.1:8443`);
+    t.is(readAttemptFailure(code, null, true), 'connect', code);
+  }
+  t.is(classifyFailure(withCode('ECONNRESET'), true, 'e').code, 'STICKYD_ERR_UPSTREAM_RESET');
+});
