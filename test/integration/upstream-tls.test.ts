@@ -3,7 +3,9 @@
 // (sticky across 5 requests), Istio's automatic SNI from the Host, a wrong CA and a SAN mismatch
 // refused with 502 STICKYD_ERR_UPSTREAM_TLS (logged) before any request reaches the backend,
 // MUTUAL against a backend that requires a client certificate (with and without one), WebSocket
-// and active health checks over TLS, and a reload with a broken CA file keeping the old config.
+// and active health checks over TLS, a TLS subset with its own connectionPool (pools of its own,
+// maxRequestsPerConnection 1 and 2 counted per backend connection) beside the default one, and a
+// reload with a broken CA file keeping the old config.
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +27,8 @@ interface Seen {
   readonly sni: string | null;
   readonly client: string | null;
   readonly path: string;
+  /** which of the backend's TLS connections carried the request (numbered per backend) */
+  readonly conn: number;
 }
 
 interface TlsBackend {
@@ -46,6 +50,8 @@ const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** An HTTPS backend answering `<id> <sni> <client CN>`; with `ca` it requires a client certificate from it. */
 async function startTlsBackend(id: string, cert: IssuedCert, ca: string | null): Promise<TlsBackend> {
   const seen: Seen[] = [];
+  const conns = new WeakMap<object, number>();
+  let nextConn = 0;
   const server = https.createServer({
     cert: readFileSync(cert.cert), key: readFileSync(cert.key),
     ...(ca === null ? {} : { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true }),
@@ -53,7 +59,8 @@ async function startTlsBackend(id: string, cert: IssuedCert, ca: string | null):
     const socket = req.socket as TLSSocket;
     const sni = (socket as { servername?: string | false }).servername || null;
     const peer = ca === null ? null : (socket.getPeerCertificate().subject?.CN ?? null);
-    seen.push({ id, sni, client: typeof peer === 'string' ? peer : null, path: req.url ?? '' });
+    if (!conns.has(socket)) conns.set(socket, ++nextConn);
+    seen.push({ id, sni, client: typeof peer === 'string' ? peer : null, path: req.url ?? '', conn: conns.get(socket)! });
     const body = JSON.stringify({ id, sni, client: peer });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -84,7 +91,7 @@ ${ports.map((p) => `  - {address: 127.0.0.1, ports: {https: ${p}}}`).join('\n')}
 `;
 }
 
-function rule(host: string, tlsBlock: string): string {
+function rule(host: string, tlsBlock: string, extra = ''): string {
   return `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: ${host}}
@@ -94,7 +101,7 @@ spec:
     loadBalancer:
       consistentHash:
         httpCookie: {name: session, ttl: 60s}
-    tls:
+${extra}    tls:
 ${tlsBlock.split('\n').filter((l) => l !== '').map((l) => `      ${l}`).join('\n')}
 `;
 }
@@ -124,6 +131,11 @@ function config(ca: string): string {
     rule('mtls-svc', `mode: MUTUAL\ncaCertificates: ${ca}\nclientCertificate: ${client.cert}\nprivateKey: ${client.key}\nsni: backend.internal`),
     route('nocert', 'nocert.example.com', 'nocert-svc'), serviceEntry('nocert-svc', [mtls.port]),
     rule('nocert-svc', `mode: SIMPLE\ncaCertificates: ${ca}\nsni: backend.internal`),
+    // the same endpoints and TLS settings as good-svc, with a connectionPool of its own
+    route('pooled', 'pooled.example.com', 'pooled-svc'), serviceEntry('pooled-svc', ports),
+    rule('pooled-svc', `mode: SIMPLE\ncaCertificates: ${ca}\nsni: backend.internal`, '    connectionPool: {http: {maxRequestsPerConnection: 1}}\n'),
+    route('pooled2', 'pooled2.example.com', 'pooled2-svc'), serviceEntry('pooled2-svc', ports),
+    rule('pooled2-svc', `mode: SIMPLE\ncaCertificates: ${ca}\nsni: backend.internal`, '    connectionPool: {http: {maxRequestsPerConnection: 2}}\n'),
   ].join('---\n');
 }
 
@@ -165,8 +177,8 @@ function served(): Seen[] {
   return [...backends, mtls].flatMap((b) => b.seen).filter((s) => s.path !== '/healthz');
 }
 
-async function get(host: string, cookies: string | null = null): Promise<{ status: string; body: string; setCookie: string | null }> {
-  const r = await curl(['-s', '-D', '-', '-H', `Host: ${host}`, ...(cookies === null ? [] : ['-b', cookies]), `http://127.0.0.1:${daemon.port}/ping`]);
+async function get(host: string, cookies: string | null = null, path = '/ping'): Promise<{ status: string; body: string; setCookie: string | null }> {
+  const r = await curl(['-s', '-D', '-', '-H', `Host: ${host}`, ...(cookies === null ? [] : ['-b', cookies]), `http://127.0.0.1:${daemon.port}${path}`]);
   const [head = '', body = ''] = r.stdout.split('\r\n\r\n');
   const status = head.split(' ')[1] ?? '';
   const sc = /^set-cookie: (session=[^;]+)/im.exec(head);
@@ -238,6 +250,33 @@ test.serial('MUTUAL: a backend requiring a client certificate gets ours; the sam
   t.regex(none.body, /^upstream (TLS error: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|reset before response headers) from 127\.0\.0\.1:\d+/);
   t.is(mtls.seen.filter((s) => s.path !== '/healthz').length, 5, 'only the requests with our certificate were served');
   t.true(mtls.seen.every((s) => s.client === 'stickyd-client'));
+});
+
+test.serial('a TLS subset with its own connectionPool gets its own pools: maxRequestsPerConnection 1 opens a TLS connection per request, 2 carries two, the default subset keeps its connections', async (t) => {
+  reset();
+  const first = await get('pooled.example.com', null, '/pooled-0');
+  t.is(first.status, '200', first.body);
+  t.is((JSON.parse(first.body) as { sni: string }).sni, 'backend.internal', 'the pooled subset speaks TLS with its sni');
+  for (let i = 1; i < 6; i++) t.is((await get('pooled.example.com', first.setCookie, `/pooled-${i}`)).status, '200');
+  const two = await get('pooled2.example.com', null, '/two-0');
+  for (let i = 1; i < 8; i++) t.is((await get('pooled2.example.com', two.setCookie, `/two-${i}`)).status, '200');
+  const kept = await get('good.example.com', null, '/kept-0');
+  for (let i = 1; i < 6; i++) t.is((await get('good.example.com', kept.setCookie, `/kept-${i}`)).status, '200');
+  const all = [...backends, mtls].flatMap((b) => b.seen);
+  const pooled = all.filter((s) => s.path.startsWith('/pooled-'));
+  const keptSeen = all.filter((s) => s.path.startsWith('/kept-'));
+  t.is(pooled.length, 6);
+  t.is(new Set(pooled.map((s) => s.id)).size, 1, 'sticky: one backend served the pooled session');
+  t.is(new Set(pooled.map((s) => `${s.id}/${s.conn}`)).size, 6, 'each request of the pooled subset came on a TLS connection of its own');
+  const perConn = new Map<string, number>();
+  for (const s of all.filter((x) => x.path.startsWith('/two-'))) perConn.set(`${s.id}/${s.conn}`, (perConn.get(`${s.id}/${s.conn}`) ?? 0) + 1);
+  t.is([...perConn.values()].reduce((a, b) => a + b, 0), 8);
+  t.true([...perConn.values()].every((n) => n <= 2), `maxRequestsPerConnection 2: at most 2 requests per connection ${JSON.stringify([...perConn])}`);
+  t.true(perConn.size <= 6, `and connections are reused: ${perConn.size} for 8 requests`);
+  t.is(keptSeen.length, 6);
+  // two workers: at most one kept-alive connection each to the session's backend
+  t.true(new Set(keptSeen.map((s) => `${s.id}/${s.conn}`)).size <= 2, `the default subset reused its TLS connections: ${JSON.stringify(keptSeen)}`);
+  t.true(pooled.every((p) => !keptSeen.some((k) => k.id === p.id && k.conn === p.conn)), 'no connection is shared between the two subsets');
 });
 
 test.serial('active health checks speak TLS with the subset\'s settings: TLS endpoints stay healthy', async (t) => {

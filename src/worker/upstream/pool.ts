@@ -125,7 +125,8 @@ export class UpstreamPool {
    */
   #build(origin: string, spec: PoolSpec, tls: UpstreamTls | null): Closable {
     const connect = connectWithin(spec.connectTimeoutMs, spec.keepaliveMs, tls === null ? null : this.#tlsOptions(tls));
-    const make = (): Pool | RotatingPool => (spec.maxConnectionDurationMs === null ? buildPool(origin, spec, connect) : new RotatingPool(origin, spec, connect));
+    const make = (): Pool | RotatingPool =>
+      (spec.maxConnectionDurationMs === null ? buildPool(origin, spec, connect) : new RotatingPool(origin, spec, connect));
     const pool = tls === null || tls.sni !== null ? make() : new ServernamePools(make);
     connections.set(pool, { origin, connect });
     return pool;
@@ -184,12 +185,20 @@ function buildPool(origin: string, spec: PoolSpec, connect: buildConnector.conne
     // undici also honours a backend's Keep-Alive: timeout=N hint (minus a second's margin).
     keepAliveTimeout: spec.idleTimeoutMs,
     keepAliveMaxTimeout: spec.idleTimeoutMs,
-    // Envoy's max_requests_per_connection: undici closes the connection after this many requests
-    ...(spec.maxRequestsPerConnection === null ? {} : { maxRequestsPerClient: spec.maxRequestsPerConnection }),
+    // Envoy's max_requests_per_connection. undici's maxRequestsPerClient N lets N + 1 requests
+    // through (it marks the connection for close on the request after the Nth), and 0 means no
+    // limit, so N is given as N - 1, and 1 as no keep-alive at all (pipelining 0, undici's way).
+    ...buildRequestLimitOptions(spec.maxRequestsPerConnection),
     connect,
     // The proxy streams whatever size the backend sends; Node's server parser bounds requests.
     maxResponseSize: -1,
   });
+}
+
+/** undici Pool options for http.maxRequestsPerConnection (null: unlimited). */
+export function buildRequestLimitOptions(max: number | null): { pipelining?: 0; maxRequestsPerClient?: number } {
+  if (max === null) return {};
+  return max <= 1 ? { pipelining: 0 } : { maxRequestsPerClient: max - 1 };
 }
 
 /**
