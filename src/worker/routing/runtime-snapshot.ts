@@ -9,7 +9,8 @@ import { createPicker, type Picker } from '../../balancing/weighted.js';
 import { StickydError } from '../../errors.js';
 import type { Kernel } from '../../kernel/index.js';
 import type {
-  BalancerTable, Endpoint, HashKey, RendezvousTable, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset, UpstreamTls,
+  BalancerTable, Endpoint, HashKey, RendezvousTable, HeaderOp, OutlierPolicy, ProxySettings, RetryPolicy, Route, RouteMatch, Snapshot, StringMatch, Subset,
+  UpstreamTls,
 } from '../../snapshot/types.js';
 import { buildMatchCut, buildRoutePlans, type RoutePlans } from './route-plans.js';
 import { buildHostTable, type HostTable } from '../downstream/host-table.js';
