@@ -20,8 +20,11 @@ spec:
   hosts: ["demo.example.com"
 `;
 
+let tmpSeq = 0;
+
+/** Replaces `dir/file` in one rename; concurrent writers each use a temporary file of their own (the last rename wins). */
 export async function writeAtomic(dir: string, file: string, text: string): Promise<void> {
-  const tmp = join(dir, `.${file}.tmp`);
+  const tmp = join(dir, `.${file}.${process.pid}.${tmpSeq++}.tmp`);
   await writeFile(tmp, text);
   await rename(tmp, join(dir, file));
 }

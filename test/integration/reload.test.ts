@@ -28,12 +28,18 @@ test.serial('SIGHUP every 500 ms under load, alternating two configs: 0 failed r
   const allV2 = await stickyWithWeights(0, 100);
   const running = load(`${base}/ping`, { connections: 50, durationSec: 10 });
   let n = 0;
+  // one write and signal at a time: on a loaded machine a write can outlast the 500 ms tick
+  let inFlight: Promise<void> | null = null;
   const reloads = setInterval(() => {
+    if (inFlight !== null) return;
     n++;
-    void writeAtomic(cfg.dir, 'ingress-sticky.yaml', n % 2 ? allV2 : allV1).then(() => daemon.proc.kill('SIGHUP'));
+    inFlight = writeAtomic(cfg.dir, 'ingress-sticky.yaml', n % 2 ? allV2 : allV1)
+      .then(() => { daemon.proc.kill('SIGHUP'); })
+      .finally(() => { inFlight = null; });
   }, 500);
   const r = await running;
   clearInterval(reloads);
+  await inFlight;
   t.log(`${r.requests} requests, ${n} reloads, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}`);
   t.true(r.requests > 1000, 'the load really ran');
   t.is(r.errors, 0);
