@@ -2,6 +2,7 @@
 // ingress-sticky.yaml, unchanged) and a ServiceEntry whose inline endpoints are the benchmark's
 // backends as subset v1. Subsets v2 and v3 need an endpoint each to be valid; the route sends them
 // nothing (v2 has weight 0, v3 needs a `stage: dev` header), so they sit on 127.0.0.2/127.0.0.3.
+import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,4 +101,25 @@ export async function writeStickydEditsConfig(dir: string, v1: readonly V1Endpoi
   ].join('\n');
   await writeFile(file, seed.replace(plain, edited));
   return dir;
+}
+
+/**
+ * Persistent sessions on the seed's route (`bench-pins`): the seed's config with the ServiceEntry
+ * labelled `istio.io/persistent-session: session` (README, Persistent sessions) and a key file made
+ * by `stickyd keygen`. The cookie's ttl is raised from the seed's 60 s to 3600 s, the pin's lifetime,
+ * so the pins minted before the run stay valid and unrefreshed through it: every measured request
+ * is a pinned one (the verified-pin cache, then the endpoint). Returns the config dir and key file.
+ */
+export async function writeStickydPinsConfig(dir: string, v1: readonly V1Endpoint[]): Promise<{ dir: string; keyFile: string }> {
+  await mkdir(dir, { recursive: true });
+  const seed = await readFile(join(REPO, 'examples', 'demo', 'ingress-sticky.yaml'), 'utf8');
+  const longer = seed.replace(/(name: session\n\s+ttl: )60s/, '$13600s');
+  if (longer === seed) throw new Error('the seed config changed: bench-pins cannot set its cookie ttl');
+  await writeFile(join(dir, 'ingress-sticky.yaml'), longer);
+  const entry = endpointsYaml(v1, v1[0]?.port ?? 8080).replace('  name: demo-service\n', '  name: demo-service\n  labels: {istio.io/persistent-session: session}\n');
+  await writeFile(join(dir, 'endpoints.yaml'), entry);
+  const keyFile = join(dir, '..', 'stickyd-pins-session-keys');
+  const r = spawnSync(process.execPath, [CLI, 'keygen', '-o', keyFile], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`stickyd keygen failed: ${r.stderr}`);
+  return { dir, keyFile };
 }

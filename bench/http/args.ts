@@ -51,7 +51,7 @@ const HELP = `Usage: npm run bench -- [options]
   --no-install        never apt-get install the missing peers
   --stickyd <l>=<cli> [args]  also measure another stickyd build (cookie sent, its defaults), e.g.
                       --stickyd undici=bench/out/variants/undici/dist/cli.js or
-                      --stickyd 'nocache=dist/cli.js --session-cache 0'
+                      --stickyd 'cache=dist/cli.js --session-cache 100000'
   --cpu-prof          V8 CPU profiles of every stickyd process into bench/out/prof/
   --rate <req/s>      the fixed-rate phase's rate (default: half of nginx's median wrk req/s in
                       this run). After the saturation runs, nginx, undici and stickyd get this

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { describeMachine, packageVersion } from '../machine.js';
-import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydSplitConfig } from '../stickyd-config.js';
+import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydPinsConfig, writeStickydSplitConfig } from '../stickyd-config.js';
 import { parseBenchArgs, type Tool } from './args.js';
 import { startBackends } from './backends.js';
 import { checkSticky } from './check.js';
@@ -94,33 +94,47 @@ async function main(): Promise<void> {
   const stickydConfig = await writeStickydConfig(join(run, 'stickyd'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
   const stickydEditsConfig = await writeStickydEditsConfig(join(run, 'stickyd-edits'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
   const stickydSplitConfig = await writeStickydSplitConfig(join(run, 'stickyd-split'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
+  const stickydPins = await writeStickydPinsConfig(join(run, 'stickyd-pins'), backends.ports.map((port) => ({ address: '127.0.0.1', port })));
   const env: BenchEnv = {
-    group, run, backends: backends.ports, stickydConfig, stickydEditsConfig, stickydSplitConfig, bins, workers: opts.pin ? 1 : WORKERS,
+    group, run, backends: backends.ports, stickydConfig, stickydEditsConfig, stickydSplitConfig, stickydPins, bins, workers: opts.pin ? 1 : WORKERS,
     profDir: opts.cpuProf ? join(OUT_DIR, 'prof') : null,
   };
 
   const all = buildSubjects(opts.variants);
   const wanted = opts.only === null ? all : all.filter((s) => opts.only!.includes(s.name));
   const skipped: { name: string; reason: string }[] = [];
-  const live: { subject: Subject; running: Running; info: SubjectInfo }[] = [];
+  // a subject with sessions of its own (stickyd-pins) is driven and checked with those, same count
+  const live: { subject: Subject; running: Running; info: SubjectInfo; cookies: readonly string[]; cookieFile: string }[] = [];
   for (const subject of wanted) {
     const why = subject.unavailable(env);
     if (why !== null) { skipped.push({ name: subject.name, reason: why }); say(`skip ${subject.name}: ${why}`); continue; }
     try {
       const running = await subject.start(env);
-      const sticky = subject.reference === true ? 'n/a' : await checkSticky(running.port, DEMO_HOST, cookies, subject.mints);
+      let own = cookies;
+      let ownFile = cookieFile;
+      if (subject.sessions !== undefined) {
+        own = await subject.sessions(running, cookies.length);
+        ownFile = join(run, `cookies-${subject.name}.txt`);
+        await writeFile(ownFile, own.join('\n') + '\n');
+      }
+      const sticky = subject.reference === true ? 'n/a' : await checkSticky(running.port, DEMO_HOST, own, subject.mints);
       say(`${subject.name} up on ${running.port}${running.pid === null ? '' : ` (pid ${running.pid})`}; sticky check: ${sticky}`);
-      live.push({ subject, running, info: { name: subject.name, what: subject.what, sticky, sendsCookies: subject.sendsCookies } });
+      const info = { name: subject.name, what: subject.what, sticky, sendsCookies: subject.sendsCookies };
+      live.push({ subject, running, info, cookies: own, cookieFile: ownFile });
     } catch (err) {
       skipped.push({ name: subject.name, reason: (err as Error).message });
       say(`skip ${subject.name}: ${(err as Error).message}`);
     }
   }
 
-  const specFor = (s: Subject, port: number, durationSec: number): LoadSpec => ({
-    url: `http://127.0.0.1:${port}/ping`, host: DEMO_HOST, connections: opts.connections, durationSec,
-    cookies: s.sendsCookies ? cookies : null, cookieFile: s.sendsCookies ? cookieFile : null, rate: opts.rate, cpus: opts.pin ? PIN.rest : null,
-  });
+  const specFor = (s: Subject, port: number, durationSec: number): LoadSpec => {
+    const l = live.find((x) => x.subject === s);
+    return {
+      url: `http://127.0.0.1:${port}/ping`, host: DEMO_HOST, connections: opts.connections, durationSec,
+      cookies: s.sendsCookies ? (l?.cookies ?? cookies) : null, cookieFile: s.sendsCookies ? (l?.cookieFile ?? cookieFile) : null,
+      rate: opts.rate, cpus: opts.pin ? PIN.rest : null,
+    };
+  };
   if (opts.warmupSec > 0) {
     for (const { subject, running } of live) {
       say(`warm-up ${subject.name} (${opts.warmupSec} s)`);

@@ -2,6 +2,7 @@
 // stickyd in several settings. Each subject starts its processes through the ProcessGroup and
 // says which process tree's CPU counts as "the proxy".
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -20,6 +21,8 @@ export interface BenchEnv {
   readonly stickydEditsConfig: string;
   /** the weighted sticky route: v1 80 / v2 20, the destination from the session cookie */
   readonly stickydSplitConfig: string;
+  /** the seed's route with persistent sessions, and its key file (stickyd-config.ts) */
+  readonly stickydPins: { readonly dir: string; readonly keyFile: string };
   readonly bins: { readonly nginx: string | null; readonly haproxy: string | null };
   /** write V8 CPU profiles of stickyd into this directory (per subject), or null */
   readonly profDir: string | null;
@@ -43,6 +46,11 @@ export interface Subject {
   readonly mints: boolean;
   /** a reference point, not a sticky proxy: no sticky check */
   readonly reference?: boolean;
+  /**
+   * The session values this subject is driven with, when the run's shared ones would not do
+   * (persistent sessions: only pins the daemon signed are valid): made once it is up.
+   */
+  readonly sessions?: (running: Running, n: number) => Promise<string[]>;
   /** why it cannot run here, or null */
   readonly unavailable: (env: BenchEnv) => string | null;
   readonly start: (env: BenchEnv) => Promise<Running>;
@@ -98,11 +106,15 @@ export function hasAccessLogFlag(cli: string): boolean {
 function stickyd(
   name: string,
   what: string,
-  opts: { cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string },
+  opts: {
+    cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string;
+    sessions?: Subject['sessions'];
+  },
 ): Subject {
   const cli = opts.cli ?? CLI;
   return {
     name, what, sendsCookies: opts.sendsCookies ?? true, mints: opts.sendsCookies === false,
+    ...(opts.sessions === undefined ? {} : { sessions: opts.sessions }),
     unavailable: () => (existsSync(cli) ? null : `${cli} not found (run npm run build)`),
     async start(env) {
       const port = await freePort();
@@ -120,6 +132,28 @@ function stickyd(
       return { port, pid: p.pid, stdoutBytes: p.stdoutBytes };
     },
   };
+}
+
+/** n pins the daemon on `port` signs for new sessions (GET /ping without a cookie, its Set-Cookie value). */
+async function mintPins(port: number, n: number): Promise<string[]> {
+  const out: string[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < n; i++) {
+      const { status, setCookie } = await new Promise<{ status: number; setCookie: string[] }>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/ping', headers: { host: DEMO_HOST }, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookie: res.headers['set-cookie'] ?? [] }));
+        }).on('error', reject);
+      });
+      const line = setCookie.find((c) => c.startsWith('session='));
+      if (status !== 200 || line === undefined) throw new Error(`stickyd-pins: no pin minted (status ${status})`);
+      out.push(line.slice('session='.length).split(';', 1)[0]!);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return out;
 }
 
 export function buildSubjects(variants: readonly { label: string; cli: string; args: readonly string[] }[]): Subject[] {
@@ -155,11 +189,16 @@ export function buildSubjects(variants: readonly { label: string; cli: string; a
     nodePeer('node-http-proxy', 'node-http-proxy.mjs', 'node-http-proxy in node:cluster'),
     nodePeer('node-plain', 'node-plain.mjs', 'node:http proxy (`http.request` + pipe)'),
     nodePeer('undici', 'undici-proxy.mjs', 'undici 7 `Pool.stream` proxy'),
-    stickyd('stickyd', 'stickyd with its defaults (seed cookie policy; access log on, stdout a pipe read like journald; request ids, session cache, metrics)', {}),
+    stickyd('stickyd', 'stickyd with its defaults (seed cookie policy; access log on, stdout a pipe read like journald; request ids, metrics)', {}),
     stickyd('stickyd-nolog', 'stickyd defaults but access log off (`--access-log off`), like the peers', { accessLog: false }),
-    stickyd('stickyd-nocache', 'stickyd defaults but session cache off (`--session-cache 0`)', { args: () => ['--session-cache', '0'] }),
+    stickyd('stickyd-cache', 'stickyd defaults but the plain-hash session cache on (`--session-cache 100000`, the default before 2026-12-01)', { args: () => ['--session-cache', '100000'] }),
     stickyd('stickyd-mint', 'stickyd defaults, mints a cookie on every request', { sendsCookies: false }),
     stickyd('stickyd-split', 'stickyd defaults, a weighted sticky route (v1 80 / v2 20, both sticky by the cookie: the destination chosen from it)', { config: (env) => env.stickydSplitConfig }),
+    stickyd('stickyd-pins', 'stickyd defaults, persistent sessions on the same route (`istio.io/persistent-session: session`): every request carries a valid signed pin, read through the verified-pin cache', {
+      config: (env) => env.stickydPins.dir,
+      args: (env) => ['--session-key-file', env.stickydPins.keyFile],
+      sessions: (running, n) => mintPins(running.port, n),
+    }),
     stickyd('stickyd-edits', 'stickyd defaults, the same route with header edits (route + destination, request + response) and a rewrite', { config: (env) => env.stickydEditsConfig }),
   ];
   for (const v of variants) {

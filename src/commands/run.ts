@@ -24,7 +24,7 @@ Options:
                             X-Forwarded-Client-Cert is always removed)
       --workers <n>         worker processes (default: CPU count, ${availableParallelism()} here)
       --admin <host:port>   admin listener (default 127.0.0.1:9901; 'off' disables it)
-      --session-cache <n>   session cache entries per worker (default 100000; 0 disables)
+      --session-cache <n>   plain hash mode's session cache entries per worker (default 0: off)
       --pin-cache <n>       verified-pin cache entries per worker, persistent sessions (default
                             100000; 0 verifies every pin's MAC)
       --drain-timeout <ms>  how long in-flight requests may take on stop (default 10000)

@@ -3,8 +3,13 @@ import { isIP } from 'node:net';
 import { StickydError } from '../errors.js';
 import type { ProxySettings } from '../snapshot/types.js';
 
-/** lru session cache entries per worker: ~100k sessions at roughly 100 B each is ~10 MB */
-export const DEFAULT_SESSION_CACHE_SIZE = 100_000;
+/**
+ * lru session cache entries per worker for plain hash mode: off. It never changes an answer, and
+ * every measurement found it dearer than what it saves (a hit costs more than hashing the key and
+ * looking it up; bench/RESULTS.md, "Session cache default"); `--session-cache N` turns it on.
+ * Persistent-session pins have their own cache (DEFAULT_PIN_CACHE_SIZE), which does pay.
+ */
+export const DEFAULT_SESSION_CACHE_SIZE = 0;
 /**
  * verified-pin cache entries per worker: a hit saves one HMAC-SHA256 per request (bench:micro,
  * "pin cache"); ~100k sessions at roughly 200 B each is ~20 MB

@@ -16,7 +16,8 @@ interface Ping { instance: string; version: string }
 interface Status { generation: number; ready: boolean; workers: { pid: number }[] }
 
 async function setup(t: ExecutionContext) {
-  const { daemon, backends, cfg } = await startSeedStack(t);
+  // the session cache is off by default (plain hash mode); on here, so its counters are checked too
+  const { daemon, backends, cfg } = await startSeedStack(t, { args: ['--session-cache', '100000'] });
   const endpointOf = (instance: string): string => `127.0.0.1:${backends.find((b) => b.instance === instance)!.port}`;
   return { daemon, backends, cfg, endpointOf };
 }

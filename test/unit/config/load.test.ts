@@ -69,7 +69,7 @@ test('a directory without YAML files is STICKYD_ERR_CONFIG_READ', async (t) => {
 
 test('settings: defaults, overrides, and invalid values', async (t) => {
   t.deepEqual(DEFAULT_SETTINGS, {
-    sessionCacheSize: 100_000, pinCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000,
+    sessionCacheSize: 0, pinCacheSize: 100_000, maxKeyLength: 256, upstreamConnectTimeoutMs: 5_000, upstreamIdleTimeoutMs: 4_000, drainTimeoutMs: 10_000,
     maxHeaderCount: 100, maxUriLength: 8_192, maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 300_000,
     keepAliveTimeoutMs: 5_000, maxConnectionsPerWorker: 10_000, upstreamStreamIdleTimeoutMs: 300_000,
     trustedProxies: [], credentialsDir: null, forwardClientCert: false,
