@@ -178,6 +178,16 @@ export interface VirtualServiceRes extends Origin {
   readonly http: readonly HttpRouteRes[];
 }
 
+/** One portLevelSettings entry: its policies replace its level's whole for that port (compile/subsets.ts). */
+export interface PortPolicy {
+  /** the service port number (ServiceEntry ports[].number) */
+  readonly port: number;
+  readonly lb: LbPolicy | null;
+  readonly outlier: OutlierPolicy | null;
+  readonly pool: ConnectionPoolPolicy | null;
+  readonly tls: ClientTlsRes | null;
+}
+
 export interface SubsetRes {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -189,6 +199,8 @@ export interface SubsetRes {
   readonly connectionPool: ConnectionPoolPolicy | null;
   /** the subset's own tls (replaces the rule's whole, as in Istio), null when it sets none */
   readonly tls: ClientTlsRes | null;
+  /** the subset's own portLevelSettings (validate/load-balancer.ts) */
+  readonly ports: readonly PortPolicy[];
 }
 
 export interface DestinationRuleRes extends Origin {
@@ -203,6 +215,8 @@ export interface DestinationRuleRes extends Origin {
   readonly connectionPool: ConnectionPoolPolicy | null;
   /** trafficPolicy.tls, null when unset */
   readonly tls: ClientTlsRes | null;
+  /** trafficPolicy.portLevelSettings (validate/load-balancer.ts) */
+  readonly ports: readonly PortPolicy[];
   readonly subsets: readonly SubsetRes[];
 }
 

@@ -10,6 +10,7 @@ import type { DestinationRef, DestinationRuleRes, Resources, ServiceEntryRes, Se
 import { buildPortEndpoints, labelsMatch, readEndpointSpecs, type PortEndpoints } from './endpoints.js';
 import { compareStrings } from './order.js';
 import type { CertificateLoader } from '../certificates.js';
+import { mergeTrafficPolicy } from './traffic-policy.js';
 
 const DEFAULT_POLICY: LbPolicy = { kind: 'leastRequest' }; // Istio's default simple policy since 1.14
 
@@ -63,14 +64,14 @@ export class SubsetCollector {
       this.#failed.add(key);
       return null;
     }
-    const policy = sub?.policy ?? dr?.policy ?? DEFAULT_POLICY;
-    // Istio: a subset's traffic policy overrides the rule's field by field.
-    const outlier = sub?.outlier ?? dr?.outlier ?? null;
-    // Istio's MergeTrafficPolicy: a subset's connectionPool replaces the rule's whole, not field by field.
-    const connectionPool = sub?.connectionPool ?? dr?.connectionPool ?? null;
+    // Istio: a subset's policies override the rule's one by one (a connectionPool whole, not field by
+    // field), and a port-level entry replaces its level's policies for that port (traffic-policy.ts).
+    const merged = mergeTrafficPolicy(dr, sub ?? null, port.number);
+    const policy = merged.lb ?? DEFAULT_POLICY;
+    const outlier = merged.outlier;
+    const connectionPool = merged.pool;
     // tls is one message in Istio too: a subset's replaces the rule's whole (its DISABLE included).
-    const tlsRes = sub?.tls ?? dr?.tls ?? null;
-    const tls = tlsRes === null ? null : this.#certs.loadUpstream(tlsRes);
+    const tls = merged.tls === null ? null : this.#certs.loadUpstream(merged.tls);
     const persistent = se.persistent === null ? null : buildPersistentSession(this.#sink, se.persistent, policy, d.host);
     const balanceFactor = dr?.balanceFactor ?? null;
     if (balanceFactor !== null && policy.kind !== 'hash' && persistent === null) {

@@ -33,8 +33,8 @@ export function validateDestinationRule(
   const balanceFactor = meta === null ? null : readBalanceFactor(sink, meta);
   if (host === null) return null;
   return {
-    name, place: root, host: host.toLowerCase(), balanceFactor,
-    policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, tls: policy.tls, subsets,
+    name, place: root, host: host.toLowerCase(), balanceFactor, subsets,
+    policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, tls: policy.tls, ports: policy.ports,
   };
 }
 
@@ -49,5 +49,7 @@ function readSubset(sink: IssueSink, place: Place, value: unknown, ctx: TlsConte
   // Istio: a subset without labels selects every endpoint of the host; legal but rarely meant.
   if (isAbsent(s.labels)) sink.warn(at(place, 'labels'), 'no labels: this subset selects every endpoint of the host');
   const policy = readTrafficPolicy(sink, at(place, 'trafficPolicy'), s.trafficPolicy, ctx);
-  return name === null ? null : { name, labels, policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, tls: policy.tls };
+  return name === null ? null : {
+    name, labels, policy: policy.lb, outlier: policy.outlier, connectionPool: policy.pool, tls: policy.tls,
+    ports: policy.ports };
 }

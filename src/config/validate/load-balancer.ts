@@ -1,13 +1,15 @@
-// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection, connectionPool and tls (client-tls.ts).
+// DestinationRule trafficPolicy (and subsets[].trafficPolicy): loadBalancer, outlierDetection,
+// connectionPool and tls (client-tls.ts), and portLevelSettings with the same four per service port.
 import type { ConnectionPoolPolicy, CookieAttribute, HashKey, LbPolicy, OutlierPolicy } from '../../snapshot/types.js';
 import { at, type IssueSink, type Place } from '../issues.js';
-import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readList, readObject, readString, requireString } from '../fields.js';
+import { isAbsent, NOT_IMPLEMENTED, readBool, readInt, readList, readObject, readPort, readString, requireString } from '../fields.js';
 import { readDurationMs } from '../duration.js';
 import { readOutlierDetection } from './outlier-detection.js';
 import { readConnectionPool } from './connection-pool.js';
 import { readClientTls } from './client-tls.js';
 import type { TlsContext } from './gateway-tls.js';
 import type { ClientTlsRes } from '../resources.js';
+import type { PortPolicy } from '../resources.js';
 
 const TRAFFIC_POLICY_FIELDS = {
   known: ['loadBalancer', 'outlierDetection', 'connectionPool', 'tls', 'portLevelSettings'],
@@ -16,11 +18,8 @@ const TRAFFIC_POLICY_FIELDS = {
   ),
 };
 
-// A port-level policy replaces the top-level one for its port (load balancer and tls included):
-// ignoring it would change what the config means, so it is refused until implemented; an empty
-// list means what stickyd does anyway.
-const PORT_LEVEL_REFUSED =
-  'port-level traffic policies are not implemented by stickyd: ignoring them would change the policy on those ports, so they are refused';
+// Istio's TrafficPolicy.PortTrafficPolicy: the same policies, for one service port.
+const PORT_POLICY_FIELDS = { known: ['port', 'loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] };
 
 const LB_FIELDS = {
   known: ['simple', 'consistentHash'],
@@ -48,21 +47,54 @@ export interface TrafficPolicy {
   readonly pool: ConnectionPoolPolicy | null;
   /** tls; null when absent or invalid */
   readonly tls: ClientTlsRes | null;
+  /** portLevelSettings, in order, the first of each port number only (Istio applies the first match) */
+  readonly ports: readonly PortPolicy[];
 }
 
-/** trafficPolicy -> its loadBalancer, outlierDetection, connectionPool and tls. */
+/** trafficPolicy -> its loadBalancer, outlierDetection, connectionPool, tls and portLevelSettings. */
 export function readTrafficPolicy(sink: IssueSink, place: Place, value: unknown, ctx: TlsContext): TrafficPolicy {
   const tp = readObject(sink, place, value, TRAFFIC_POLICY_FIELDS);
-  if (tp === null) return { lb: null, outlier: null, pool: null, tls: null };
-  if (!isAbsent(tp.portLevelSettings) && !(Array.isArray(tp.portLevelSettings) && tp.portLevelSettings.length === 0)) {
-    sink.error(at(place, 'portLevelSettings'), PORT_LEVEL_REFUSED);
-  }
+  if (tp === null) return { lb: null, outlier: null, pool: null, tls: null, ports: [] };
   return {
     lb: readLoadBalancer(sink, at(place, 'loadBalancer'), tp.loadBalancer),
     outlier: readOutlierDetection(sink, at(place, 'outlierDetection'), tp.outlierDetection),
     pool: readConnectionPool(sink, at(place, 'connectionPool'), tp.connectionPool),
     tls: readClientTls(sink, at(place, 'tls'), tp.tls, ctx),
+    ports: readPortLevelSettings(sink, at(place, 'portLevelSettings'), tp.portLevelSettings, ctx),
   };
+}
+
+const PORT_POLICIES = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] as const;
+
+/**
+ * portLevelSettings as Istio validates them: each names a port and sets at least one policy. A
+ * port listed twice is warned: Istio applies the first entry for a port and never the later ones.
+ */
+function readPortLevelSettings(sink: IssueSink, place: Place, value: unknown, ctx: TlsContext): PortPolicy[] {
+  const out: PortPolicy[] = [];
+  readList(sink, place, value)?.forEach((item, i) => {
+    const p = at(place, i);
+    const entry = readObject(sink, p, item, PORT_POLICY_FIELDS);
+    if (entry === null) {
+      if (isAbsent(item)) sink.error(p, 'an empty port traffic policy');
+      return;
+    }
+    const sel = readObject(sink, at(p, 'port'), entry.port, { known: ['number'] });
+    const port = sel === null ? null : readPort(sink, at(p, 'port', 'number'), sel.number);
+    if (sel === null || isAbsent(sel.number)) sink.error(at(p, 'port'), 'a port traffic policy needs port.number (Istio)');
+    if (PORT_POLICIES.every((k) => isAbsent(entry[k]))) sink.error(p, `a port traffic policy must set at least one of ${PORT_POLICIES.join(', ')} (Istio)`);
+    const lb = readLoadBalancer(sink, at(p, 'loadBalancer'), entry.loadBalancer);
+    const outlier = readOutlierDetection(sink, at(p, 'outlierDetection'), entry.outlierDetection);
+    const pool = readConnectionPool(sink, at(p, 'connectionPool'), entry.connectionPool);
+    const tls = readClientTls(sink, at(p, 'tls'), entry.tls, ctx);
+    if (port === null) return;
+    if (out.some((o) => o.port === port)) {
+      sink.warn(at(p, 'port', 'number'), `port ${port} already has a port traffic policy earlier in this list: Istio applies only the first, so this one is ignored`);
+      return;
+    }
+    out.push({ port, lb, outlier, pool, tls });
+  });
+  return out;
 }
 
 function readLoadBalancer(sink: IssueSink, place: Place, value: unknown): LbPolicy | null {

@@ -81,6 +81,20 @@ test('a subset tls replaces the rule\'s whole: DISABLE there means plaintext, an
   t.is(plain.v1.tls?.mode, 'SIMPLE');
 });
 
+test('portLevelSettings: a port-level entry without tls means plaintext on that port (nothing inherited); one with tls sets it there', (t) => {
+  const top = `{mode: SIMPLE, caCertificates: ${ca.caCert}, sni: a.internal}`;
+  const dr = (entry: string) => destinationRule(`  trafficPolicy:\n    tls: ${top}\n    portLevelSettings:\n    - ${entry}\n`);
+  const lbOnly = subsets(dr('{port: {number: 8080}, loadBalancer: {simple: RANDOM}}'));
+  t.is(lbOnly.v1.tls, null);
+  t.is(lbOnly.v2.tls, null);
+  t.deepEqual(lbOnly.v1.policy, { kind: 'random' });
+  const own = subsets(dr(`{port: {number: 8080}, tls: {mode: SIMPLE, caCertificates: ${ca.caCert}, sni: b.internal}}`));
+  t.is(own.v1.tls?.sni, 'b.internal');
+  // another port's entry leaves 8080 on the top level
+  const other = subsets(dr('{port: {number: 9999}, loadBalancer: {simple: RANDOM}}'));
+  t.is(other.v1.tls?.sni, 'a.internal');
+});
+
 test('SIMPLE without caCertificates verifies against the system trust store, read with the config', (t) => {
   const bundle = SYSTEM_CA_BUNDLES[1]!;
   const fake = readFileSync(ca.caCert);

@@ -95,10 +95,45 @@ test('tls mode DISABLE and an empty portLevelSettings compile beside a connectio
   t.is(snapshot.subsets[0]!.connectionPool?.maxConnections, 10);
 });
 
-test('port-level settings are refused: ignoring them would change what the config means (backend tls: client-tls.test.ts)', (t) => {
-  const tp = '  trafficPolicy:\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]\n';
-  const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(tp)));
-  t.regex(find(errors, 'spec.trafficPolicy.portLevelSettings')?.message ?? '', /refused/);
+test('portLevelSettings as Istio validates them: a port number, at least one policy; a port listed twice is warned, the first applies', (t) => {
+  const pls = (list: string) => destinationRule(`  trafficPolicy:\n    portLevelSettings: ${list}\n`);
+  const errors = errorsOf(docs(GATEWAY, SERVICE, virtualService(), pls('[{loadBalancer: {simple: RANDOM}}, {port: {number: 8080}}, {port: {number: 0}, loadBalancer: {simple: RANDOM}}, {port: {}, connectionPool: {tcp: {maxConnections: 1}}}]')));
+  t.deepEqual(errors.map((e) => e.field), [
+    'spec.trafficPolicy.portLevelSettings[0].port',
+    'spec.trafficPolicy.portLevelSettings[1]',
+    'spec.trafficPolicy.portLevelSettings[2].port.number',
+    'spec.trafficPolicy.portLevelSettings[3].port',
+  ]);
+  t.regex(errors[0]!.message, /needs port\.number/);
+  t.regex(errors[1]!.message, /must set at least one of loadBalancer, connectionPool, outlierDetection, tls/);
+  // a bad policy inside is reported at its own path
+  const inner = errorsOf(docs(GATEWAY, SERVICE, virtualService(), pls('[{port: {number: 8080}, loadBalancer: {simple: FASTEST}}]')));
+  t.deepEqual(inner.map((e) => e.field), ['spec.trafficPolicy.portLevelSettings[0].loadBalancer.simple']);
+  const twice = compileOne(docs(GATEWAY, SERVICE, virtualService(), pls('[{port: {number: 8080}, loadBalancer: {simple: RANDOM}}, {port: {number: 8080}, loadBalancer: {simple: ROUND_ROBIN}}]')));
+  t.regex(find(twice.warnings, 'spec.trafficPolicy.portLevelSettings[1].port.number')!.message, /Istio applies only the first/);
+  t.deepEqual(twice.snapshot.subsets[0]!.policy, { kind: 'random' });
+});
+
+test('a port-level policy replaces the top level for its port and inherits nothing from it (Istio)', (t) => {
+  const twoPorts = SERVICE.replace('  - {number: 8080, name: http, protocol: HTTP}\n', '  - {number: 8080, name: http, protocol: HTTP}\n  - {number: 9090, name: admin, protocol: HTTP}\n');
+  const vs = virtualService().replace('host: svc', 'host: svc\n        port: {number: 8080}')
+    .replace('  - route:', '  - match: [{uri: {prefix: /admin}}]\n    route: [{destination: {host: svc, port: {number: 9090}}}]\n  - route:');
+  const tp = `  trafficPolicy:
+    loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+    connectionPool: {tcp: {maxConnections: 7}}
+    outlierDetection: {consecutive5xxErrors: 3}
+    portLevelSettings:
+    - port: {number: 9090}
+      loadBalancer: {simple: ROUND_ROBIN}
+`;
+  const { snapshot } = compileOne(docs(GATEWAY, twoPorts, vs, destinationRule(tp)));
+  const at = (port: number) => snapshot.subsets.find((s) => s.port === port)!;
+  t.is(at(8080).policy.kind, 'hash');
+  t.is(at(8080).connectionPool?.maxConnections, 7);
+  t.not(at(8080).outlier ?? null, null);
+  t.deepEqual(at(9090).policy, { kind: 'roundRobin' });
+  t.is(at(9090).connectionPool ?? null, null, 'the top-level connectionPool is not inherited');
+  t.is(at(9090).outlier ?? null, null, 'nor the top-level outlierDetection');
 });
 
 test('the deprecated top-level consistentHash.minimumRingSize is honoured with a warning', (t) => {
