@@ -23,6 +23,11 @@ const MAC_BYTES = 16;
 const TOKEN_BYTES = 12;
 const KEY_ID_CHARS = 8;
 const SID = /^[0-9a-f]{32}$/;
+
+/** Whether `s` has the form of a pin's session id (32 lower-case hex digits, as minted session keys are). */
+export function isSessionId(s: string): boolean {
+  return SID.test(s);
+}
 const KEY_ID = /^[0-9A-Za-z_-]{8}$/;
 const TOKEN = /^[0-9A-Za-z_-]{16}$/;
 const EXPIRY = /^[1-9][0-9]{0,11}$/;

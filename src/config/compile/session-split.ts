@@ -50,6 +50,10 @@ export function checkSessionSplit(
   }
 }
 
+/** A persistent subset's session is its pin (its carrier decides); otherwise the hash policy's key. */
 function hashKeyOf(subset: Subset | undefined): HashKey | null {
-  return subset !== undefined && subset.policy.kind === 'hash' ? subset.policy.key : null;
+  if (subset === undefined) return null;
+  const p = subset.persistent;
+  if (p != null) return p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
+  return subset.policy.kind === 'hash' ? subset.policy.key : null;
 }

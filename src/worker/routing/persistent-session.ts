@@ -4,6 +4,7 @@
 // expiry has not passed; anything else is treated as no pin at all, so a forged, tampered,
 // truncated, expired or unknown-key value can never route a request by what it claims.
 import type { PinOutcomeLabel } from '../../protocol.js';
+import { isSessionId } from '../../session/pin.js';
 import { issuePin, pinNeedsRefresh, type PinRead } from '../../session/pin-table.js';
 import type { PinRuntime } from './pin-runtime.js';
 import { buildNewSessionMask, selectNewSessionEndpoint } from './placement.js';
@@ -33,6 +34,8 @@ export function resolvePin(
   req: RequestHead,
   down: Uint8Array | null,
   nowSec: number,
+  /** the session id a new pin takes when the request carries no authentic one (a weighted split's), else minted */
+  splitSid: string | null = null,
 ): PinnedRequest {
   const value = readRequestHashKey(pins.carrier, req, rt.settings.maxKeyLength);
   let outcome: PinOutcomeLabel = 'absent';
@@ -51,7 +54,7 @@ export function resolvePin(
     // an authentic pin keeps its session id when its endpoint is gone (a weighted route's key)
     sid = read.sid;
   }
-  sid ??= mintSessionKey();
+  sid ??= splitSid !== null && isSessionId(splitSid) ? splitSid : mintSessionKey();
   const placeKey = (pins.placeBy === null ? null : readRequestHashKey(pins.placeBy, req, rt.settings.maxKeyLength)) ?? sid;
   const index = selectNewSessionEndpoint(rt, subset, placeKey, buildNewSessionMask(subset, down));
   return { index, sid, outcome, pin: index < 0 ? null : issuePin(pins.table, sid, index, nowSec).value };

@@ -47,7 +47,8 @@ export function resolveSession(
     return { index, key: split.key, use: 'reused', ...NO_SESSION };
   }
   if (pins !== null) {
-    const r = resolvePin(rt, subset, pins, req, down, Math.floor((nowMs ?? Date.now()) / 1000));
+    // on a split route the session id decided the version (session-split.ts): a new pin keeps it
+    const r = resolvePin(rt, subset, pins, req, down, Math.floor((nowMs ?? Date.now()) / 1000), split?.key ?? null);
     const fresh = r.outcome !== 'valid';
     const use: SessionUse = fresh ? (r.outcome === 'absent' ? 'minted' : 'repinned') : r.pin !== null ? 'refreshed' : 'pinned';
     if (r.pin === null) return { index: r.index, key: r.sid, setCookie: null, sessionHeader: null, use, pin: r.outcome };

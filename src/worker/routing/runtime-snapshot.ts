@@ -133,6 +133,12 @@ export interface RuntimeSplit {
   readonly minter: readonly (RuntimeSubset | null)[];
   /** whether a request without the deciding key gets one minted */
   readonly mints: boolean;
+  /**
+   * a persistent target subset whose pin travels in the deciding key, or null: the split then
+   * decides by an authentic pin's session id (the pin's text changes whenever it is re-issued),
+   * and a value it mints becomes the new pin's session id (resolve-session.ts)
+   */
+  readonly pinSubset: RuntimeSubset | null;
 }
 
 export interface RuntimeVirtualHost {
@@ -363,7 +369,8 @@ function buildSplit(r: Route, targets: readonly RouteTarget[]): RuntimeSplit | n
   const minting = (i: number): boolean => sameKey[i]! && targets[i]!.subset.mintsCookie;
   const firstMinter = targets.find((_, i) => r.destinations[i]!.weight > 0 && minting(i))?.subset ?? null;
   const minter = targets.map((t, i) => (minting(i) ? t.subset : firstMinter));
-  return { key, table: split.table, sameKey, minter, mints: firstMinter !== null };
+  const pinSubset = targets.find((t, i) => r.destinations[i]!.weight > 0 && t.subset.pins !== null && sameHashKey(t.subset.pins.carrier, key))?.subset ?? null;
+  return { key, table: split.table, sameKey, minter, mints: firstMinter !== null || pinSubset !== null, pinSubset };
 }
 
 function buildRouteMatch(m: RouteMatch): CompiledRouteMatch {

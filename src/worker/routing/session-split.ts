@@ -7,7 +7,7 @@
 import { selectRendezvous } from '../../balancing/rendezvous.js';
 import type { RequestHead } from '../downstream/request-head.js';
 import { selectDestination } from './route.js';
-import type { RouteTarget, RuntimeRoute, RuntimeSnapshot } from './runtime-snapshot.js';
+import type { RouteTarget, RuntimeRoute, RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { mintSessionKey, readRequestHashKey, readSessionKey, type SessionKey } from './sticky.js';
 
 /** What the front half of a request needs: where it goes and the key it sticks by. */
@@ -24,6 +24,7 @@ export function selectSessionTarget(rt: RuntimeSnapshot, route: RuntimeRoute, re
     return { target, key, setCookie };
   }
   let value = readRequestHashKey(split.key, req, maxKeyLength);
+  if (value !== null && split.pinSubset !== null) value = readPinSessionId(split.pinSubset, value);
   let minted = false;
   if (value === null) {
     if (!split.mints) {
@@ -38,10 +39,20 @@ export function selectSessionTarget(rt: RuntimeSnapshot, route: RuntimeRoute, re
   const target = route.targets[i]!;
   const minter = minted ? split.minter[i]! : null;
   const setCookie = minter === null ? null : minter.setCookiePrefix + value + minter.setCookieSuffix;
-  if (split.sameKey[i]) return { target, key: value, setCookie };
+  // a persistent subset's pin is issued by resolve-session.ts with this value as its session id
+  if (split.sameKey[i] || target.subset.pins !== null) return { target, key: value, setCookie };
   // The chosen subset hashes on another key (or none): its own key when the request carries it,
   // else the deciding value, so the endpoint too stays put without a second cookie.
   const subset = target.subset;
   const own = subset.hashKey === null ? null : readRequestHashKey(subset.hashKey, req, maxKeyLength);
   return { target, key: subset.hashKey === null ? null : (own ?? value), setCookie };
+}
+
+/**
+ * The session id of an authentic, unexpired pin (its endpoint may be gone), else null: a forged,
+ * tampered or expired pin is a request without a session, and never chooses a version by its claims.
+ */
+function readPinSessionId(subset: RuntimeSubset, value: string): string | null {
+  const pins = subset.pins!;
+  return pins.cache.read(subset.id, pins.table, value, Math.floor(Date.now() / 1000)).sid;
 }

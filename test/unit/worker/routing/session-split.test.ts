@@ -6,6 +6,8 @@ import type { Kernel } from '../../../../src/kernel/index.js';
 import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
 import { selectSessionTarget } from '../../../../src/worker/routing/session-split.js';
 import { findCookie } from '../../../../src/worker/routing/sticky.js';
+import { resolveSession } from '../../../../src/worker/routing/resolve-session.js';
+import { issuePin } from '../../../../src/session/pin-table.js';
 import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
 
 const hasher = await initHasher();
@@ -110,3 +112,60 @@ test('a weight-0 destination never receives a session', (t) => {
   const { rt, route } = runtime(yaml([50, 0, 50], [COOKIE, COOKIE, COOKIE]));
   for (let i = 0; i < 2000; i++) t.not(selectSessionTarget(rt, route, withCookie(`session=k${i}`)).target.subset.name, 'svc/b');
 });
+
+/** svc persistent by cookie `session` (pins), subsets a/b on two endpoints each, split `weights`; `lb` under each subset */
+function persistentSplit(weights: number[], lb: string): { rt: RuntimeSnapshot; route: RuntimeRoute } {
+  const route = ['a', 'b'].map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
+  const text = `${GATEWAY_YAML}---
+${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: svc
+  trafficPolicy: {loadBalancer: ${lb}}
+  subsets:
+  - {name: a, labels: {version: a}}
+  - {name: b, labels: {version: b}}
+---
+${serviceEntryYaml('svc', [{ port: 9001, labels: { version: 'a' } }, { port: 9002, labels: { version: 'a' } }, { port: 9003, labels: { version: 'b' } }, { port: 9004, labels: { version: 'b' } }], { labels: { 'istio.io/persistent-session': 'session' } })}`;
+  const compiled = compileSources([{ file: 't.yaml', text }]).snapshot;
+  const snapshot = buildTables({ ...compiled, sessionKeys: [Buffer.alloc(32, 3).toString('base64url')] }, hasher);
+  const rt = buildRuntimeSnapshot(snapshot, { kernel: fakeKernel, hasher, random: Math.random });
+  return { rt, route: rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]! };
+}
+
+for (const [label, lb] of [['simple', '{simple: ROUND_ROBIN}'], ['consistentHash on the pin cookie', '{consistentHash: {httpCookie: {name: session, ttl: 3600s}}}']] as const) {
+  test(`persistent sessions on a 50/50 split (${label}): a session keeps its version when its pin is re-issued, and a forged pin chooses nothing`, (t) => {
+    const { rt, route } = persistentSplit([50, 50], lb);
+    t.not(route.split, null, 'the pin cookie decides the split');
+    const resolve = (cookie?: string) => {
+      const r = withCookie(cookie);
+      const st = selectSessionTarget(rt, route, r);
+      const s = resolveSession(rt, st.target.subset, { ...r, url: '/', socket: {} }, null, undefined, st);
+      return { version: st.target.subset.name, pin: s.setCookie === null ? null : findCookie(s.setCookie.split(';')[0]!, 'session'), sid: s.key, use: s.use };
+    };
+    let a = 0;
+    const N = 400;
+    for (let i = 0; i < N; i++) {
+      const first = resolve();
+      t.not(first.pin, null);
+      const again = resolve(`session=${first.pin}`);
+      t.is(again.version, first.version, 'the pin brings the session back to its version');
+      t.is(again.use, 'pinned');
+      // a re-issued pin (sliding expiry, another endpoint): new text, same session id
+      const s = rt.subsets.find((x) => x.name === first.version)!;
+      const reissued = issuePin(s.pins!.table, first.sid!, 1, Math.floor(Date.now() / 1000) + 5).value;
+      t.not(reissued, first.pin);
+      t.is(resolve(`session=${reissued}`).version, first.version, 'a re-issued pin keeps the version');
+      if (first.version === 'svc/a') a++;
+    }
+    // binomial(400, 0.5): sd 10, 6 sd either way
+    t.true(Math.abs(a - N / 2) <= 60, `svc/a got ${a} of ${N}`);
+    // a pin signed with another key claims a session id; it is a request without a session
+    const forged = resolve(`session=${'0'.repeat(32)}.AAAAAAAA.AAAAAAAAAAAAAAAA.9999999999.AAAAAAAAAAAAAAAAAAAAAA`);
+    t.not(forged.sid, '0'.repeat(32));
+    t.is(forged.use, 'repinned');
+    t.is(resolve(`session=${forged.pin}`).version, forged.version, 'the new pin holds its version');
+  });
+}
