@@ -92,6 +92,30 @@ export function mintPlacedKey(rt: RuntimeSnapshot, subset: RuntimeSubset, down: 
   return { key, index };
 }
 
+/** Values a split's minted key may draw to find one that keeps its destination (each draw is one hash). */
+export const SPLIT_MINT_DRAWS = 512;
+
+/**
+ * mintPlacedKey for a value a weighted split minted (`first`, which chose the destination): other
+ * values are drawn only among those that keep that destination (`keeps`), so drain and bounded
+ * load steer the endpoint without moving the session to another version or skewing the weights.
+ * `first` stands when no such value finds room.
+ */
+export function mintPlacedSplitKey(
+  rt: RuntimeSnapshot, subset: RuntimeSubset, down: Uint8Array | null, mask: Uint8Array | null, first: string, keeps: (key: string) => boolean,
+): { key: string; index: number } {
+  const index = selectEndpoint(rt, subset, first, down);
+  if (mask === null || mask === down || index < 0 || mask[index] === 0) return { key: first, index };
+  for (let draws = 0, placed = 1; draws < SPLIT_MINT_DRAWS && placed < MINT_ATTEMPTS; draws++) {
+    const key = mintSessionKey();
+    if (!keeps(key)) continue;
+    placed++;
+    const i = selectEndpoint(rt, subset, key, down);
+    if (i >= 0 && mask[i] === 0) return { key, index: i };
+  }
+  return { key: first, index };
+}
+
 /**
  * Where a new session placed by `key` goes (a pin's session id, or the request's hash key): the
  * first endpoint `mask` allows on the key's walk in hash mode, else the subset's picker avoiding

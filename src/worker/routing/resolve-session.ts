@@ -6,7 +6,7 @@ import type { RequestHead } from '../downstream/request-head.js';
 import type { SessionUse } from '../telemetry/access-log.js';
 import type { PinOutcomeLabel } from '../../protocol.js';
 import { buildPinCookie, resolvePin } from './persistent-session.js';
-import { buildNewSessionMask, isUnrestricted, mintPlacedKey, selectNewSessionEndpoint } from './placement.js';
+import { buildNewSessionMask, isUnrestricted, mintPlacedKey, mintPlacedSplitKey, selectNewSessionEndpoint } from './placement.js';
 import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 import { selectEndpoint } from './select-endpoint.js';
 import { readRequestHashKey, type SessionKey } from './sticky.js';
@@ -35,16 +35,20 @@ export function resolveSession(
   down: Uint8Array | null,
   /** the clock for pin expiry; read only for a persistent subset (absent: now) */
   nowMs?: number,
-  split: SessionKey | null = null,
+  split: (SessionKey & { keeps?: ((key: string) => boolean) | null }) | null = null,
 ): ResolvedSession {
   const pins = subset.pins;
   if (split !== null && pins === null && split.key !== null) {
     // A weighted split chose the destination by this key (session-split.ts), minting it first when
-    // the request had none: the endpoint follows the same key. Drain and bounded load do not
-    // re-draw a value the split minted (that would move the session to another version).
-    const index = selectEndpoint(rt, subset, split.key, down);
-    if (split.setCookie !== null) return { index, key: split.key, setCookie: split.setCookie, sessionHeader: null, use: 'minted', pin: null };
-    return { index, key: split.key, use: 'reused', ...NO_SESSION };
+    // the request had none: the endpoint follows the same key. A value the split minted is redrawn
+    // for drain and bounded load only among values that keep its destination.
+    if (split.setCookie === null) return { index: selectEndpoint(rt, subset, split.key, down), key: split.key, use: 'reused', ...NO_SESSION };
+    if (split.keeps == null || isUnrestricted(subset.placement)) {
+      return { index: selectEndpoint(rt, subset, split.key, down), key: split.key, setCookie: split.setCookie, sessionHeader: null, use: 'minted', pin: null };
+    }
+    const placed = mintPlacedSplitKey(rt, subset, down, buildNewSessionMask(subset, down), split.key, split.keeps);
+    const setCookie = placed.key === split.key ? split.setCookie : split.setCookie.replace(split.key, placed.key);
+    return { index: placed.index, key: placed.key, setCookie, sessionHeader: null, use: 'minted', pin: null };
   }
   if (pins !== null) {
     // on a split route the session id decided the version (session-split.ts): a new pin keeps it

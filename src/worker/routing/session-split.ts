@@ -13,6 +13,8 @@ import { mintSessionKey, readRequestHashKey, readSessionKey, type SessionKey } f
 /** What the front half of a request needs: where it goes and the key it sticks by. */
 export interface SessionTarget extends SessionKey {
   target: RouteTarget;
+  /** for a value the split minted: whether another value keeps the same destination (drain and load redraw among those) */
+  keeps?: ((key: string) => boolean) | null;
 }
 
 export function selectSessionTarget(rt: RuntimeSnapshot, route: RuntimeRoute, req: RequestHead): SessionTarget {
@@ -40,7 +42,12 @@ export function selectSessionTarget(rt: RuntimeSnapshot, route: RuntimeRoute, re
   const minter = minted ? split.minter[i]! : null;
   const setCookie = minter === null ? null : minter.setCookiePrefix + value + minter.setCookieSuffix;
   // a persistent subset's pin is issued by resolve-session.ts with this value as its session id
-  if (split.sameKey[i] || target.subset.pins !== null) return { target, key: value, setCookie };
+  if (target.subset.pins !== null) return { target, key: value, setCookie };
+  if (split.sameKey[i]) {
+    const table = split.table;
+    const keeps = minted ? (v: string): boolean => selectRendezvous(table, rt.hasher.destinationHash32(v)) === i : null;
+    return { target, key: value, setCookie, keeps };
+  }
   // The chosen subset hashes on another key (or none): its own key when the request carries it,
   // else the deciding value, so the endpoint too stays put without a second cookie.
   const subset = target.subset;

@@ -169,3 +169,54 @@ for (const [label, lb] of [['simple', '{simple: ROUND_ROBIN}'], ['consistentHash
     t.is(resolve(`session=${forged.pin}`).version, forged.version, 'the new pin holds its version');
   });
 }
+
+test('drain on a split route in hash mode: new sessions keep the weights and never land on a draining endpoint; existing keys still reach it', async (t) => {
+  const { loadKernel } = await import('../../../../src/kernel/index.js');
+  const kernel = await loadKernel();
+  const eps = [[9001, 'a', false], [9002, 'a', true], [9003, 'a', false], [9004, 'b', true], [9005, 'b', false]] as const;
+  const route = ['a', 'b'].map((n) => `    - destination: {host: svc, subset: ${n}}\n      weight: 50\n`).join('');
+  const text = `${GATEWAY_YAML}---
+${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: svc
+  trafficPolicy: {loadBalancer: ${COOKIE}}
+  subsets:
+  - {name: a, labels: {version: a}}
+  - {name: b, labels: {version: b}}
+---
+${serviceEntryYaml('svc', eps.map(([port, version, drain]) => ({ port, labels: (drain ? { version, 'stickyd.io/drain': 'true' } : { version }) as Record<string, string> })))}`;
+  const rt = buildRuntimeSnapshot(buildTables(compileSources([{ file: 't.yaml', text }]).snapshot, hasher), { kernel, hasher, random: Math.random });
+  const r0 = rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]!;
+  const place = (cookie?: string) => {
+    const req = withCookie(cookie);
+    const st = selectSessionTarget(rt, r0, req);
+    const s = resolveSession(rt, st.target.subset, { ...req, url: '/', socket: {} }, null, undefined, st);
+    return { subset: st.target.subset, endpoint: st.target.subset.endpoints[s.index]!, s };
+  };
+  const N = 1_000;
+  let a = 0;
+  let onDraining = 0;
+  for (let i = 0; i < N; i++) {
+    const first = place();
+    if (first.endpoint.labels['stickyd.io/drain'] === 'true') onDraining++;
+    if (first.subset.name === 'svc/a') a++;
+    const cookie = findCookie(first.s.setCookie!.split(';')[0]!, 'session')!;
+    t.is(first.s.key, cookie, 'the cookie carries the value that placed the session');
+    const again = place(`session=${cookie}`);
+    t.is(again.subset, first.subset, 'the minted value keeps its version');
+    t.is(again.endpoint, first.endpoint, 'and its endpoint');
+  }
+  t.is(onDraining, 0, `${onDraining} of ${N} new sessions on a draining endpoint`);
+  // binomial(1000, 0.5): sd 15.8, 6 sd either way
+  t.true(Math.abs(a - N / 2) <= 95, `svc/a got ${a} of ${N}`);
+  // an existing key whose endpoint drains keeps reaching it
+  let kept = 0;
+  for (let i = 0; kept < 20 && i < 5_000; i++) {
+    const p = place(`session=old${i}`);
+    if (p.endpoint.labels['stickyd.io/drain'] === 'true') kept++;
+  }
+  t.is(kept, 20, 'existing keys still reach draining endpoints');
+});
