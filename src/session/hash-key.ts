@@ -1,7 +1,7 @@
 // Comparing and naming session keys (snapshot HashKey), shared by the config compiler (which
 // warns when a weighted route's destinations hash on different keys) and the worker (which reuses
 // the route's key inside a destination that hashes on the same one).
-import type { HashKey } from '../snapshot/types.js';
+import type { HashKey, PersistentSession } from '../snapshot/types.js';
 
 /** Same key source: a cookie's path and ttl only say how it is minted. */
 export function sameHashKey(a: HashKey, b: HashKey): boolean {
@@ -20,4 +20,9 @@ export function describeHashKey(key: HashKey): string {
     case 'sourceIp':
       return 'the source IP';
   }
+}
+
+/** The key a persistent session's pin travels in: its cookie (never minted as a plain key) or header. */
+export function readPinCarrier(p: PersistentSession): HashKey {
+  return p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
 }

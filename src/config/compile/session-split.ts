@@ -5,7 +5,7 @@
 // first carrying destination (VirtualService order) whose subset hashes; `check` warns when the
 // destinations disagree, naming the key that decides.
 import type { HashKey, RouteDestination, SessionSplit, Subset } from '../../snapshot/types.js';
-import { describeHashKey, sameHashKey } from '../../session/hash-key.js';
+import { describeHashKey, readPinCarrier, sameHashKey } from '../../session/hash-key.js';
 import type { IssueSink } from '../issues.js';
 import type { DestinationRef } from '../resources.js';
 
@@ -54,6 +54,6 @@ export function checkSessionSplit(
 function hashKeyOf(subset: Subset | undefined): HashKey | null {
   if (subset === undefined) return null;
   const p = subset.persistent;
-  if (p != null) return p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
+  if (p != null) return readPinCarrier(p);
   return subset.policy.kind === 'hash' ? subset.policy.key : null;
 }

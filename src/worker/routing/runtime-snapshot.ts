@@ -23,7 +23,7 @@ import { buildPlacement, type Placement } from './placement-table.js';
 import type { PinRuntime } from './pin-runtime.js';
 import { PinCache, type PinCacheCounters } from '../../session/pin-cache.js';
 import { buildPinTable } from '../../session/pin-table.js';
-import { sameHashKey } from '../../session/hash-key.js';
+import { readPinCarrier, sameHashKey } from '../../session/hash-key.js';
 
 export type CompiledStringMatch =
   | { readonly kind: 'exact' | 'prefix'; readonly value: string }
@@ -251,7 +251,7 @@ function buildPins(s: Subset, keys: readonly string[] | undefined, cache: PinCac
   const p = s.persistent;
   if (p == null) return null;
   if (keys === undefined || keys.length === 0) throw new StickydError('STICKYD_ERR_RELOAD', `subset ${s.name} has persistent sessions but the snapshot carries no session key`);
-  const carrier: HashKey = p.kind === 'cookie' ? { kind: 'cookie', name: p.name, path: p.path, ttlSec: null } : { kind: 'header', name: p.name };
+  const carrier = readPinCarrier(p);
   const own = s.policy.kind === 'hash' ? s.policy.key : null;
   const placeBy = own === null || sameHashKey(own, carrier) ? null : own;
   const parts = buildSetCookieParts(p.name, p.path, p.maxAge ? p.lifetimeSec : 0, p.attributes);
