@@ -82,6 +82,24 @@ export interface DnsNameStatus {
   readonly changes: number;
 }
 
+/** One daemon-wide connectionPool limit's tokens (primary/lease-ledger.ts), as GET /status shows them. */
+export interface LeaseStatus {
+  /** subset, port, Istio field and limit, newline-separated */
+  readonly key: string;
+  readonly limit: number;
+  /** at the primary, lent to nobody */
+  readonly free: number;
+  /** lent, by cluster worker id */
+  readonly held: Readonly<Record<string, number>>;
+  /** tokens wanted by requests waiting on some worker */
+  readonly waiting: number;
+  readonly contended: boolean;
+}
+
+export interface LeaseView {
+  status(): LeaseStatus[];
+}
+
 /** What the admin listener reads of the DNS resolver. */
 export interface DnsView {
   status(): readonly DnsNameStatus[];

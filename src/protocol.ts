@@ -33,7 +33,7 @@ export interface AccessLogSpec {
 
 // primary -> worker
 /**
- * `slot` (0 ... workers-1) and `workers` fix this worker's share of every connectionPool limit
+ * `slot` (0 ... workers-1) and `workers` fix this worker's share of the pending and retry limits
  * (worker/upstream/circuit-breaker.ts): a replacement takes the slot of the worker it replaces.
  */
 export interface InitMsg { cmd: typeof CMD; act: 'init'; seq: number; listen: readonly ListenSpec[]; accessLog: AccessLogSpec; slot: number; workers: number }
@@ -47,6 +47,16 @@ export interface StatsMsg { cmd: typeof CMD; act: 'stats'; seq: number }
  * ("address:port") that take no new traffic: failed active checks or outlier ejections.
  */
 export interface HealthMsg { cmd: typeof CMD; act: 'health'; seq: number; generation: number; unhealthy: readonly string[] }
+/**
+ * Tokens of a daemon-wide connectionPool limit (primary/lease-ledger.ts). `key` names the subset,
+ * port, limit kind and value. Grant: the worker now holds `n` more. Busy: `n` of its wants cannot
+ * be met now, every token being in use (they stay standing). Contend: whether another worker is
+ * waiting; while on, a worker gives back idle tokens at once and each token as its request ends,
+ * and it answers `on` with a leaseReturn of `round` (0 tokens if none are idle).
+ */
+export interface LeaseGrantMsg { cmd: typeof CMD; act: 'leaseGrant'; key: string; n: number }
+export interface LeaseBusyMsg { cmd: typeof CMD; act: 'leaseBusy'; key: string; n: number }
+export interface LeaseContendMsg { cmd: typeof CMD; act: 'leaseContend'; key: string; on: boolean; round: number }
 
 // worker -> primary
 /**
@@ -136,8 +146,15 @@ export interface EndpointOutcomes {
 /** Batched: every OUTCOME_FLUSH_MS, or at once when a worker alone crosses a threshold. */
 export interface OutcomesMsg { cmd: typeof CMD; act: 'outcomes'; outcomes: readonly EndpointOutcomes[] }
 
-export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg | HealthMsg;
-export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | ListenFailedMsg | StatsReplyMsg | FinalStatsMsg | OutcomesMsg;
+/** Lease traffic the other way: want `n` more tokens of `key` (limit `limit`), cancel wants, give tokens back. */
+export interface LeaseWantMsg { cmd: typeof CMD; act: 'leaseWant'; key: string; limit: number; n: number }
+export interface LeaseCancelMsg { cmd: typeof CMD; act: 'leaseCancel'; key: string; n: number }
+/** `round` > 0: the answer to that contention round; 0: tokens given back as requests end. */
+export interface LeaseReturnMsg { cmd: typeof CMD; act: 'leaseReturn'; key: string; n: number; round: number }
+export type LeaseFromWorker = LeaseWantMsg | LeaseCancelMsg | LeaseReturnMsg;
+
+export type ToWorker = InitMsg | SnapshotMsg | PingMsg | DrainMsg | StatsMsg | HealthMsg | LeaseGrantMsg | LeaseBusyMsg | LeaseContendMsg;
+export type ToPrimary = ReadyMsg | AckMsg | PongMsg | ListeningMsg | ListenFailedMsg | StatsReplyMsg | FinalStatsMsg | OutcomesMsg | LeaseFromWorker;
 
 export function isOurs(msg: unknown): msg is ToWorker | ToPrimary {
   return typeof msg === 'object' && msg !== null && (msg as { cmd?: unknown }).cmd === CMD;

@@ -172,7 +172,7 @@ const POOL_LIMITS = [
  * overflow (never: they have no limits), so a scrape is not cluttered with zeros.
  */
 function renderOverflow(p: PromText, snapshot: Snapshot | null, rows: readonly SeriesRow[]): void {
-  p.family('stickyd_upstream_limit', 'gauge', 'DestinationRule connectionPool limits for the whole daemon, by subset and Istio field (each worker enforces its share: README, Circuit breakers).');
+  p.family('stickyd_upstream_limit', 'gauge', 'DestinationRule connectionPool limits for the whole daemon, by subset and Istio field (maxConnections and http2MaxRequests are lent to workers by the primary, the others are per-worker shares: README, Circuit breakers).');
   const counts = new Map<string, number[]>();
   for (const s of snapshot?.subsets ?? []) {
     const cp = s.connectionPool;

@@ -1,5 +1,5 @@
 // What the admin endpoints read: the primary's own objects, never a worker's memory directly.
-import type { DnsView, HealthSource, MergedStats, ReloaderView, SupervisorView } from '../daemon-view.js';
+import type { DnsView, HealthSource, LeaseView, MergedStats, ReloaderView, SupervisorView } from '../daemon-view.js';
 
 export interface AdminSources {
   readonly supervisor: SupervisorView;
@@ -9,6 +9,8 @@ export interface AdminSources {
   readonly health: HealthSource | null;
   /** ServiceEntry host names and their answers; absent: none resolved */
   readonly dns?: DnsView | null;
+  /** tokens of the daemon-wide connectionPool limits; absent: none */
+  readonly leases?: LeaseView | null;
   /** Date.now() when the primary started */
   readonly startedAt: number;
 }

@@ -2,7 +2,7 @@
 // generation, config, reload history, workers with their request counts, and every subset with
 // its endpoints, their health, their share of the subset and the requests they served.
 import type { ConnectionPoolPolicy, LbPolicy, Snapshot } from '../snapshot/types.js';
-import type { DnsNameStatus, HealthSource, MergedStats, ReloaderStatus, WorkerStatus } from '../daemon-view.js';
+import type { DnsNameStatus, HealthSource, LeaseStatus, MergedStats, ReloaderStatus, WorkerStatus } from '../daemon-view.js';
 import { computeShares } from './shares.js';
 import type { AdminSources } from './sources.js';
 
@@ -59,6 +59,8 @@ export interface StatusBody extends Omit<ReloaderStatus, 'workers'> {
   readonly certificates: readonly Record<string, unknown>[];
   /** ServiceEntry host names (resolution DNS) and what they resolved to */
   readonly dns: readonly DnsNameStatus[];
+  /** maxConnections / http2MaxRequests tokens in use (only limits some request has asked for) */
+  readonly leases: readonly LeaseStatus[];
 }
 
 export async function buildStatus(src: AdminSources): Promise<StatusBody> {
@@ -91,6 +93,7 @@ export async function buildStatus(src: AdminSources): Promise<StatusBody> {
     health: src.health?.status?.() ?? null,
     certificates: src.reloader.applied === null ? [] : buildCertificateStatus(src.reloader.applied),
     dns: src.dns?.status() ?? [],
+    leases: src.leases?.status() ?? [],
     subsets: src.reloader.applied === null ? [] : buildSubsetStatus(src.reloader.applied, merged, src.health),
   };
 }

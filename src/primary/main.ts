@@ -4,7 +4,7 @@
 import { writeFile, rm } from 'node:fs/promises';
 import { ConfigError, formatIssue } from '../errors.js';
 import { log, setLogBase } from '../log.js';
-import type { AccessLogSpec } from '../protocol.js';
+import type { AccessLogSpec, LeaseFromWorker } from '../protocol.js';
 import type { ProxySettings, Snapshot } from '../snapshot/types.js';
 import { startAdmin } from '../admin/server.js';
 import { buildAdminRoutes } from '../admin/routes.js';
@@ -15,9 +15,13 @@ import { Reloader } from './reloader.js';
 import { Notifier } from './notify.js';
 import { StatsCollector } from './stats-collector.js';
 import { HealthMonitor } from './health.js';
+import { LeaseLedger } from './lease-ledger.js';
 import { resolveHealthCheck, type HealthCheckFlags } from './health-checker.js';
 import { ListenError, describeListenError, RUN_FLAGS, type ListenFlags } from './listen-error.js';
 import { listenSpecs, type HostPort, type ListenOverride } from './listen-specs.js';
+
+/** A contention round not answered by every worker within this is settled without them (lease-ledger.ts). */
+const LEASE_ROUND_MS = 1_000;
 
 export interface RunOptions {
   readonly configPath: string;
@@ -73,13 +77,25 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     opts.healthCheck ? resolveHealthCheck(opts.healthCheck) : null,
     (generation, unhealthy) => supervisor.setHealth(generation, unhealthy),
   );
+  const leases = new LeaseLedger({ workers: () => supervisor.reachable(), send: (id, m) => supervisor.tell(id, m) });
+  let leaseRoundTimer: NodeJS.Timeout | null = null;
+  const onLease = (id: number, m: LeaseFromWorker): void => {
+    if (m.act === 'leaseWant') leases.want(id, m.key, m.limit, m.n);
+    else if (m.act === 'leaseCancel') leases.cancel(id, m.key, m.n);
+    else leases.giveBack(id, m.key, m.n, m.round);
+    if (leases.awaiting && leaseRoundTimer === null) {
+      leaseRoundTimer = setTimeout(() => { leaseRoundTimer = null; leases.expireRounds(); }, LEASE_ROUND_MS);
+      leaseRoundTimer.unref();
+    }
+  };
   const supervisor = new Supervisor({
+    onLease,
     onSnapshot: (s) => health.update(s),
     onOutcomes: (m) => health.observe(m.outcomes),
     count: opts.workers, listen, workerScript: opts.workerScript, workerArgs: opts.workerArgs,
     ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
     onFinalStats: (id, stats) => collector.final(id, stats),
-    onExit: (id) => collector.exited(id),
+    onExit: (id) => { collector.exited(id); leases.exited(id); },
   });
   reloader = new Reloader({
     configPath: opts.configPath, settings: opts.settings, sessionKeyFile: opts.sessionKeyFile ?? null, builder, supervisor, listen: opts.listen, dns,
@@ -92,7 +108,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
   try {
     await supervisor.start(first);
     if (opts.admin) {
-      const routes = buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt, dns });
+      const routes = buildAdminRoutes({ supervisor, reloader: rl, scrape: () => collector.collect(supervisor), health, startedAt, dns, leases });
       admin = await startAdminListener(opts.admin, routes);
     }
   } catch (err) {

@@ -3,7 +3,7 @@
 // The listening socket lives here (SCHED_RR), so the set must never reach zero workers while a
 // listener is meant to stay open: replacements are forked before anything is retired.
 import cluster, { type ClusterSettings } from 'node:cluster';
-import { CMD, isOurs, type AccessLogSpec, type ListenSpec, type OutcomesMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
+import { CMD, isOurs, type AccessLogSpec, type LeaseFromWorker, type ListenSpec, type OutcomesMsg, type StatsReport, type ToPrimary, type ToWorker } from '../protocol.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { log } from '../log.js';
 import { ListenError } from './listen-error.js';
@@ -33,6 +33,9 @@ export interface ClusterWorker {
   once(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
 }
 
+/** The messages a worker answers, paired by `seq`. */
+type RequestMsg = Extract<ToWorker, { seq: number }>;
+
 /** What the supervisor uses of node:cluster (the default). */
 export interface ClusterPrimary {
   setupPrimary(settings: ClusterSettings): void;
@@ -60,6 +63,8 @@ export interface SupervisorOptions {
   readonly accessLog?: AccessLogSpec;
   /** a draining worker's counters, sent right before it exits (cluster worker id) */
   readonly onFinalStats?: (workerId: number, stats: StatsReport) => void;
+  /** a worker's lease traffic for the daemon-wide connectionPool limits (cluster worker id; primary/lease-ledger.ts) */
+  readonly onLease?: (workerId: number, msg: LeaseFromWorker) => void;
   /** a worker exited, for whatever reason (cluster worker id) */
   readonly onExit?: (workerId: number) => void;
   /** default node:cluster; a seam for the unit tests */
@@ -152,7 +157,7 @@ export class Supervisor {
     const old = [...this.#workers.values()].filter((w) => !w.info.retiring);
     for (const { worker, slot } of old) {
       if (this.#stopping) return;
-      // the replacement takes over the old worker's share of the connectionPool limits
+      // the replacement takes over the old worker's share of the pending and retry limits
       await this.#spawn(slot);
       await this.#retire(worker, graceMs, deadlineMs);
     }
@@ -195,7 +200,7 @@ export class Supervisor {
     await Promise.all(all.map(({ worker }) => this.#retire(worker, graceMs, deadlineMs)));
   }
 
-  /** `slot`: the share of the connectionPool limits it takes (InitMsg); default the lowest no serving worker holds. */
+  /** `slot`: the share of the pending and retry limits it takes (InitMsg); default the lowest no serving worker holds. */
   async #spawn(slot = this.#freeSlot()): Promise<void> {
     const snapshot = this.#current;
     if (!snapshot) throw new Error('no snapshot to start a worker with');
@@ -233,7 +238,11 @@ export class Supervisor {
     const ready = until('ready');
     const listening = until('listening');
     worker.on('message', (msg: unknown) => this.#onMessage(msg));
-    worker.on('message', (msg: unknown) => { if (isOurs(msg) && msg.act === 'finalStats') this.#opts.onFinalStats?.(worker.id, msg.stats); });
+    worker.on('message', (msg: unknown) => {
+      if (!isOurs(msg)) return;
+      if (msg.act === 'finalStats') this.#opts.onFinalStats?.(worker.id, msg.stats);
+      else if (msg.act === 'leaseWant' || msg.act === 'leaseCancel' || msg.act === 'leaseReturn') this.#opts.onLease?.(worker.id, msg);
+    });
     worker.on('exit', (code, signal) => this.#onExit(worker, info, code, signal));
     worker.on('error', (err) => log('warn', 'worker IPC error', { pid: info.pid, err }));
     await ready;
@@ -336,14 +345,25 @@ export class Supervisor {
     p.resolve(msg as ToPrimary);
   }
 
+  /** Workers that can hear a message (their listener is installed), retiring ones included: they still hold what they were lent. */
+  reachable(): number[] {
+    return [...this.#workers.values()].filter(({ worker }) => this.#readyIds.has(worker.id) && worker.isConnected()).map(({ worker }) => worker.id);
+  }
+
+  /** One message to one worker, no reply expected (lease traffic). */
+  tell(workerId: number, msg: ToWorker): void {
+    const entry = this.#workers.get(workerId);
+    if (entry !== undefined) this.#send(entry.worker, msg);
+  }
+
   /** Sends one request to a worker and resolves with its reply (paired by seq). */
-  request(workerId: number, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
+  request(workerId: number, msg: RequestMsg, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
     const entry = this.#workers.get(workerId);
     if (!entry) return Promise.reject(new Error(`no worker ${workerId}`));
     return this.#request(entry.worker, msg, timeoutMs);
   }
 
-  #request(worker: ClusterWorker, msg: ToWorker, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
+  #request(worker: ClusterWorker, msg: RequestMsg, timeoutMs = ACK_TIMEOUT_MS): Promise<ToPrimary> {
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

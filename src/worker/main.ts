@@ -19,6 +19,7 @@ import { createWorkerStats } from './telemetry/stats.js';
 import { buildStatsReport, EvictionLedger, MeterLedger } from './telemetry/stats-ledger.js';
 import { UpstreamPool } from './upstream/pool.js';
 import { BreakerRegistry, computeBreakerLimits } from './routing/circuit-breaker.js';
+import { LeaseTable } from './routing/limit-lease.js';
 
 /** After the drain deadline, give destroyed sockets this long to report 'close' before exiting anyway. */
 const EXIT_AFTER_DEADLINE_MS = 1_000;
@@ -79,6 +80,9 @@ const handlers: Handlers = {
   drain: (w, msg) => w.onDrain(msg),
   stats: (w, msg) => w.onStats(msg),
   health: (w, msg) => w.onHealth(msg),
+  leaseGrant: (w, msg) => w.leases.onGrant(msg.key, msg.n),
+  leaseBusy: (w, msg) => w.leases.onBusy(msg.key, msg.n),
+  leaseContend: (w, msg) => w.leases.onContend(msg),
 };
 
 class WorkerProcess {
@@ -99,9 +103,15 @@ class WorkerProcess {
   #pool: UpstreamPool | null = null;
   #specs: readonly ListenSpec[] | null = null;
   #listeners: ListenerGroup | null = null;
-  /** this worker's share of the connectionPool limits (InitMsg); one worker of one until init */
+  /** this worker's share of the pending and retry limits (InitMsg); one worker of one until init */
   #share = { slot: 0, workers: 1 };
   readonly #breakers = new BreakerRegistry();
+  /** tokens of the daemon-wide maxConnections / http2MaxRequests limits this worker holds (primary/lease-ledger.ts) */
+  readonly leases = new LeaseTable({
+    want: (key, limit, n) => send({ cmd: CMD, act: 'leaseWant', key, limit, n }),
+    cancel: (key, n) => send({ cmd: CMD, act: 'leaseCancel', key, n }),
+    giveBack: (key, n, round) => send({ cmd: CMD, act: 'leaseReturn', key, n, round }),
+  });
 
   constructor(
     readonly hasher: Hasher,
@@ -144,7 +154,7 @@ class WorkerProcess {
         poolFor: (e, s, breaker) => pool.poolFor(e, s, breaker?.limits.connections),
         breakerFor: (s) => {
           const limits = computeBreakerLimits(s.connectionPool, slot, workers, s.id);
-          return limits === null ? null : breakers.breakerFor(s.name, s.port, limits);
+          return limits === null ? null : breakers.breakerFor(s.name, s.port, limits, (key, limit) => this.leases.leaseFor(key, limit));
         },
         counters: this.#counters,
         pinCounters: this.#pinCounters,

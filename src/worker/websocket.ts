@@ -15,7 +15,9 @@ import { resolveRequest } from './routing/resolve-request.js';
 import { errorText } from './downstream/responses.js';
 import { readRequestId } from './downstream/request-head.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
-import { countSession, countStatus } from './telemetry/stats.js';
+import { countOverflow, countSession, countStatus, type SubsetMeter } from './telemetry/stats.js';
+import type { BreakerWaiter } from './routing/circuit-breaker.js';
+import type { OverflowLimit } from '../protocol.js';
 import { isTlsFailure } from './upstream/failure.js';
 import { buildUpstreamTlsOptionsOnce, readUpstreamServername } from '../upstream-tls.js';
 
@@ -50,7 +52,40 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   const sh = r.sessionHeader;
   // our Set-Cookie (minted cookie or pin) or header-form pin, as "Name: value\r\n" lines of the 101
   const sessionLines = (setCookie === null ? '' : `Set-Cookie: ${setCookie}\r\n`) + (sh === null ? '' : `${sh[0]}: ${sh[1]}\r\n`);
-  sendUpgrade(ctx, rt, req, socket, head, target, index, sessionLines, upstreamPath);
+  const breaker = target.subset.breaker;
+  if (breaker === null) {
+    sendUpgrade(ctx, rt, req, socket, head, target, index, sessionLines, upstreamPath, null);
+    return;
+  }
+  // A tunnel holds an upstream connection and is an active request for its whole life (Envoy
+  // counts it against max_connections and max_requests), so it passes the subset's breaker.
+  let release: (() => void) | null = () => {
+    release = null;
+    breaker.release();
+  };
+  const go = (): void => sendUpgrade(ctx, rt, req, socket, head, target, index, sessionLines, upstreamPath, () => release?.());
+  const onClose = (): void => breaker.cancel(waiter);
+  const waiter: BreakerWaiter = {
+    admitted: () => {
+      socket.off('close', onClose);
+      if (socket.destroyed) release?.();
+      else go();
+    },
+    refused: (limit) => {
+      socket.off('close', onClose);
+      overloaded(ctx, socket, target.subset.meter, target.subset.name, limit);
+    },
+  };
+  const admission = breaker.admit(waiter);
+  if (admission === 'go') go();
+  else if (admission === 'waiting') socket.once('close', onClose);
+  else overloaded(ctx, socket, target.subset.meter, target.subset.name, admission);
+}
+
+/** A connectionPool limit refused the upgrade: Envoy's 503 with x-envoy-overloaded, never sent upstream. */
+function overloaded(ctx: WorkerContext, socket: Duplex, meter: SubsetMeter, subset: string, limit: OverflowLimit): void {
+  countOverflow(meter, limit);
+  refuse(ctx, socket, 'STICKYD_ERR_UPSTREAM_OVERFLOW', errorText.overflow(subset, limit), 'x-envoy-overloaded: true\r\n');
 }
 
 /** The upgrade request re-sent to endpoint `index` on a connection of its own. */
@@ -64,7 +99,10 @@ function sendUpgrade(
   index: number,
   sessionLines: string,
   path: string,
+  /** gives back the breaker's tokens: once, when the client connection closes (null: no breaker) */
+  release: (() => void) | null,
 ): void {
+  if (release !== null) socket.once('close', release);
   const subset = target.subset;
   const endpoint = subset.endpoints[index]!;
   const requestId = readRequestId(req.headers['x-request-id']);
@@ -155,7 +193,7 @@ function relayRefusal(ctx: WorkerContext, socket: Duplex, upRes: IncomingMessage
   upRes.on('error', () => socket.destroy());
 }
 
-function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: string): void {
+function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: string, extraHeaders = ''): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -165,7 +203,7 @@ function refuse(ctx: WorkerContext, socket: Duplex, code: ErrorCode, message: st
   countStatus(ctx.stats, err.status);
   socket.end(
     `HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}Connection: close\r\n\r\n${body}`,
   );
 }
 

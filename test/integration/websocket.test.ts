@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { recordingConfig } from '../helpers/recording-backend.js';
 import { sleep } from '../helpers/http.js';
+import { cookieStickyYaml } from '../helpers/istio-yaml.js';
+import { parseSamples, sample, scrape } from '../helpers/prom.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -145,3 +147,46 @@ test.serial('an upstream that refuses the upgrade is relayed; a 101 without a va
   await bad.closed;
   t.pass();
 });
+
+test.serial('a tunnel holds its connectionPool tokens for its life: with maxConnections 1 and http2MaxRequests 1 over 2 workers, another upgrade or request is 503 x-envoy-overloaded until it closes', async (t) => {
+  const own = await mkdtemp(join(tmpdir(), 'stickyd-ws-pool-'));
+  t.teardown(() => rm(own, { recursive: true, force: true }));
+  await writeFile(join(own, 'config.yaml'), cookieStickyYaml('app', [backends[0]!.port], { policy: '    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http2MaxRequests: 1}\n' }));
+  const d = await startDaemon(own, { workers: 2 });
+  t.teardown(() => d.stop());
+  const first = await upgrade(d.port, '/chat', null);
+  t.is(first.status, 101);
+  // several tries: client connections alternate between the workers, and each must refuse
+  for (let i = 0; i < 4; i++) {
+    const second = await upgrade(d.port, '/chat', null);
+    t.is(second.status, 503, second.head);
+    t.regex(second.head, /x-envoy-overloaded: true/i);
+    await second.closed;
+    const plain = await getStatus(d.port);
+    t.deepEqual(plain, { status: 503, overloaded: 'true' });
+  }
+  first.socket.write('ping');
+  t.is(await first.read(), 'PING', 'the tunnel itself works throughout');
+  first.socket.end();
+  await first.closed;
+  let after = await getStatus(d.port);
+  for (let i = 0; i < 20 && after.status !== 200; i++) {
+    await sleep(50);
+    after = await getStatus(d.port);
+  }
+  t.is(after.status, 200, 'the tokens came back when the tunnel closed');
+  const again = await upgrade(d.port, '/chat', null);
+  t.is(again.status, 101);
+  again.socket.destroy();
+  const samples = parseSamples((await scrape(d.adminPort)).text);
+  t.is(sample(samples, 'stickyd_upstream_overflow_total', { subset: 'app', limit: 'http2MaxRequests' }), 8);
+});
+
+function getStatus(port: number): Promise<{ status: number; overloaded: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false, headers: { host: 'demo.example.com' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, overloaded: res.headers['x-envoy-overloaded'] as string | undefined }));
+    }).on('error', reject);
+  });
+}

@@ -1,43 +1,47 @@
 // DestinationRule connectionPool limits (Istio's circuit breakers) as one worker enforces them.
-// Envoy's circuit breakers are per proxy; stickyd's workers are processes with no shared memory,
-// so the daemon-wide limit is split into per-worker shares that sum to it (computeShare), with a
-// floor of one connection and one active request per worker: a worker with none could serve
-// nothing, while the primary still hands it connections (README, "Circuit breakers").
-// Pure: counters and a FIFO of waiting requests, no sockets, no timers.
+// Envoy's circuit breakers are per proxy; stickyd's workers are processes with no shared memory.
+// The two limits on requests in flight, tcp.maxConnections and http.http2MaxRequests, are tokens
+// the primary lends (limit-lease.ts, primary/lease-ledger.ts): a worker holds what it was lent
+// and uses only that, so the daemon-wide bound is exact for any worker count and moves with
+// demand. The queue and retry limits are per-worker shares that sum to the limit (computeShare):
+// a request waits in the worker that accepted it, and a retry is decided where it happens.
+// Pure: counters, leases and a FIFO of waiting requests; no sockets, no timers.
 import type { ConnectionPoolPolicy } from '../../snapshot/types.js';
 import type { OverflowLimit } from '../../protocol.js';
+import type { Lease, LeaseWaiter } from './limit-lease.js';
 
-/** One worker's share of each limit; Infinity: no limit. */
+/** Infinity: no limit. */
 export interface BreakerLimits {
-  /** tcp.maxConnections: requests holding an upstream connection at once (HTTP/1.1: one each) */
+  /** tcp.maxConnections, daemon-wide: requests holding an upstream connection at once (HTTP/1.1: one each) */
   readonly connections: number;
-  /** http.http1MaxPendingRequests: requests waiting for a connection */
+  /** http.http1MaxPendingRequests, this worker's share: requests waiting for a connection */
   readonly pending: number;
-  /** http.http2MaxRequests: requests active at once */
+  /** http.http2MaxRequests, daemon-wide: requests active at once */
   readonly requests: number;
-  /** http.maxRetries: retries outstanding at once */
+  /** http.maxRetries, this worker's share: retries outstanding at once */
   readonly retries: number;
 }
 
-/** A request waiting in the queue; `admitted` runs when a connection frees up for it. */
+/** A request the breaker could not admit at once: it hears admitted() or refused(), once. */
 export interface BreakerWaiter {
   admitted(): void;
+  refused(limit: OverflowLimit): void;
 }
 
-/** 'go': dispatch now; 'queued': wait for admitted(); else the limit that refused it. */
-export type Admission = 'go' | 'queued' | OverflowLimit;
+/** 'go': dispatch now; 'waiting': wait for admitted() or refused(); else the limit that refused it. */
+export type Admission = 'go' | 'waiting' | OverflowLimit;
 
 /**
  * Worker `slot`'s share of a daemon-wide `limit` among `workers`: limit / workers, the remainder
  * going one each to the slots after `offset` (so several subsets' remainders do not all land on
- * worker 0); never below `floor`. Shares above the floor sum to `limit`. null: no limit.
+ * worker 0). Shares sum to `limit`. null: no limit.
  */
-export function computeShare(limit: number | null, slot: number, workers: number, floor: number, offset = 0): number {
+export function computeShare(limit: number | null, slot: number, workers: number, offset = 0): number {
   if (limit === null) return Infinity;
   const n = Math.max(1, workers);
   const base = Math.floor(limit / n);
   const rank = (((slot - offset) % n) + n) % n;
-  return Math.max(floor, base + (rank < limit % n ? 1 : 0));
+  return base + (rank < limit % n ? 1 : 0);
 }
 
 /** A worker's limits for `policy`, or null when it sets none of them (no breaker: the plain path). */
@@ -46,23 +50,44 @@ export function computeBreakerLimits(policy: ConnectionPoolPolicy | null | undef
   const { maxConnections, maxPendingRequests, maxRequests, maxRetries } = policy;
   if (maxConnections === null && maxPendingRequests === null && maxRequests === null && maxRetries === null) return null;
   return {
-    connections: computeShare(maxConnections, slot, workers, 1, offset),
-    pending: computeShare(maxPendingRequests, slot, workers, 0, offset),
-    requests: computeShare(maxRequests, slot, workers, 1, offset),
-    retries: computeShare(maxRetries, slot, workers, 0, offset),
+    connections: maxConnections ?? Infinity,
+    pending: computeShare(maxPendingRequests, slot, workers, offset),
+    requests: maxRequests ?? Infinity,
+    retries: computeShare(maxRetries, slot, workers, offset),
   };
+}
+
+/** The leases a breaker draws on: null for a limit that is not set. */
+export interface BreakerLeases {
+  readonly connections: Lease | null;
+  readonly requests: Lease | null;
+}
+
+/**
+ * One request's way through the breaker when a token is not at hand: first a request token
+ * (http2MaxRequests: busy overflows at once, as Envoy does), then a connection token
+ * (maxConnections: busy queues, while the pending share has room).
+ */
+class Ticket implements LeaseWaiter {
+  stage: 'requests' | 'connections' | 'done' = 'requests';
+  pending = false;
+  constructor(readonly breaker: CircuitBreaker, readonly waiter: BreakerWaiter) {}
+  granted(): void { this.breaker.granted(this); }
+  busy(): void { this.breaker.busy(this); }
 }
 
 export class CircuitBreaker {
   #active = 0;
+  #pending = 0;
   #retries = 0;
-  /** insertion-ordered: the FIFO of waiting requests, with O(1) removal of one that gave up */
-  readonly #queue = new Set<BreakerWaiter>();
+  readonly #tickets = new Map<BreakerWaiter, Ticket>();
 
-  constructor(readonly limits: BreakerLimits) {}
+  constructor(readonly limits: BreakerLimits, readonly leases: BreakerLeases) {}
 
+  /** requests admitted and not yet released, on this worker */
   get active(): number { return this.#active; }
-  get pending(): number { return this.#queue.size; }
+  /** requests queued for a connection on this worker (told every token of the daemon is in use) */
+  get pending(): number { return this.#pending; }
   get retries(): number { return this.#retries; }
 
   /**
@@ -70,26 +95,32 @@ export class CircuitBreaker {
    * request waits for one while the pending queue has room, and overflows when it has none.
    */
   admit(waiter: BreakerWaiter): Admission {
-    const l = this.limits;
-    if (this.#active >= l.requests) return 'http2MaxRequests';
-    if (this.#active < l.connections && this.#queue.size === 0) {
+    const { requests, connections } = this.leases;
+    const gotRequest = requests === null || requests.tryTake();
+    if (gotRequest && (connections === null || connections.tryTake())) {
       this.#active++;
       return 'go';
     }
-    if (this.#queue.size >= l.pending) return 'http1MaxPendingRequests';
-    this.#queue.add(waiter);
-    return 'queued';
+    const ticket = new Ticket(this, waiter);
+    this.#tickets.set(waiter, ticket);
+    if (gotRequest) this.#toConnections(ticket);
+    else requests?.wait(ticket);
+    return 'waiting';
   }
 
-  /** An admitted request finished: its connection goes to the longest-waiting request, if any. */
+  /** An admitted request finished: its tokens go back (to a waiter, the primary, or idle). */
   release(): void {
     this.#active--;
-    this.#admitNext();
+    this.leases.connections?.put();
+    this.leases.requests?.put();
   }
 
-  /** A waiting request gave up (client left, route timeout): it leaves the queue. */
+  /** A waiting request gave up (client left, route timeout): it leaves every queue, its tokens go back. */
   cancel(waiter: BreakerWaiter): void {
-    this.#queue.delete(waiter);
+    const ticket = this.#tickets.get(waiter);
+    if (ticket === undefined) return;
+    this.#tickets.delete(waiter);
+    this.#drop(ticket);
   }
 
   /** One more retry outstanding, if the share allows it. */
@@ -103,13 +134,61 @@ export class CircuitBreaker {
     this.#retries--;
   }
 
-  #admitNext(): void {
-    if (this.#active >= this.limits.connections || this.#active >= this.limits.requests) return;
-    const next = this.#queue.values().next();
-    if (next.done === true) return;
-    this.#queue.delete(next.value);
+  /** @internal a lease gave `ticket` the token it waited for */
+  granted(ticket: Ticket): void {
+    if (ticket.stage === 'requests') {
+      if (!this.#toConnections(ticket)) return;
+    } else if (ticket.stage === 'connections') {
+      if (ticket.pending) this.#pending--;
+      ticket.pending = false;
+      ticket.stage = 'done';
+    } else return;
+    this.#tickets.delete(ticket.waiter);
     this.#active++;
-    next.value.admitted();
+    ticket.waiter.admitted();
+  }
+
+  /** @internal every token of the daemon is in use: overflow, or queue for a connection */
+  busy(ticket: Ticket): void {
+    if (ticket.stage === 'requests') this.#refuse(ticket, 'http2MaxRequests');
+    else if (ticket.stage === 'connections' && !ticket.pending) {
+      if (this.#pending < this.limits.pending) {
+        this.#pending++;
+        ticket.pending = true;
+      } else this.#refuse(ticket, 'http1MaxPendingRequests');
+    }
+  }
+
+  /**
+   * The request holds its request token: now a connection token, at hand (true) or asked for.
+   * From admit() the token was just tried and is not at hand, so the ticket then always waits.
+   */
+  #toConnections(ticket: Ticket): boolean {
+    const connections = this.leases.connections;
+    if (connections === null || connections.tryTake()) {
+      ticket.stage = 'done';
+      return true;
+    }
+    ticket.stage = 'connections';
+    connections.wait(ticket);
+    return false;
+  }
+
+  #refuse(ticket: Ticket, limit: OverflowLimit): void {
+    this.#tickets.delete(ticket.waiter);
+    this.#drop(ticket);
+    ticket.waiter.refused(limit);
+  }
+
+  #drop(ticket: Ticket): void {
+    if (ticket.stage === 'requests') this.leases.requests?.leave(ticket);
+    else if (ticket.stage === 'connections') {
+      this.leases.connections?.leave(ticket);
+      if (ticket.pending) this.#pending--;
+      this.leases.requests?.put();
+    }
+    ticket.pending = false;
+    ticket.stage = 'done';
   }
 }
 
@@ -126,10 +205,12 @@ export class BreakerRegistry {
     this.#next = new Map();
   }
 
-  /** The breaker for a subset (identified by name and port) with these limits. */
-  breakerFor(name: string, port: number, limits: BreakerLimits): CircuitBreaker {
+  /** The breaker for a subset (identified by name and port) with these limits; `leases` makes its leases. */
+  breakerFor(name: string, port: number, limits: BreakerLimits, leases: (key: string, limit: number) => Lease): CircuitBreaker {
     const key = `${name}\n${port}\n${limits.connections},${limits.pending},${limits.requests},${limits.retries}`;
-    const breaker = this.#next.get(key) ?? this.#byKey.get(key) ?? new CircuitBreaker(limits);
+    const lease = (kind: string, limit: number): Lease | null => (Number.isFinite(limit) ? leases(`${name}\n${port}\n${kind}\n${limit}`, limit) : null);
+    const breaker = this.#next.get(key) ?? this.#byKey.get(key) ??
+      new CircuitBreaker(limits, { connections: lease('maxConnections', limits.connections), requests: lease('http2MaxRequests', limits.requests) });
     this.#next.set(key, breaker);
     return breaker;
   }

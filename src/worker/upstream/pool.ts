@@ -76,7 +76,7 @@ export class UpstreamPool {
 
   /**
    * The pool for `endpoint` of `subset`, created on first use (or when the settings it was built
-   * with changed). `connections`: this worker's share of the subset's maxConnections, if set.
+   * with changed). `connections`: the subset's maxConnections, if set (the breaker bounds what is in use).
    */
   poolFor(endpoint: Endpoint, subset?: Subset, connections?: number): UpstreamDispatcher {
     const tls = subset?.tls ?? null;
@@ -121,7 +121,7 @@ export class UpstreamPool {
   /**
    * A pool for `spec`, over TLS when `tls` is set. A TLS subset without `sni` gets one pool per
    * servername; each has the spec's connection cap, and the subset's circuit breaker (which admits
-   * at most its share of maxConnections requests at once) still bounds the connections in use.
+   * at most maxConnections requests at once in the daemon) still bounds the connections in use.
    */
   #build(origin: string, spec: PoolSpec, tls: UpstreamTls | null): Closable {
     const connect = connectWithin(spec.connectTimeoutMs, spec.keepaliveMs, tls === null ? null : this.#tlsOptions(tls));

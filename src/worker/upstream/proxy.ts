@@ -136,7 +136,7 @@ class Exchange implements AttemptSink, BreakerWaiter {
     this.req.on('error', this.#onClientError);
     const breaker = this.job.subset.breaker;
     const admission = breaker === null ? 'go' : breaker.admit(this);
-    if (admission === 'queued') this.#slot = 'queued';
+    if (admission === 'waiting') this.#slot = 'queued';
     else if (admission !== 'go') {
       this.#overflow(admission);
       return;
@@ -162,7 +162,7 @@ class Exchange implements AttemptSink, BreakerWaiter {
     }
   }
 
-  /** The circuit breaker gave this queued exchange a connection slot. */
+  /** The circuit breaker gave this waiting exchange its tokens. */
   admitted(): void {
     this.#slot = 'active';
     if (this.#done) this.#releaseSlots();
@@ -170,6 +170,12 @@ class Exchange implements AttemptSink, BreakerWaiter {
       this.#send();
       this.#sendMirrors();
     }
+  }
+
+  /** The circuit breaker refused this waiting exchange: every token of the daemon was in use. */
+  refused(limit: OverflowLimit): void {
+    this.#slot = 'none';
+    if (!this.#done) this.#overflow(limit);
   }
 
   /** A connectionPool limit refused the request: Envoy's 503 with x-envoy-overloaded, never sent upstream. */
