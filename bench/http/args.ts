@@ -3,8 +3,11 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-/** saturation tools, and 'rate': the fixed-rate phase (bench/http/rate-load.c) */
-export type Tool = 'wrk' | 'autocannon' | 'rate';
+/**
+ * saturation tools, and the fixed-rate phases (bench/http/rate-load.c): 'rate' offers every proxy
+ * one rate (half of nginx's saturation), 'rate-own' offers each proxy half of its own
+ */
+export type Tool = 'wrk' | 'autocannon' | 'rate' | 'rate-own';
 
 export interface BenchOptions {
   readonly runs: number;

@@ -55,7 +55,7 @@ export async function runLoad(tool: Tool, wrkBin: string | null, spec: LoadSpec)
     if (wrkBin === null) throw new Error('wrk is not installed');
     return runWrk(wrkBin, spec);
   }
-  if (tool === 'rate') return runRate(spec);
+  if (tool === 'rate' || tool === 'rate-own') return { ...(await runRate(spec)), tool };
   return runAutocannon(spec);
 }
 

@@ -183,13 +183,13 @@ function targets(rows: readonly Summary[], samples: readonly Sample[], tool: Too
   return lines;
 }
 
-function rateTable(r: Report): string {
-  const rows = summarise(r.samples, r.subjects, 'rate');
-  const offered = r.ratePhase?.rate ?? 0;
+function rateTable(r: Report, tool: 'rate' | 'rate-own' = 'rate'): string {
+  const rows = summarise(r.samples, r.subjects, tool);
   return table(
     ['proxy', 'offered req/s', 'answered req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'most requests waiting for a connection', 'errors / non-2xx', 'proxy CPU µs/req (min-max)'],
     rows.map((x) => {
-      const mine = r.samples.filter((s) => s.subject === x.subject && s.tool === 'rate');
+      const mine = r.samples.filter((s) => s.subject === x.subject && s.tool === tool);
+      const offered = tool === 'rate' ? (r.ratePhase?.rate ?? 0) : Math.max(...mine.map((s) => s.offered ?? 0));
       return [
         `**${x.subject}**`, offered.toLocaleString('en'), Math.round(x.rps).toLocaleString('en'), f(x.p50Ms, 2), f(x.p99Ms, 2), f(x.p999Ms, 2),
         String(Math.max(...mine.map((s) => s.maxQueued ?? 0))), `${x.errors} / ${x.non2xx}`,
@@ -215,7 +215,7 @@ export function renderMarkdown(r: Report): string {
   out.push('autocannon reports latency in whole milliseconds, so its p50 of a sub-millisecond answer reads 0.');
   out.push('Proxy CPU: user+system time of all the proxy\'s processes (from /proc) over the measurement, divided by requests completed; the load generator and backends are not included. "machine busy" in the JSON is the share of both cores in use during each run.');
   if (r.skipped.length > 0) out.push('', `Skipped: ${r.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}.`);
-  const tools = o.tools.filter((t) => r.samples.some((s) => s.tool === t && t !== 'rate'));
+  const tools = o.tools.filter((t) => r.samples.some((s) => s.tool === t && t !== 'rate' && t !== 'rate-own'));
   const primary = tools[0];
   for (const tool of tools) {
     out.push('', `### ${tool}${tool === primary && tools.length > 1 ? ' (headline)' : ''}`, '', summaryTable(summarise(r.samples, r.subjects, tool), r.subjects, o.pin ? 1 : 2));
@@ -225,6 +225,10 @@ export function renderMarkdown(r: Report): string {
     out.push('', `### Fixed rate: ${r.ratePhase.rate.toLocaleString('en')} req/s (${r.ratePhase.why})`, '',
       `bench/http/rate-load.c, ${o.connections} keep-alive connections, one request in flight on each, ${o.durationSec} s x ${o.runs} interleaved runs (after the saturation runs); each latency runs from when its request was due, so time spent waiting for a free connection counts (wrk2's correction for coordinated omission). Medians of the runs.`,
       '', rateTable(r));
+    if (r.samples.some((s) => s.tool === 'rate-own')) {
+      out.push('', `### Fixed rate: half of each proxy's own ${tools[0] ?? 'wrk'} throughput above`, '',
+        'The same tool and runs, each proxy offered half of what it answered at saturation: latency at the load a user would run it at, where the shared rate above saturates the Node proxies.', '', rateTable(r, 'rate-own'));
+    }
   }
   if (r.features !== null && r.features.length > 0) {
     out.push('', '### Each default feature in-process (`bench/features/micro.ts`, same run)', '',
@@ -243,7 +247,7 @@ export async function writeReport(r: Report): Promise<{ raw: string }> {
   const summary = {
     date: r.date, machine: r.machine, loadavgAfter: r.loadavgAfter, versions: r.versions, options: r.options, backends: r.backends, skipped: r.skipped,
     subjects: r.subjects,
-    results: Object.fromEntries([...r.options.tools, ...(r.ratePhase !== null ? ['rate' as const] : [])].map((t) => [t, summarise(r.samples, r.subjects, t)])),
+    results: Object.fromEntries([...r.options.tools, ...(r.ratePhase !== null ? ['rate' as const, 'rate-own' as const] : [])].map((t) => [t, summarise(r.samples, r.subjects, t)])),
     ratePhase: r.ratePhase, features: r.features,
   };
   if (r.options.section === 'http') await writeFile(SUMMARY_JSON, JSON.stringify(summary, null, 2) + '\n');

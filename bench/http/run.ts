@@ -179,6 +179,26 @@ async function main(): Promise<void> {
         }
       }
     }
+    // Half of nginx's throughput saturates a Node proxy on these cores, so its latencies are
+    // queueing. Half of each proxy's own saturation is the load a user would run it at.
+    const own = new Map<string, number>();
+    for (const l of rateLive) {
+      const rps = samples.filter((s) => s.subject === l.subject.name && s.tool === tools[0]).map((s) => s.rps);
+      if (rps.length > 0) own.set(l.subject.name, Math.round(median(rps) / 2));
+    }
+    if (own.size > 0) {
+      say(`fixed-rate phase at half of each proxy's own ${tools[0]} throughput: ${[...own].map(([n, r]) => `${n} ${r.toLocaleString('en')} req/s`).join(', ')}`);
+      const ownLive = rateLive.filter((l) => own.has(l.subject.name));
+      for (let r = 1; r <= opts.runs; r++) {
+        const order = ownLive.map((_, i) => ownLive[(i + r - 1) % ownLive.length]!);
+        for (const { subject, running } of order) {
+          const sample = await measure(subject, running, 'rate-own', r, { ...specFor(subject, running.port, opts.durationSec), rate: own.get(subject.name)! });
+          samples.push(sample);
+          say(`own-rate run ${r} ${subject.name.padEnd(17)} ${Math.round(sample.rps).toLocaleString('en').padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  p99 ${sample.p99Ms.toFixed(2)} ms  p99.9 ${sample.p999Ms.toFixed(2)} ms  queued ${sample.maxQueued}  errors ${sample.errors}/${sample.non2xx}`);
+          await sleep(GAP_MS);
+        }
+      }
+    }
   }
 
   let features: FeatureCost[] | null = null;

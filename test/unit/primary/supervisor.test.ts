@@ -140,7 +140,7 @@ test('start: nothing is sent before ready; then init, snapshot, and start resolv
     { pid: 1002, epoch: 1, listening: true, port: 40002 },
   ]);
   t.true(s.allReady());
-  const seqs = f.forked.flatMap((w) => w.sent.map((m) => m.seq));
+  const seqs = f.forked.flatMap((w) => w.sent.map((m) => ('seq' in m ? m.seq : -1)));
   t.is(new Set(seqs).size, seqs.length, 'every message carries its own seq');
 });
 
@@ -190,7 +190,7 @@ test('replies pair by seq: a stats request resolves with its statsReply; strays 
   const w = f.forked[0]!;
   w.silent.add('statsReply');
   const reply = s.request(w.id, { cmd: CMD, act: 'stats', seq: 0 });
-  const req = w.sent.at(-1)!;
+  const req = w.sent.at(-1) as Extract<ToWorker, { seq: number }>;
   w.emit('message', { cmd: CMD, act: 'statsReply', seq: req.seq + 1000, stats: stats(1) }); // no such request
   w.emit('message', { act: 'statsReply', seq: req.seq, stats: stats(2) }); // no cmd marker: not ours
   w.emit('message', { cmd: 'NODE_CLUSTER', act: 'online' }); // node:cluster's own traffic
@@ -295,7 +295,7 @@ test('stop: every worker is told to drain with the grace and deadline, none is r
   await s.start(snapshot(1));
   s.startHeartbeat(1_000, 5_000);
   await s.stop(250, 4_000);
-  t.deepEqual(f.forked.map((w) => w.sent.at(-1)), f.forked.map((w) => ({ cmd: CMD, act: 'drain', seq: w.sent.at(-1)!.seq, graceMs: 250, deadlineMs: 4_000 })));
+  t.deepEqual(f.forked.map((w) => w.sent.at(-1)), f.forked.map((w) => ({ cmd: CMD, act: 'drain', seq: (w.sent.at(-1) as Extract<ToWorker, { seq: number }>).seq, graceMs: 250, deadlineMs: 4_000 })));
   await tick();
   t.is(f.forked.length, 2);
   t.deepEqual(s.workers(), []);
