@@ -186,6 +186,8 @@ export interface PortPolicy {
   readonly outlier: OutlierPolicy | null;
   readonly pool: ConnectionPoolPolicy | null;
   readonly tls: ClientTlsRes | null;
+  /** where its port.number is written: a warning names it when the service has no such port */
+  readonly place: Place;
 }
 
 export interface SubsetRes {

@@ -108,6 +108,17 @@ export class SubsetCollector {
       const other = this.#rules.find((r) => r.host === dr.host);
       if (other === undefined) this.#rules.push(dr);
       else this.#sink.error(at(dr.place, 'spec', 'host'), `host "${dr.host}" already has DestinationRule/${other.name} at ${describePlace(at(other.place, 'spec', 'host'))}`);
+      this.#warnUnknownPorts(dr);
+    }
+  }
+
+  /** A port-level entry for a port the service does not have applies to nothing: likely a typo or a port since removed. */
+  #warnUnknownPorts(dr: DestinationRuleRes): void {
+    const se = this.#byHost.get(dr.host);
+    if (se === undefined) return;
+    const ports = se.ports.map((p) => p.number);
+    for (const p of [...dr.ports, ...dr.subsets.flatMap((s) => s.ports)]) {
+      if (!ports.includes(p.port)) this.#sink.warn(p.place, `ServiceEntry/${se.name} has no port ${p.port} (it has ${ports.join(', ') || 'none'}): this port traffic policy applies to nothing`);
     }
   }
 

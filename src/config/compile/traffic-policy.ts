@@ -23,7 +23,8 @@ export interface PolicyLevel {
   readonly outlier: OutlierPolicy | null;
   readonly connectionPool: ConnectionPoolPolicy | null;
   readonly tls: ClientTlsRes | null;
-  readonly ports: readonly PortPolicy[];
+  /** where each entry is written does not matter to the merge */
+  readonly ports: readonly Omit<PortPolicy, 'place'>[];
 }
 
 const NONE: MergedPolicy = { lb: null, outlier: null, pool: null, tls: null };

@@ -92,7 +92,7 @@ function readPortLevelSettings(sink: IssueSink, place: Place, value: unknown, ct
       sink.warn(at(p, 'port', 'number'), `port ${port} already has a port traffic policy earlier in this list: Istio applies only the first, so this one is ignored`);
       return;
     }
-    out.push({ port, lb, outlier, pool, tls });
+    out.push({ port, lb, outlier, pool, tls, place: at(p, 'port', 'number') });
   });
   return out;
 }

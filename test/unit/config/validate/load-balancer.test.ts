@@ -136,6 +136,14 @@ test('a port-level policy replaces the top level for its port and inherits nothi
   t.is(at(9090).outlier ?? null, null, 'nor the top-level outlierDetection');
 });
 
+test('a port-level entry for a port the ServiceEntry does not have is warned, at the rule and at a subset', (t) => {
+  const rule = '  trafficPolicy:\n    portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}, {port: {number: 8081}, loadBalancer: {simple: RANDOM}}]\n';
+  const { warnings } = compileOne(docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule(rule, '    trafficPolicy: {portLevelSettings: [{port: {number: 9999}, connectionPool: {tcp: {maxConnections: 1}}}]}\n')));
+  t.is(find(warnings, 'spec.trafficPolicy.portLevelSettings[0].port.number'), undefined, 'port 8080 exists');
+  t.regex(find(warnings, 'spec.trafficPolicy.portLevelSettings[1].port.number')!.message, /has no port 8081 \(it has 8080\): this port traffic policy applies to nothing/);
+  t.regex(find(warnings, 'spec.subsets[0].trafficPolicy.portLevelSettings[0].port.number')!.message, /has no port 9999/);
+});
+
 test('the deprecated top-level consistentHash.minimumRingSize is honoured with a warning', (t) => {
   const text = docs(GATEWAY, SERVICE, virtualService('v1'), destinationRule('', '    trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, minimumRingSize: 512}}}\n'));
   const { warnings } = compileOne(text);
