@@ -78,19 +78,23 @@ export class Reloader {
   }
 
   async #loop(): Promise<void> {
-    this.#deps.onStart?.();
+    // RELOADING=1 / READY=1 (systemd) frame config reloads only: a DNS answer that moved is not a
+    // reload the operator asked for, and `systemctl status` should not flap through "reloading".
+    let started = false;
     do {
       this.#again = false;
       if (this.#wantConfig) {
         this.#wantConfig = false;
         this.#wantDns = false;
+        if (!started) this.#deps.onStart?.();
+        started = true;
         await this.#once();
       } else if (this.#wantDns) {
         this.#wantDns = false;
         await this.#rebuildEndpoints();
       }
     } while (this.#again);
-    this.#deps.onDone?.();
+    if (started) this.#deps.onDone?.();
   }
 
   async #once(): Promise<void> {

@@ -226,8 +226,10 @@ test('a DNS answer change builds and publishes a new generation from the applied
   const tracked: string[][] = [];
   const published: Snapshot[] = [];
   const built: Snapshot[] = [];
+  const notified: string[] = [];
   const reloader = new Reloader({
     configPath: '/etc/stickyd', settings: {}, listen: null,
+    onStart: () => notified.push('RELOADING=1'), onDone: () => notified.push('READY=1'),
     builder: {
       prepare: () => Promise.reject(new Error('the config is not read for a DNS change')),
       build: async (s) => { built.push(s); return s; },
@@ -249,4 +251,5 @@ test('a DNS answer change builds and publishes a new generation from the applied
   t.deepEqual(published.map((s) => [s.epoch, s.configHash, s.subsets[0]!.endpoints.map((e) => e.id)]), [[2, 'v1', ['10.0.0.1:8080', '10.0.0.2:8080']]]);
   t.is(reloader.generation, 2);
   t.is(reloader.dnsRebuilds, 1);
+  t.deepEqual(notified, [], 'a DNS rebuild is not a reload: systemd hears neither RELOADING=1 nor READY=1');
 });
