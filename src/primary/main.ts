@@ -83,10 +83,13 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     if (m.act === 'leaseWant') leases.want(id, m.key, m.limit, m.n);
     else if (m.act === 'leaseCancel') leases.cancel(id, m.key, m.n);
     else leases.giveBack(id, m.key, m.n, m.round);
-    if (leases.awaiting && leaseRoundTimer === null) {
-      leaseRoundTimer = setTimeout(() => { leaseRoundTimer = null; leases.expireRounds(); }, LEASE_ROUND_MS);
-      leaseRoundTimer.unref();
-    }
+    armLeaseRound();
+  };
+  /** Any ledger call may open a contention round: it is settled within LEASE_ROUND_MS whoever answers. */
+  const armLeaseRound = (): void => {
+    if (!leases.awaiting || leaseRoundTimer !== null) return;
+    leaseRoundTimer = setTimeout(() => { leaseRoundTimer = null; leases.expireRounds(); armLeaseRound(); }, LEASE_ROUND_MS);
+    leaseRoundTimer.unref();
   };
   const supervisor = new Supervisor({
     onLease,
@@ -95,7 +98,7 @@ export async function runPrimary(opts: RunOptions, signals: { onHup(fn: () => vo
     count: opts.workers, listen, workerScript: opts.workerScript, workerArgs: opts.workerArgs,
     ...(opts.accessLog ? { accessLog: opts.accessLog } : {}),
     onFinalStats: (id, stats) => collector.final(id, stats),
-    onExit: (id) => { collector.exited(id); leases.exited(id); },
+    onExit: (id) => { collector.exited(id); leases.exited(id); armLeaseRound(); },
   });
   reloader = new Reloader({
     configPath: opts.configPath, settings: opts.settings, sessionKeyFile: opts.sessionKeyFile ?? null, builder, supervisor, listen: opts.listen, dns,

@@ -172,6 +172,7 @@ class WorkerProcess {
     }
     pool.retainUsed();
     this.#breakers.commit();
+    this.leases.retain(this.#breakers.leases());
     send({ cmd: CMD, act: 'ack', seq: msg.seq, epoch: snapshot.epoch });
     this.#maybeListen();
   }

@@ -15,6 +15,7 @@ import { startDaemon } from '../helpers/daemon.js';
 import { parseSamples, sample, scrape } from '../helpers/prom.js';
 import { getJson } from '../helpers/http.js';
 import { cookieStickyYaml } from '../helpers/istio-yaml.js';
+import { reloadAndWait } from '../helpers/pin-stack.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/istio/circuit-breaking', import.meta.url));
 const REQUESTS = 30;
@@ -143,6 +144,21 @@ test.serial('maxConnections 2 with 2 workers: one worker with the load uses the 
   t.is(lease!.limit, 2);
   t.is(lease!.waiting, 0);
   t.is(lease!.free + Object.values(lease!.held).reduce((a, b) => a + b, 0), 2, 'every token accounted for: free or held by a worker');
+
+  // A reload to maxConnections 3: the new limit holds, and the old one's tokens all go home.
+  await writeFile(join(dir, 'config.yaml'), cookieStickyYaml('app', [backend.port], { policy: '    connectionPool:\n      tcp: {maxConnections: 3}\n' }));
+  await reloadAndWait(daemon.proc.pid!, daemon.adminPort);
+  backend.maxInFlight = 0;
+  t.deepEqual(await Promise.all(agents.map((a) => get(a, daemon.port, '/reloaded'))), new Array(6).fill(200));
+  t.is(backend.maxInFlight, 3, `the new limit: ${backend.maxInFlight} at once`);
+  let keys: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const after = (await getJson<{ leases: { key: string }[] }>(`http://127.0.0.1:${daemon.adminPort}/status`)).body.leases;
+    keys = after.map((l) => l.key.split('\n').slice(2).join(' '));
+    if (keys.length === 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.deepEqual(keys, ['maxConnections 3'], 'the old limit holds no token any more');
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {

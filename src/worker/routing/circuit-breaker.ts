@@ -221,6 +221,16 @@ export class BreakerRegistry {
     this.#next = new Map();
   }
 
+  /** the leases the current snapshot's breakers draw on (LeaseTable.retain) */
+  leases(): Set<Lease> {
+    const out = new Set<Lease>();
+    for (const b of this.#byKey.values()) {
+      if (b.leases.connections !== null) out.add(b.leases.connections);
+      if (b.leases.requests !== null) out.add(b.leases.requests);
+    }
+    return out;
+  }
+
   /** every breaker of the current snapshot by subset name and port: gauges */
   entries(): IterableIterator<[string, CircuitBreaker]> {
     return this.#byKey.entries();

@@ -23,6 +23,7 @@ export class Lease {
   #held = 0;
   #used = 0;
   #contended = false;
+  #retired = false;
   /** insertion-ordered: first come, first served; the value says whether it was told busy */
   readonly #waiting = new Map<LeaseWaiter, boolean>();
   /** wants minus cancels not yet sent this tick */
@@ -61,7 +62,7 @@ export class Lease {
   /** A token in use is free again: back to the primary while others wait anywhere, else to a waiter here, else idle. */
   put(): void {
     this.#used--;
-    if (this.#contended) {
+    if (this.#contended || this.#retired) {
       this.#held--;
       this.wire.giveBack(this.key, 1, 0);
       return;
@@ -86,7 +87,7 @@ export class Lease {
       next.granted();
     }
     // granted to a want since withdrawn: keep it idle, unless someone elsewhere waits
-    if (left > 0 && this.#contended) this.#giveBackIdle(0);
+    if (left > 0 && (this.#contended || this.#retired)) this.#giveBackIdle(0);
   }
 
   /** `n` of this worker's wants cannot be met now: the oldest not yet told hear it. */
@@ -104,6 +105,17 @@ export class Lease {
   onContend(msg: LeaseContendMsg): void {
     this.#contended = msg.on;
     if (msg.on) this.#giveBackIdle(msg.round);
+  }
+
+  /**
+   * No breaker of the current snapshot uses this limit any more (a reload changed it): hand
+   * every token back, the idle ones now and the others as their requests end, as if contended.
+   * `false`: used again (a later reload restored the limit).
+   */
+  setRetired(retired: boolean): void {
+    if (retired === this.#retired) return;
+    this.#retired = retired;
+    if (retired) this.#giveBackIdle(0);
   }
 
   #giveBackIdle(round: number): void {
@@ -155,6 +167,11 @@ export class LeaseTable {
 
   onBusy(key: string, n: number): void {
     this.#byKey.get(key)?.onBusy(n);
+  }
+
+  /** After a snapshot swap: the leases its breakers use stay; the others give their tokens back. */
+  retain(used: ReadonlySet<Lease>): void {
+    for (const lease of this.#byKey.values()) lease.setRetired(!used.has(lease));
   }
 
   onContend(msg: LeaseContendMsg): void {

@@ -72,3 +72,21 @@ test('the table answers a round for a limit it never used, and returns a grant i
   t.deepEqual(calls, ['back 0 r2', 'back 1 r0']);
   t.is(table.leaseFor('k', 3), table.leaseFor('k', 3));
 });
+
+test('a lease no breaker uses after a reload gives every token back: idle ones at once, the others as their requests end', (t) => {
+  const { calls, w } = wire();
+  const table = new LeaseTable(w);
+  const old = table.leaseFor('svc\n80\nmaxConnections\n4', 4);
+  const kept = table.leaseFor('svc\n80\nhttp2MaxRequests\n9', 9);
+  old.onGrant(3);
+  kept.onGrant(2);
+  t.true(old.tryTake());
+  table.retain(new Set([kept]));
+  t.deepEqual(calls, ['back 2 r0'], 'the two idle tokens of the old limit');
+  old.put();
+  t.deepEqual(calls.slice(1), ['back 1 r0'], 'and the one in use when its request ended');
+  t.deepEqual([old.held, kept.held], [0, 2], 'the kept lease keeps its tokens');
+  table.retain(new Set([kept, old]));
+  old.onGrant(1);
+  t.is(old.held, 1, 'used again: tokens stay idle here as before');
+});
