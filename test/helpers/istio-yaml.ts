@@ -70,3 +70,38 @@ spec:
 ${opts.policy ?? ''}---
 ${serviceEntryYaml(host, ports)}`;
 }
+
+/** How splitYaml's DestinationRule and ServiceEntry are written. */
+export interface SplitYamlOptions {
+  /** loadBalancer under each subset's own trafficPolicy, in subset order ('' or missing: none) */
+  readonly subsetPolicies?: readonly string[];
+  /** loadBalancer under the DestinationRule's own trafficPolicy */
+  readonly policy?: string;
+  /** label each subset `version: <its name>` (else `labels: {}`, every endpoint in every subset) */
+  readonly byVersion?: boolean;
+  /** the ServiceEntry of host svc (serviceEntryYaml('svc', ...)) */
+  readonly serviceEntry: string;
+}
+
+/**
+ * demo.example.com split by `weights` over subsets a, b, c... of svc (one subset a weight), with the
+ * DestinationRule and ServiceEntry `opts` describe: the weighted-split configs of the session-split tests.
+ */
+export function splitYaml(weights: readonly number[], opts: SplitYamlOptions): string {
+  const names = 'abcdefgh'.slice(0, weights.length).split('');
+  const route = names.map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
+  const subsets = names.map((n, i) => {
+    const lb = opts.subsetPolicies?.[i] ?? '';
+    return `  - name: ${n}\n    labels: ${opts.byVersion === true ? `{version: ${n}}` : '{}'}\n${lb === '' ? '' : `    trafficPolicy: {loadBalancer: ${lb}}\n`}`;
+  }).join('');
+  return `${GATEWAY_YAML}---
+${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: svc
+${opts.policy === undefined ? '' : `  trafficPolicy: {loadBalancer: ${opts.policy}}\n`}  subsets:
+${subsets}---
+${opts.serviceEntry}`;
+}

@@ -2,23 +2,11 @@ import test from 'ava';
 import { compileSources } from '../../../../src/config/index.js';
 import { formatIssue } from '../../../../src/errors.js';
 import type { Route } from '../../../../src/snapshot/types.js';
-import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
+import { serviceEntryYaml, splitYaml } from '../../../helpers/istio-yaml.js';
 
 /** svc with subsets a, b, c (each with its own policy YAML under trafficPolicy), and a route over them. */
 function yaml(weights: number[], policies: string[]): string {
-  const names = ['a', 'b', 'c'].slice(0, weights.length);
-  const route = names.map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
-  const subsets = names.map((n, i) => `  - name: ${n}\n    labels: {}\n${policies[i] === '' ? '' : `    trafficPolicy: {loadBalancer: ${policies[i]}}\n`}`).join('');
-  return `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: svc
-  subsets:
-${subsets}---
-${serviceEntryYaml('svc', [9001, 9002])}`;
+  return splitYaml(weights, { subsetPolicies: policies, serviceEntry: serviceEntryYaml('svc', [9001, 9002]) });
 }
 
 const COOKIE = '{consistentHash: {httpCookie: {name: session, ttl: 60s}}}';

@@ -4,41 +4,41 @@ import { initHasher } from '../../../../src/balancing/hash.js';
 import { compileSources } from '../../../../src/config/index.js';
 import type { Kernel } from '../../../../src/kernel/index.js';
 import { buildRuntimeSnapshot, type RuntimeRoute, type RuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
-import { selectSessionTarget } from '../../../../src/worker/routing/session-split.js';
+import { selectSessionTarget, type SessionTarget } from '../../../../src/worker/routing/session-split.js';
 import { findCookie } from '../../../../src/worker/routing/sticky.js';
-import { resolveSession } from '../../../../src/worker/routing/resolve-session.js';
+import { resolveSession, type ResolvedSession } from '../../../../src/worker/routing/resolve-session.js';
 import { issuePin } from '../../../../src/session/pin-table.js';
-import { GATEWAY_YAML, serviceEntryYaml, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
+import { serviceEntryYaml, splitYaml } from '../../../helpers/istio-yaml.js';
 
 const hasher = await initHasher();
 const fakeKernel: Kernel = { load: () => ({ select: () => 0 }) };
 
+/** svc split by `weights` over subsets a, b, c with `policies` as their loadBalancers, on one endpoint. */
 function yaml(weights: number[], policies: string[]): string {
-  const names = ['a', 'b', 'c'].slice(0, weights.length);
-  const route = names.map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
-  const subsets = names.map((n, i) => `  - name: ${n}\n    labels: {}\n    trafficPolicy: {loadBalancer: ${policies[i]}}\n`).join('');
-  return `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: svc
-  subsets:
-${subsets}---
-${serviceEntryYaml('svc', [9001])}`;
+  return splitYaml(weights, { subsetPolicies: policies, serviceEntry: serviceEntryYaml('svc', [9001]) });
 }
 
 const COOKIE = '{consistentHash: {httpCookie: {name: session, ttl: 60s}}}';
 
-function runtime(text: string, random: () => number = Math.random): { rt: RuntimeSnapshot; route: RuntimeRoute } {
-  const snapshot = buildTables(compileSources([{ file: 't.yaml', text }]).snapshot, hasher);
-  const rt = buildRuntimeSnapshot(snapshot, { kernel: fakeKernel, hasher, random });
+/** The worker's snapshot of `text` (fake kernel, Math.random unless told) and its demo.example.com route. */
+function runtime(
+  text: string, opts: { random?: () => number; kernel?: Kernel; sessionKeys?: string[] } = {},
+): { rt: RuntimeSnapshot; route: RuntimeRoute } {
+  const compiled = compileSources([{ file: 't.yaml', text }]).snapshot;
+  const snapshot = buildTables(opts.sessionKeys === undefined ? compiled : { ...compiled, sessionKeys: opts.sessionKeys }, hasher);
+  const rt = buildRuntimeSnapshot(snapshot, { kernel: opts.kernel ?? fakeKernel, hasher, random: opts.random ?? Math.random });
   const route = rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]!;
   return { rt, route };
 }
 
 const withCookie = (cookie?: string) => ({ headers: cookie === undefined ? {} : { cookie } });
+
+/** One request carrying `cookie` through the split, then through session resolution on the subset it chose. */
+function placeSession(rt: RuntimeSnapshot, route: RuntimeRoute, cookie?: string): { st: SessionTarget; s: ResolvedSession } {
+  const req = withCookie(cookie);
+  const st = selectSessionTarget(rt, route, req);
+  return { st, s: resolveSession(rt, st.target.subset, { ...req, url: '/', socket: {} }, null, undefined, st) };
+}
 
 test('the same session key always gets the same destination, and the weights hold over 20,000 keys', (t) => {
   const { rt, route } = runtime(yaml([80, 20], [COOKIE, COOKIE]));
@@ -78,7 +78,7 @@ test('a request without the cookie gets one minted first, and the destination fo
 test('no key and nothing to mint: split at random by the route weights, as Istio does', (t) => {
   const noTtl = '{consistentHash: {httpCookie: {name: session}}}';
   let draw = 0.1;
-  const { rt, route } = runtime(yaml([50, 50], [noTtl, noTtl]), () => draw);
+  const { rt, route } = runtime(yaml([50, 50], [noTtl, noTtl]), { random: () => draw });
   t.is(selectSessionTarget(rt, route, withCookie()).target.subset.name, 'svc/a');
   draw = 0.9;
   const late = selectSessionTarget(rt, route, withCookie());
@@ -113,26 +113,11 @@ test('a weight-0 destination never receives a session', (t) => {
   for (let i = 0; i < 2000; i++) t.not(selectSessionTarget(rt, route, withCookie(`session=k${i}`)).target.subset.name, 'svc/b');
 });
 
-/** svc persistent by cookie `session` (pins), subsets a/b on two endpoints each, split `weights`; `lb` under each subset */
+/** svc persistent by cookie `session` (pins), subsets a/b on two endpoints each, split `weights`; `lb` the host's loadBalancer */
 function persistentSplit(weights: number[], lb: string): { rt: RuntimeSnapshot; route: RuntimeRoute } {
-  const route = ['a', 'b'].map((n, i) => `    - destination: {host: svc, subset: ${n}}\n      weight: ${weights[i]}\n`).join('');
-  const text = `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: svc
-  trafficPolicy: {loadBalancer: ${lb}}
-  subsets:
-  - {name: a, labels: {version: a}}
-  - {name: b, labels: {version: b}}
----
-${serviceEntryYaml('svc', [{ port: 9001, labels: { version: 'a' } }, { port: 9002, labels: { version: 'a' } }, { port: 9003, labels: { version: 'b' } }, { port: 9004, labels: { version: 'b' } }], { labels: { 'istio.io/persistent-session': 'session' } })}`;
-  const compiled = compileSources([{ file: 't.yaml', text }]).snapshot;
-  const snapshot = buildTables({ ...compiled, sessionKeys: [Buffer.alloc(32, 3).toString('base64url')] }, hasher);
-  const rt = buildRuntimeSnapshot(snapshot, { kernel: fakeKernel, hasher, random: Math.random });
-  return { rt, route: rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]! };
+  const endpoints = [9001, 9002, 9003, 9004].map((port, i) => ({ port, labels: { version: i < 2 ? 'a' : 'b' } }));
+  const serviceEntry = serviceEntryYaml('svc', endpoints, { labels: { 'istio.io/persistent-session': 'session' } });
+  return runtime(splitYaml(weights, { policy: lb, byVersion: true, serviceEntry }), { sessionKeys: [Buffer.alloc(32, 3).toString('base64url')] });
 }
 
 for (const [label, lb] of [['simple', '{simple: ROUND_ROBIN}'], ['consistentHash on the pin cookie', '{consistentHash: {httpCookie: {name: session, ttl: 3600s}}}']] as const) {
@@ -140,9 +125,7 @@ for (const [label, lb] of [['simple', '{simple: ROUND_ROBIN}'], ['consistentHash
     const { rt, route } = persistentSplit([50, 50], lb);
     t.not(route.split, null, 'the pin cookie decides the split');
     const resolve = (cookie?: string) => {
-      const r = withCookie(cookie);
-      const st = selectSessionTarget(rt, route, r);
-      const s = resolveSession(rt, st.target.subset, { ...r, url: '/', socket: {} }, null, undefined, st);
+      const { st, s } = placeSession(rt, route, cookie);
       return { version: st.target.subset.name, pin: s.setCookie === null ? null : findCookie(s.setCookie.split(';')[0]!, 'session'), sid: s.key, use: s.use };
     };
     let a = 0;
@@ -174,26 +157,10 @@ test('drain on a split route in hash mode: new sessions keep the weights and nev
   const { loadKernel } = await import('../../../../src/kernel/index.js');
   const kernel = await loadKernel();
   const eps = [[9001, 'a', false], [9002, 'a', true], [9003, 'a', false], [9004, 'b', true], [9005, 'b', false]] as const;
-  const route = ['a', 'b'].map((n) => `    - destination: {host: svc, subset: ${n}}\n      weight: 50\n`).join('');
-  const text = `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `  - route:\n${route}`)}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: svc
-  trafficPolicy: {loadBalancer: ${COOKIE}}
-  subsets:
-  - {name: a, labels: {version: a}}
-  - {name: b, labels: {version: b}}
----
-${serviceEntryYaml('svc', eps.map(([port, version, drain]) => ({ port, labels: (drain ? { version, 'stickyd.io/drain': 'true' } : { version }) as Record<string, string> })))}`;
-  const rt = buildRuntimeSnapshot(buildTables(compileSources([{ file: 't.yaml', text }]).snapshot, hasher), { kernel, hasher, random: Math.random });
-  const r0 = rt.listeners.get(80)!.virtualHosts.exact.get('demo.example.com')!.routes[0]!;
+  const serviceEntry = serviceEntryYaml('svc', eps.map(([port, version, drain]) => ({ port, labels: (drain ? { version, 'stickyd.io/drain': 'true' } : { version }) as Record<string, string> })));
+  const { rt, route: r0 } = runtime(splitYaml([50, 50], { policy: COOKIE, byVersion: true, serviceEntry }), { kernel });
   const place = (cookie?: string) => {
-    const req = withCookie(cookie);
-    const st = selectSessionTarget(rt, r0, req);
-    const s = resolveSession(rt, st.target.subset, { ...req, url: '/', socket: {} }, null, undefined, st);
+    const { st, s } = placeSession(rt, r0, cookie);
     return { subset: st.target.subset, endpoint: st.target.subset.endpoints[s.index]!, s };
   };
   const N = 1_000;
