@@ -34,6 +34,26 @@ async function startPool(): Promise<Backend[]> {
   throw new Error('no port free on every pool address');
 }
 
+/** A ServiceEntry `host` resolved by `resolution` from the --dns-server, and its DestinationRule's loadBalancer. */
+function dnsService(name: string, host: string, port: number, resolution: 'DNS' | 'DNS_ROUND_ROBIN', loadBalancer: string): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name} }
+spec:
+  hosts: [${host}]
+  ports: [{ number: ${port}, name: http, protocol: HTTP }]
+  resolution: ${resolution}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ${name} }
+spec:
+  host: ${host}
+  trafficPolicy: { loadBalancer: ${loadBalancer} }
+`;
+}
+
 function config(localPort: number, poolPort: number): string {
   const vs = (name: string, host: string) => `---
 apiVersion: networking.istio.io/v1
@@ -58,37 +78,7 @@ spec:
   ports: [{ number: 8080, name: http, protocol: HTTP, targetPort: ${localPort} }]
   resolution: DNS
   endpoints: [{ address: localhost }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: pool }
-spec:
-  hosts: [pool.test]
-  ports: [{ number: ${poolPort}, name: http, protocol: HTTP }]
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: pool }
-spec:
-  host: pool.test
-  trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: x-user } } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: rr }
-spec:
-  hosts: [rr.test]
-  ports: [{ number: ${poolPort}, name: http, protocol: HTTP }]
-  resolution: DNS_ROUND_ROBIN
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: rr }
-spec:
-  host: rr.test
-  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
-`;
+${dnsService('pool', 'pool.test', poolPort, 'DNS', '{ consistentHash: { httpHeaderName: x-user } }')}${dnsService('rr', 'rr.test', poolPort, 'DNS_ROUND_ROBIN', '{ simple: ROUND_ROBIN }')}`;
 }
 
 test.before(async () => {
@@ -128,10 +118,15 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
   }
 }
 
+/** curl arguments for one GET /ping to `host` a header list (none: []), one curl run over one connection, an answer a line */
+function pingArgs(host: string, headers: readonly (readonly string[])[]): string[] {
+  const url = `http://127.0.0.1:${daemon.port}/ping`;
+  return headers.flatMap((h, i) => [...(i > 0 ? ['--next'] : []), '-sS', '-H', `Host: ${host}`, ...h.flatMap((x) => ['-H', x]), '-w', '\n', url]);
+}
+
 /** key -> instance (the backend's address), every key in one curl run over one connection */
 async function placeKeys(): Promise<Map<string, string>> {
-  const url = `http://127.0.0.1:${daemon.port}/ping`;
-  const args = KEYS.flatMap((k, i) => [...(i > 0 ? ['--next'] : []), '-sS', '-H', 'Host: pool.example', '-H', `x-user: ${k}`, '-w', '\n', url]);
+  const args = pingArgs('pool.example', KEYS.map((k) => [`x-user: ${k}`]));
   const r = await curl(args, 30_000);
   if (r.code !== 0) throw new Error(`curl exit ${r.code}: ${r.stderr}`);
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
@@ -163,9 +158,7 @@ test.serial('/status, /metrics and /config_dump show what each name resolved to'
 });
 
 test.serial('DNS_ROUND_ROBIN: every request reaches the one endpoint', async (t) => {
-  const url = `http://127.0.0.1:${daemon.port}/ping`;
-  const args = Array.from({ length: 20 }, (_, i) => [...(i > 0 ? ['--next'] : []), '-sS', '-H', 'Host: rr.example', '-w', '\n', url]).flat();
-  const r = await curl(args);
+  const r = await curl(pingArgs('rr.example', Array.from({ length: 20 }, () => [])));
   const seen = new Set(r.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { instance: string }).instance));
   t.deepEqual([...seen], ['127.0.0.1']);
 });
