@@ -15,9 +15,9 @@ import { waitForOk } from '../http/check.js';
 import { runLoad, stopLoad, type LoadSample } from '../http/load.js';
 import { ensureBinaries, prepareRunDir } from '../http/peers.js';
 import { freePort, ProcessGroup, sleep, type Started } from '../http/procs.js';
-import { OUT_DIR } from '../http/report.js';
 import { describeMachine, machineLine } from '../machine.js';
-import { median, replaceSection, table } from '../results-md.js';
+import { median, table } from '../results-md.js';
+import { benchLog, runBench, runLine, writeReport } from '../runner.js';
 import { CLI, DEMO_HOST, endpointsYaml, writeStickydConfig, type V1Endpoint } from '../stickyd-config.js';
 
 const HUP_INTERVAL_MS = 500;
@@ -44,7 +44,7 @@ const sizes = (values.sizes ?? '100,10000').split(',').map(Number);
 const reloadsPerSize = Number(values.reloads ?? (quick ? 2 : 5));
 
 const started = Date.now();
-const say = (line: string): void => { process.stdout.write(`[reload ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
+const say = benchLog('reload', started);
 const group = new ProcessGroup();
 let run = '';
 
@@ -52,9 +52,6 @@ async function cleanup(): Promise<void> {
   stopLoad();
   await group.stopAll();
   if (run !== '') await rm(run, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => { say(`${signal}: stopping`); void cleanup().finally(() => process.exit(130)); });
 }
 
 interface Status {
@@ -182,16 +179,7 @@ async function main(): Promise<void> {
     samples,
     live,
   };
-  await mkdir(OUT_DIR, { recursive: true });
-  await writeFile(join(OUT_DIR, `reload-${date.replace(/[:.]/g, '-')}.json`), JSON.stringify(raw, null, 2) + '\n');
-  const md = render(raw);
-  process.stdout.write(`\n${md}\n\n`);
-  if (!quick) {
-    await replaceSection('reload', md);
-    say('wrote the reload block of bench/RESULTS.md');
-  } else {
-    say('quick run: bench/RESULTS.md left as it was');
-  }
+  await writeReport('reload', raw, render, quick, say);
 }
 
 /** The three real backends first, then addresses on 127.1/16 that take no traffic in this test. */
@@ -217,7 +205,7 @@ function render(r: { date: string; machine: ReturnType<typeof describeMachine>; 
   return [
     '## Reload: traffic during SIGHUP, and signal-to-live time (`npm run bench:reload`)',
     '',
-    `Run ${r.date} on ${machineLine(r.machine)}; load average ${r.machine.loadavg.join(' / ')} before, ${r.loadavgAfter.map((x) => x.toFixed(2)).join(' / ')} after.`,
+    runLine(r),
     `stickyd with ${WORKERS} workers and the seed's cookie policy; ${r.tool}, ${connections} connections, ${durationSec} s per run, ${runs} interleaved run(s) per mode, medians. Each SIGHUP follows a real config change (a parked endpoint moves), so each applied reload builds and publishes a new snapshot.`,
     '',
     table(['mode', 'req/s', 'p50 ms', 'p99 ms', 'errors / non-2xx', 'requests', 'reloads signalled / applied / failed'], rows),
@@ -232,11 +220,4 @@ function render(r: { date: string; machine: ReturnType<typeof describeMachine>; 
   ].join('\n');
 }
 
-try {
-  await main();
-  await cleanup();
-} catch (err) {
-  say(`failed: ${(err as Error).stack ?? String(err)}`);
-  await cleanup();
-  process.exit(1);
-}
+await runBench(say, main, cleanup);

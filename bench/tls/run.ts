@@ -10,7 +10,7 @@
 // CPU is user + system time of the proxy's whole process tree from /proc (bench/http/cpu.ts),
 // as `npm run bench` measures it. Writes the tls block of bench/RESULTS.md and bench/out/tls-*.json.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,9 +18,9 @@ import { startBackends } from '../http/backends.js';
 import { treeCpuSeconds } from '../http/cpu.js';
 import { ensureBinaries, findBinary, PEERS_DIR, prepareRunDir, startNginx, versionOf } from '../http/peers.js';
 import { freePort, ProcessGroup, sleep, waitForPort, type Started } from '../http/procs.js';
-import { OUT_DIR } from '../http/report.js';
 import { describeMachine, machineLine } from '../machine.js';
-import { median, replaceSection, table } from '../results-md.js';
+import { median, table } from '../results-md.js';
+import { benchLog, runBench, runLine, writeReport } from '../runner.js';
 import { CLI, DEMO_HOST, writeStickydConfig } from '../stickyd-config.js';
 
 const WORKERS = 2;
@@ -44,16 +44,13 @@ const connections = Number(values.connections ?? 50);
 const rate = Number(values.rate ?? 100);
 
 const started = Date.now();
-const say = (line: string): void => { process.stdout.write(`[tls ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
+const say = benchLog('tls', started);
 const group = new ProcessGroup();
 let run = '';
 
 async function cleanup(): Promise<void> {
   await group.stopAll();
   if (run !== '') await rm(run, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => { say(`${signal}: stopping`); void cleanup().finally(() => process.exit(130)); });
 }
 
 type Mode = 'h1-keepalive' | 'h2-keepalive' | 'h1-new' | 'h2-new';
@@ -166,16 +163,7 @@ async function main(): Promise<void> {
   }
   const date = new Date(started).toISOString();
   const raw = { date, machine, loadavgAfter: os.loadavg(), h2load: versionOf(h2load, ['--version']), nginx: versionOf(bins.nginx, ['-v']), connections, durationSec, rate, runs, backends: backends.kind, samples };
-  await mkdir(OUT_DIR, { recursive: true });
-  await writeFile(join(OUT_DIR, `tls-${date.replace(/[:.]/g, '-')}.json`), JSON.stringify(raw, null, 2) + '\n');
-  const md = render(raw);
-  process.stdout.write(`\n${md}\n\n`);
-  if (!quick) {
-    await replaceSection('tls', md);
-    say('wrote the tls block of bench/RESULTS.md');
-  } else {
-    say('quick run: bench/RESULTS.md left as it was');
-  }
+  await writeReport('tls', raw, render, quick, say);
 }
 
 const MODE_TEXT: Readonly<Record<Mode, string>> = {
@@ -217,7 +205,7 @@ function render(r: Raw): string {
   return [
     '## TLS at the edge: keep-alive and a handshake per request, HTTP/1.1 and h2 (`npm run bench:tls`)',
     '',
-    `Run ${r.date} on ${machineLine(r.machine)}; load average ${r.machine.loadavg.join(' / ')} before, ${r.loadavgAfter.map((x) => x.toFixed(2)).join(' / ')} after. ${r.h2load ?? 'h2load'}, ${r.nginx ?? 'nginx'}.`,
+    `${runLine(r)} ${r.h2load ?? 'h2load'}, ${r.nginx ?? 'nginx'}.`,
     `stickyd (the seed's cookie policy on an HTTPS server, \`--access-log off\`) and nginx (\`bench/peers/nginx-tls-proxy.conf.tmpl\`), ${WORKERS} workers each, the same ECDSA P-256 certificate, TLS 1.3, both proxying to the same backends over HTTP/1.1; interleaved, ${runs} run(s) per mode and proxy, medians. Keep-alive: ${connections} connections, ${durationSec} s. New connection per request: h2load's rate mode, ${rate} new connections per second for ${durationSec} s, one request each (a full handshake each: h2load resumes no sessions). CPU is the proxy's process tree (user + system) over the run per succeeded request; "handshakes/s per core" is 1 s divided by the CPU of one connection and its request.`,
     '',
     table(['mode', 'proxy', 'ALPN', 'req/s', 'CPU µs/request', 'x nginx', 'handshakes/s per core', 'failed / ok'], rows),
@@ -226,11 +214,4 @@ function render(r: Raw): string {
   ].join('\n');
 }
 
-try {
-  await main();
-  await cleanup();
-} catch (err) {
-  say(`failed: ${(err as Error).stack ?? String(err)}`);
-  await cleanup();
-  process.exit(1);
-}
+await runBench(say, main, cleanup);
