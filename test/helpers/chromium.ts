@@ -22,7 +22,12 @@ export function haveChromium(t: ExecutionContext): boolean {
   return false;
 }
 
-/** A headless browser with the common flags and `extraArgs` (e.g. --host-resolver-rules). */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+/**
+ * A headless browser with the common flags and `extraArgs` (e.g. --host-resolver-rules), closed at
+ * the test's teardown: before what the test started earlier (ava runs teardowns last first).
+ */
+export async function launchChromium(t: ExecutionContext, extraArgs: readonly string[] = []): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+  t.teardown(() => browser.close());
+  return browser;
 }

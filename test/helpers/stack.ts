@@ -1,5 +1,6 @@
 // The seed's topology for one test: five backends, a config dir, the real daemon; all stopped
-// at the test's teardown.
+// at the test's teardown (ava runs teardowns last registered first: the daemon stops before the
+// backends and the config dir go, and whatever the test registers later goes before the daemon).
 import type { ExecutionContext } from 'ava';
 import type { Backend } from '../../src/demo/backend.js';
 import { configDir, startBackends } from './backends.js';
@@ -15,14 +16,23 @@ export interface SeedStack {
   readonly admin: string;
 }
 
-export async function startSeedStack(t: ExecutionContext, opts: { workers?: number; args?: string[]; example?: 'demo' | 'weighted' } = {}): Promise<SeedStack> {
+export interface SeedStackOptions {
+  readonly workers?: number;
+  readonly args?: string[];
+  readonly example?: 'demo' | 'weighted';
+  /** changes the config dir (e.g. writes a file) before the daemon starts on it */
+  readonly prepare?: (dir: string) => Promise<void>;
+}
+
+export async function startSeedStack(t: ExecutionContext, opts: SeedStackOptions = {}): Promise<SeedStack> {
   const backends = await startBackends();
   const cfg = await configDir(opts.example ?? 'demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers: opts.workers ?? 2, args: opts.args ?? [] });
   t.teardown(async () => {
-    await daemon.stop();
     await Promise.all(backends.map((b) => b.close()));
     await cfg.cleanup();
   });
+  await opts.prepare?.(cfg.dir);
+  const daemon = await startDaemon(cfg.dir, { workers: opts.workers ?? 2, args: opts.args ?? [] });
+  t.teardown(() => daemon.stop());
   return { daemon, backends, cfg, base: `http://127.0.0.1:${daemon.port}`, admin: `http://127.0.0.1:${daemon.adminPort}` };
 }

@@ -6,32 +6,21 @@ import test from 'ava';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
 import { haveChromium, launchChromium } from '../helpers/chromium.js';
-import { startDaemon } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { getJson } from '../helpers/http.js';
 
 const OUT = fileURLToPath(new URL('../out/', import.meta.url));
 
 test('the page shows workers and every endpoint with health, request counts and ring share; it refreshes', async (t) => {
   if (!haveChromium(t)) return;
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  const daemon = await startDaemon(cfg.dir, { workers: 2 });
-  let browser: Browser | null = null;
-  t.teardown(async () => {
-    await browser?.close();
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
+  const { daemon, backends } = await startSeedStack(t, { workers: 2 });
   const served = new Map<string, number>();
   for (let i = 0; i < 30; i++) {
     const r = await getJson<{ instance: string }>(`http://127.0.0.1:${daemon.port}/ping`, { host: 'demo.example.com' });
     served.set(r.body.instance, (served.get(r.body.instance) ?? 0) + 1);
   }
-  browser = await launchChromium();
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));

@@ -5,10 +5,10 @@
 // stickyd's per-protocol request counter both say so) and stay on one backend across loads and
 // across `stickyd reload`s. Outside CI the test is skipped (with a note) when Chromium is missing.
 import test from 'ava';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { haveChromium, launchChromium } from '../helpers/chromium.js';
-import { startDaemon, runCli } from '../helpers/daemon.js';
-import { startBackends, configDir } from '../helpers/backends.js';
+import { runCli } from '../helpers/daemon.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { curl } from '../helpers/curl.js';
 import { makeCa } from '../helpers/tls-certs.js';
 import { tlsGateway, writeTlsConfig } from '../helpers/tls-config.js';
@@ -35,21 +35,11 @@ test('Chromium loads the page over HTTPS with h2, sticky across loads and across
   const ca = makeCa();
   const demo = ca.issue('demo', { sans: ['demo.example.com'] });
   const other = ca.issue('other', { sans: ['other.example.com'] });
-  const backends = await startBackends();
-  const cfg = await configDir('demo', backends);
-  await writeTlsConfig(cfg.dir, tlsGateway(demo, other));
-  const daemon = await startDaemon(cfg.dir, { workers: 2, args: ['--listen', '80=127.0.0.1:0,443=127.0.0.1:0'] });
-  let browser: Browser | null = null;
-  t.teardown(async () => {
-    await browser?.close();
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-    ca.cleanup();
-  });
+  t.teardown(() => ca.cleanup());
+  const { daemon, cfg } = await startSeedStack(t, { workers: 2, args: ['--listen', '80=127.0.0.1:0,443=127.0.0.1:0'], prepare: (dir) => writeTlsConfig(dir, tlsGateway(demo, other)) });
   const port = (daemon.lines.find((l) => l.msg === 'ready')!.listenPorts as number[])[1]!;
   const url = `https://demo.example.com:${port}/ping`;
-  browser = await launchChromium([`--ignore-certificate-errors-spki-list=${demo.spki}`, '--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
+  const browser = await launchChromium(t, [`--ignore-certificate-errors-spki-list=${demo.spki}`, '--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
   const page = await browser.newPage();
   const h2Before = await h2Requests(daemon.adminPort);
 

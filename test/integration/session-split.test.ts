@@ -7,11 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { haveChromium, launchChromium } from '../helpers/chromium.js';
 import { startDaemon, runCli } from '../helpers/daemon.js';
 import { startBackends, configDir, EXAMPLES } from '../helpers/backends.js';
 import { writeAtomic } from '../helpers/configs.js';
+import { startSeedStack } from '../helpers/stack.js';
 import { curl } from '../helpers/curl.js';
 
 /** The seed's canary manifest at `v1`/`v2`, every subset sticky by a `session` cookie (ttl 3600s). */
@@ -133,19 +133,9 @@ test('80/20 canary: 1,000 minted sessions each stay on one version, the weights 
 test('headless Chromium: 10 fresh profiles x 10 page loads each keep one version across a 50/50 split', async (t) => {
   if (!haveChromium(t)) return;
   t.timeout(180_000);
-  const backends = await startBackends();
-  const cfg = await configDir('weighted', backends);
-  await writeAtomic(cfg.dir, 'ingress-weighted.yaml', await canaryYaml(50, 50));
-  const daemon = await startDaemon(cfg.dir, { workers: 2 });
-  let browser: Browser | null = null;
-  t.teardown(async () => {
-    await browser?.close();
-    await daemon.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cfg.cleanup();
-  });
+  const { daemon } = await startSeedStack(t, { workers: 2, example: 'weighted', prepare: async (dir) => writeAtomic(dir, 'ingress-weighted.yaml', await canaryYaml(50, 50)) });
   // The browser asks for demo.example.com, resolved to the proxy: the Host header is the browser's own.
-  browser = await launchChromium(['--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
+  const browser = await launchChromium(t, ['--host-resolver-rules=MAP demo.example.com 127.0.0.1']);
   const versions = new Set<string>();
   for (let p = 0; p < 10; p++) {
     const context = await browser.newContext();
