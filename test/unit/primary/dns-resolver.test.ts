@@ -16,6 +16,21 @@ function fake(table: Map<string, readonly string[] | Error>, ttlMs = 30) {
   return { resolve, calls };
 }
 
+/**
+ * A resolver over a fake table that maps a.test to `addresses` (TTL 30 ms), with a.test resolved
+ * and tracked; `changes()` is how often onChange ran.
+ */
+async function trackedA(addresses: readonly string[]) {
+  const table = new Map<string, readonly string[] | Error>([['a.test', addresses]]);
+  const f = fake(table, 30);
+  const dns = new DnsResolver(f.resolve);
+  let changes = 0;
+  dns.onChange = () => { changes++; };
+  await dns.ensure(['a.test']);
+  dns.track(['a.test']);
+  return { table, f, dns, changes: () => changes };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(cond: () => boolean, ms = 3_000): Promise<void> {
@@ -46,20 +61,14 @@ test('ensure resolves the names without an answer and rejects naming each that f
 });
 
 test('a tracked name is re-resolved at its TTL; a changed set runs onChange once, an unchanged one never', async (t) => {
-  const table = new Map<string, readonly string[] | Error>([['a.test', ['10.0.0.1', '10.0.0.2']]]);
-  const f = fake(table, 30);
-  const dns = new DnsResolver(f.resolve);
-  let changes = 0;
-  dns.onChange = () => { changes++; };
-  await dns.ensure(['a.test']);
-  dns.track(['a.test']);
+  const { table, f, dns, changes } = await trackedA(['10.0.0.1', '10.0.0.2']);
   await until(() => f.calls.length >= 3);
-  t.is(changes, 0, 'the same answer is no change');
+  t.is(changes(), 0, 'the same answer is no change');
   table.set('a.test', ['10.0.0.2', '10.0.0.3']);
-  await until(() => changes === 1);
+  await until(() => changes() === 1);
   const n = f.calls.length;
   await until(() => f.calls.length >= n + 2);
-  t.is(changes, 1);
+  t.is(changes(), 1);
   const [s] = dns.status();
   t.like(s, { name: 'a.test', addresses: ['10.0.0.2', '10.0.0.3'], via: 'dns', ttlSec: 0.03, lastError: null, failures: 0, changes: 1 });
   t.true(s!.resolutions >= 5);
@@ -67,13 +76,7 @@ test('a tracked name is re-resolved at its TTL; a changed set runs onChange once
 });
 
 test('a failing name keeps its last good answer, is retried, and recovers', async (t) => {
-  const table = new Map<string, readonly string[] | Error>([['a.test', ['10.0.0.1']]]);
-  const f = fake(table, 30);
-  const dns = new DnsResolver(f.resolve);
-  let changes = 0;
-  dns.onChange = () => { changes++; };
-  await dns.ensure(['a.test']);
-  dns.track(['a.test']);
+  const { table, dns, changes } = await trackedA(['10.0.0.1']);
   table.set('a.test', Object.assign(new Error('queryA ETIMEOUT a.test'), { code: 'ETIMEOUT' }));
   await until(() => (dns.status()[0]?.failures ?? 0) >= 1);
   t.like(dns.status()[0], { addresses: ['10.0.0.1'], lastError: 'ETIMEOUT' });
@@ -83,7 +86,7 @@ test('a failing name keeps its last good answer, is retried, and recovers', asyn
   const failedAt = Date.now();
   await until(() => dns.status()[0]?.lastError === null, RETRY_MS + 2_000);
   t.true(Date.now() - failedAt >= RETRY_MS - 100);
-  t.is(changes, 0, 'the same answer again is no change');
+  t.is(changes(), 0, 'the same answer again is no change');
   dns.stop();
 });
 
