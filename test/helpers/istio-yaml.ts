@@ -50,6 +50,23 @@ function flowMap(m: Readonly<Record<string, string>>): string {
 }
 
 /**
+ * A DestinationRule `name` for `host`, hashing on a `session` cookie (60 s); `policy` is inserted
+ * under trafficPolicy after the loadBalancer (e.g. "    tls: ...\n").
+ */
+export function cookieRuleYaml(host: string, policy = '', name = 'dr'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}}
+spec:
+  host: ${host}
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: session, ttl: 60s}
+${policy}`;
+}
+
+/**
  * demo.example.com -> `host`, sticky by a `session` cookie (60 s). `route` is inserted under the
  * route (e.g. "    retries: ...\n"), `policy` under trafficPolicy (e.g. "    outlierDetection: ...\n").
  */
@@ -58,16 +75,7 @@ export function cookieStickyYaml(host: string, ports: readonly number[], opts: {
 ${virtualServiceYaml(['demo.example.com'], `  - route:
     - destination: {host: ${host}}
 ${opts.route ?? ''}`)}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: ${host}
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        httpCookie: {name: session, ttl: 60s}
-${opts.policy ?? ''}---
+${cookieRuleYaml(host, opts.policy)}---
 ${serviceEntryYaml(host, ports)}`;
 }
 

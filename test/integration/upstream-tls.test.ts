@@ -20,7 +20,7 @@ import { startDaemon, runCli, type Daemon } from '../helpers/daemon.js';
 import { curl } from '../helpers/curl.js';
 import { sleep } from '../helpers/http.js';
 import { makeCa, type IssuedCert, type TestCa } from '../helpers/tls-certs.js';
-import { GATEWAY_YAML, virtualServiceYaml } from '../helpers/istio-yaml.js';
+import { cookieRuleYaml, GATEWAY_YAML, virtualServiceYaml } from '../helpers/istio-yaml.js';
 
 interface Seen {
   readonly id: string;
@@ -92,18 +92,9 @@ ${ports.map((p) => `  - {address: 127.0.0.1, ports: {https: ${p}}}`).join('\n')}
 }
 
 function rule(host: string, tlsBlock: string, extra = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${host}}
-spec:
-  host: ${host}
-  trafficPolicy:
-    loadBalancer:
-      consistentHash:
-        httpCookie: {name: session, ttl: 60s}
-${extra}    tls:
+  return cookieRuleYaml(host, `${extra}    tls:
 ${tlsBlock.split('\n').filter((l) => l !== '').map((l) => `      ${l}`).join('\n')}
-`;
+`, host);
 }
 
 /** one VirtualService per public host, each to its own service */
