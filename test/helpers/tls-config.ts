@@ -4,6 +4,18 @@ import { join } from 'node:path';
 
 interface CertFiles { readonly cert: string; readonly key: string }
 
+/** One 443 HTTPS server `name` for `host`, terminating TLS with `cert`. */
+function httpsServer(name: string, host: string, cert: CertFiles): string {
+  return `  - port: {number: 443, name: https-${name}, protocol: HTTPS}
+    name: ${name}
+    hosts: [${host}]
+    tls:
+      mode: SIMPLE
+      serverCertificate: ${cert.cert}
+      privateKey: ${cert.key}
+`;
+}
+
 /** The seed's ingress-sticky.yaml with its Gateway replaced: 443 HTTPS (two certificates), 80 HTTP redirecting demo.example.com. */
 export function tlsGateway(demoCert: CertFiles, otherCert: CertFiles, extra = ''): string {
   return `apiVersion: networking.istio.io/v1
@@ -12,21 +24,7 @@ metadata:
   name: cluster-gateway
 spec:
   servers:
-  - port: {number: 443, name: https-demo, protocol: HTTPS}
-    name: demo
-    hosts: [demo.example.com]
-    tls:
-      mode: SIMPLE
-      serverCertificate: ${demoCert.cert}
-      privateKey: ${demoCert.key}
-${extra}  - port: {number: 443, name: https-other, protocol: HTTPS}
-    name: other
-    hosts: [other.example.com]
-    tls:
-      mode: SIMPLE
-      serverCertificate: ${otherCert.cert}
-      privateKey: ${otherCert.key}
-  - port: {number: 80, name: http, protocol: HTTP}
+${httpsServer('demo', 'demo.example.com', demoCert)}${extra}${httpsServer('other', 'other.example.com', otherCert)}  - port: {number: 80, name: http, protocol: HTTP}
     hosts: [demo.example.com]
     tls:
       httpsRedirect: true
