@@ -1,11 +1,52 @@
-// What the one-shot bench scripts (bench:reload, bench:tls) share around their measurements: the
-// timed log line, stopping what they started on a signal or a failure, the report's "Run ... on"
+// What the one-shot bench scripts (bench:reload, bench:tls) share around their measurements: their
+// common flags, the timed log line, stopping what they started on a signal or a failure, the report's "Run ... on"
 // line, and where a report goes (bench/out/<name>-<time>.json and the <name> block of RESULTS.md).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { OUT_DIR } from './http/report.js';
 import { machineLine, type Machine } from './machine.js';
 import { replaceSection } from './results-md.js';
+
+/** The flags every one-shot bench script takes. */
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly runs: number;
+  readonly durationSec: number;
+  readonly connections: number;
+  /** false with --no-install: use what is on the machine, install nothing */
+  readonly install: boolean;
+}
+
+/**
+ * Parses --runs (default 2, quick 1), --duration (`duration`: full and quick defaults, seconds),
+ * --connections (50), --quick, --no-install and `extra` string flags; --help prints `usage` and exits.
+ */
+export function parseBenchArgs<const E extends string>(
+  usage: string, duration: { readonly full: number; readonly quick: number }, extra: readonly E[] = [],
+): BenchArgs & { readonly extra: Partial<Record<E, string>> } {
+  const options = Object.fromEntries(extra.map((name) => [name, { type: 'string' as const }]));
+  const { values } = parseArgs({
+    options: {
+      ...options, runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' },
+      quick: { type: 'boolean' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const strings = values as Record<string, string | boolean | undefined>;
+  return {
+    quick,
+    runs: Number(values.runs ?? (quick ? 1 : 2)),
+    durationSec: Number(values.duration ?? (quick ? duration.quick : duration.full)),
+    connections: Number(values.connections ?? 50),
+    install: values['no-install'] !== true,
+    extra: Object.fromEntries(extra.flatMap((name) => typeof strings[name] === 'string' ? [[name, strings[name]]] : [])) as Partial<Record<E, string>>,
+  };
+}
 
 /** `[name    12 s] line` on stdout, seconds since `started`. */
 export function benchLog(name: string, started: number): (line: string) => void {

@@ -9,7 +9,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startBackends } from '../http/backends.js';
 import { waitForOk } from '../http/check.js';
 import { runLoad, stopLoad, type LoadSample } from '../http/load.js';
@@ -17,7 +16,7 @@ import { ensureBinaries, prepareRunDir } from '../http/peers.js';
 import { freePort, ProcessGroup, sleep, type Started } from '../http/procs.js';
 import { describeMachine, machineLine } from '../machine.js';
 import { median, table } from '../results-md.js';
-import { benchLog, runBench, runLine, writeReport } from '../runner.js';
+import { benchLog, parseBenchArgs, runBench, runLine, writeReport } from '../runner.js';
 import { CLI, DEMO_HOST, endpointsYaml, writeStickydConfig, type V1Endpoint } from '../stickyd-config.js';
 
 const HUP_INTERVAL_MS = 500;
@@ -26,22 +25,13 @@ const WORKERS = 2;
 const POLL_MS = 5;
 const LIVE_TIMEOUT_MS = 120_000;
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, sizes: { type: 'string' },
-    reloads: { type: 'string' }, quick: { type: 'boolean' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  process.stdout.write('Usage: npm run bench:reload -- [--runs 2] [--duration 10] [--connections 50] [--sizes 100,10000] [--reloads 5] [--quick] [--no-install]\n');
-  process.exit(0);
-}
-const quick = values.quick === true;
-const runs = Number(values.runs ?? (quick ? 1 : 2));
-const durationSec = Number(values.duration ?? (quick ? 4 : 10));
-const connections = Number(values.connections ?? 50);
-const sizes = (values.sizes ?? '100,10000').split(',').map(Number);
-const reloadsPerSize = Number(values.reloads ?? (quick ? 2 : 5));
+const flags = parseBenchArgs(
+  'Usage: npm run bench:reload -- [--runs 2] [--duration 10] [--connections 50] [--sizes 100,10000] [--reloads 5] [--quick] [--no-install]\n',
+  { full: 10, quick: 4 }, ['sizes', 'reloads'],
+);
+const { quick, runs, durationSec, connections } = flags;
+const sizes = (flags.extra.sizes ?? '100,10000').split(',').map(Number);
+const reloadsPerSize = Number(flags.extra.reloads ?? (quick ? 2 : 5));
 
 const started = Date.now();
 const say = benchLog('reload', started);
@@ -90,7 +80,7 @@ async function waitReady(d: Daemon, what: string): Promise<Status> {
 async function main(): Promise<void> {
   const machine = describeMachine();
   say(`machine: ${machineLine(machine)}; load average ${machine.loadavg.join(' / ')}`);
-  const bins = ensureBinaries(values['no-install'] !== true, say);
+  const bins = ensureBinaries(flags.install, say);
   run = await mkdtemp(join(os.tmpdir(), 'stickyd-reload-'));
   await prepareRunDir(run);
   const tool = bins.wrk !== null ? 'wrk' : 'autocannon';

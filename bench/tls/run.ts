@@ -13,35 +13,25 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startBackends } from '../http/backends.js';
 import { treeCpuSeconds } from '../http/cpu.js';
 import { ensureBinaries, findBinary, PEERS_DIR, prepareRunDir, startNginx, versionOf } from '../http/peers.js';
 import { freePort, ProcessGroup, sleep, waitForPort, type Started } from '../http/procs.js';
 import { describeMachine, machineLine } from '../machine.js';
 import { median, table } from '../results-md.js';
-import { benchLog, runBench, runLine, writeReport } from '../runner.js';
+import { benchLog, parseBenchArgs, runBench, runLine, writeReport } from '../runner.js';
 import { CLI, DEMO_HOST, writeStickydConfig } from '../stickyd-config.js';
 
 const WORKERS = 2;
 const COOKIE = 'session=bench000000000000000000000000001';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, rate: { type: 'string' },
-    quick: { type: 'boolean' }, 'no-install': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  process.stdout.write('Usage: npm run bench:tls -- [--runs 2] [--duration 5] [--connections 50] [--rate 100] [--quick] [--no-install]\n');
-  process.exit(0);
-}
-const quick = values.quick === true;
-const runs = Number(values.runs ?? (quick ? 1 : 2));
-const durationSec = Number(values.duration ?? (quick ? 3 : 5));
-const connections = Number(values.connections ?? 50);
+const flags = parseBenchArgs(
+  'Usage: npm run bench:tls -- [--runs 2] [--duration 5] [--connections 50] [--rate 100] [--quick] [--no-install]\n',
+  { full: 5, quick: 3 }, ['rate'],
+);
+const { quick, runs, durationSec, connections } = flags;
 /** new connections per second offered in the handshake modes */
-const rate = Number(values.rate ?? 100);
+const rate = Number(flags.extra.rate ?? 100);
 
 const started = Date.now();
 const say = benchLog('tls', started);
@@ -120,7 +110,7 @@ async function writeTlsConfig(dir: string, ports: readonly number[], cert: strin
 async function main(): Promise<void> {
   const machine = describeMachine();
   say(`machine: ${machineLine(machine)}; load average ${machine.loadavg.join(' / ')}`);
-  const bins = ensureBinaries(values['no-install'] !== true, say);
+  const bins = ensureBinaries(flags.install, say);
   const h2load = findBinary('h2load');
   if (h2load === null) throw new Error('h2load is missing: apt-get install nghttp2-client');
   if (bins.nginx === null) throw new Error('nginx is missing: apt-get install nginx');
