@@ -9,9 +9,16 @@ import type { OutlierPolicy, Snapshot, Subset } from '../snapshot/types.js';
 /** Envoy's max_ejection_time default: the multiplier stops growing there (or at baseEjectionTime, if longer). */
 export const MAX_EJECTION_TIME_MS = 300_000;
 
+/** Failure times kept per endpoint and kind: enough for any threshold a config sets in practice. */
+const MAX_TIMES = 1_024;
+
 interface EndpointState {
   consecutive5xx: number;
   consecutiveGateway: number;
+  /** the latest success any worker reported (wall-clock ms), and the failures seen after it */
+  lastOkAt: number;
+  fails5xx: number[];
+  failsGateway: number[];
   /** Date.now() until which the endpoint is ejected; 0 when it is not */
   ejectedUntil: number;
   /** times ejected; decays by one per sweep interval spent healthy (Envoy) */
@@ -69,14 +76,37 @@ export class OutlierDetector {
       const subset = snapshot.subsets[o.subset];
       if (o.epoch !== snapshot.epoch || subset === undefined || !subset.outlier) continue;
       const s = this.#stateOf(o.endpoint);
-      // A success anywhere in the batch ends the streak; what follows it is the new streak.
-      s.consecutive5xx = o.ok > 0 ? o.trailing5xx : s.consecutive5xx + o.trailing5xx;
-      s.consecutiveGateway = o.ok > 0 ? o.trailingGateway : s.consecutiveGateway + o.trailingGateway;
+      if (o.at5xx !== undefined && o.atGateway !== undefined && o.okAt !== undefined) this.#merge(s, o.ok > 0 ? o.okAt : 0, o.at5xx, o.atGateway);
+      else {
+        // A report without times: a success in the batch ends the streak; what follows it is the new streak.
+        s.consecutive5xx = o.ok > 0 ? o.trailing5xx : s.consecutive5xx + o.trailing5xx;
+        s.consecutiveGateway = o.ok > 0 ? o.trailingGateway : s.consecutiveGateway + o.trailingGateway;
+      }
       if (s.ejectedUntil !== 0) continue;
       const p = subset.outlier;
       if (p.consecutive5xxErrors > 0 && s.consecutive5xx >= p.consecutive5xxErrors) this.#eject(o.endpoint, s, subset, p, `${s.consecutive5xx} consecutive 5xx`);
       else if (p.consecutiveGatewayErrors > 0 && s.consecutiveGateway >= p.consecutiveGatewayErrors) this.#eject(o.endpoint, s, subset, p, `${s.consecutiveGateway} consecutive gateway errors`);
     }
+  }
+
+  /**
+   * Orders a timed report against what other workers reported: the streak is every failure seen
+   * after the latest success anyone saw, so a success one worker saw before another's failures
+   * does not end them (batches from different workers arrive in any order).
+   */
+  #merge(s: EndpointState, okAt: number, at5xx: readonly number[], atGateway: readonly number[]): void {
+    if (okAt > s.lastOkAt) {
+      s.lastOkAt = okAt;
+      s.fails5xx = s.fails5xx.filter((t) => t > okAt);
+      s.failsGateway = s.failsGateway.filter((t) => t > okAt);
+    }
+    const after = s.lastOkAt;
+    for (const t of at5xx) if (t > after) s.fails5xx.push(t);
+    for (const t of atGateway) if (t > after) s.failsGateway.push(t);
+    if (s.fails5xx.length > MAX_TIMES) s.fails5xx = s.fails5xx.sort((a, b) => a - b).slice(-MAX_TIMES);
+    if (s.failsGateway.length > MAX_TIMES) s.failsGateway = s.failsGateway.sort((a, b) => a - b).slice(-MAX_TIMES);
+    s.consecutive5xx = s.fails5xx.length;
+    s.consecutiveGateway = s.failsGateway.length;
   }
 
   /** Lets back every endpoint whose ejection ran out; decays the multiplier of healthy ones. */
@@ -89,6 +119,10 @@ export class OutlierDetector {
         s.ejectedUntil = 0;
         s.consecutive5xx = 0;
         s.consecutiveGateway = 0;
+        // the streak starts over at the return: failures reported late from before it do not count
+        s.lastOkAt = Math.max(s.lastOkAt, now);
+        s.fails5xx = [];
+        s.failsGateway = [];
         this.#onChange(id, false, 'ejection time elapsed');
       }
     }
@@ -134,7 +168,7 @@ export class OutlierDetector {
   #stateOf(id: string): EndpointState {
     let s = this.#state.get(id);
     if (s === undefined) {
-      s = { consecutive5xx: 0, consecutiveGateway: 0, ejectedUntil: 0, ejections: 0, total: 0 };
+      s = { consecutive5xx: 0, consecutiveGateway: 0, lastOkAt: 0, fails5xx: [], failsGateway: [], ejectedUntil: 0, ejections: 0, total: 0 };
       this.#state.set(id, s);
     }
     return s;

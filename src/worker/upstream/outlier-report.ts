@@ -24,7 +24,16 @@ interface Tally {
   errors5xx: number;
   trailing5xx: number;
   trailingGateway: number;
+  okAt: number;
+  at5xx: number[];
+  atGateway: number[];
 }
+
+/**
+ * Timestamps kept per trailing run: a worker flushes when it alone reaches a threshold, so a run
+ * is at most the threshold long, except for a kind whose threshold is 0 (not judged).
+ */
+const MAX_TIMES = 1_024;
 
 /** Envoy maps a status to its outlier result: 502/503/504 are gateway errors, other 5xx plain 5xx. */
 export function classifyOutcome(status: number): Outcome {
@@ -37,6 +46,8 @@ export class OutcomeReporter {
   /** keyed by RuntimeSubset identity, so a reload starts fresh tallies without string keys */
   readonly #tallies = new Map<RuntimeSubset, (Tally | undefined)[]>();
   #timer: NodeJS.Timeout | null = null;
+  /** Date.now() - performance.now(), taken once per batch: Date.now() is dear on some VMs */
+  #wallOffset = 0;
 
   constructor(send: (msg: OutcomesMsg) => void) {
     this.#send = send;
@@ -58,18 +69,29 @@ export class OutcomeReporter {
     if (t === undefined) {
       const endpoint = subset.endpoints[index];
       if (endpoint === undefined) return;
-      t = { subset: subset.id, epoch, endpoint: endpoint.id, ok: 0, errors5xx: 0, trailing5xx: 0, trailingGateway: 0 };
+      t = { subset: subset.id, epoch, endpoint: endpoint.id, ok: 0, errors5xx: 0, trailing5xx: 0, trailingGateway: 0, okAt: 0, at5xx: [], atGateway: [] };
       list[index] = t;
     }
+    if (this.#timer === null) this.#wallOffset = Date.now() - performance.now();
+    const at = this.#wallOffset + performance.now();
     if (outcome === 'ok') {
       t.ok++;
       t.trailing5xx = 0;
       t.trailingGateway = 0;
+      t.okAt = at;
+      t.at5xx.length = 0;
+      t.atGateway.length = 0;
     } else {
       t.errors5xx++;
       t.trailing5xx++;
-      if (outcome === 'error5xx') t.trailingGateway = 0;
-      else t.trailingGateway++;
+      if (t.at5xx.length < MAX_TIMES) t.at5xx.push(at);
+      if (outcome === 'error5xx') {
+        t.trailingGateway = 0;
+        t.atGateway.length = 0;
+      } else {
+        t.trailingGateway++;
+        if (t.atGateway.length < MAX_TIMES) t.atGateway.push(at);
+      }
     }
     const crossed =
       (policy.consecutive5xxErrors > 0 && t.trailing5xx >= policy.consecutive5xxErrors) ||

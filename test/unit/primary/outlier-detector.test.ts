@@ -50,6 +50,34 @@ test('consecutive 5xx from several workers add up to one ejection; a success res
   d.stop();
 });
 
+test('timed reports are ordered across workers: a success seen before another worker\'s failures does not end them', (t) => {
+  const s = snapshotWith(10, POLICY);
+  const { d, events } = detector(s);
+  const id = s.subsets[0]!.endpoints[2]!.id;
+  const status = () => d.status().find((x) => x.id === id)!;
+  // worker B: four failures at t = 20..23
+  d.observe([report(id, { errors5xx: 4, trailing5xx: 4, okAt: 0, at5xx: [20, 21, 22, 23], atGateway: [] })]);
+  t.is(status().consecutive5xx, 4);
+  // worker A's batch, arriving later: a success at t = 10, then a failure at t = 30. Counted by
+  // batch order this would restart the streak at 1; by time it is the fifth in a row.
+  d.observe([report(id, { ok: 1, errors5xx: 1, trailing5xx: 1, okAt: 10, at5xx: [30], atGateway: [] })]);
+  t.deepEqual(events, [`eject ${id}`]);
+  t.is(status().consecutive5xx, 5);
+  d.stop();
+  const other = s.subsets[0]!.endpoints[4]!.id;
+  const { d: d2, events: e2 } = detector(s);
+  const st = () => d2.status().find((x) => x.id === other)!;
+  d2.observe([report(other, { errors5xx: 2, trailing5xx: 2, okAt: 0, at5xx: [50, 51], atGateway: [] })]);
+  d2.observe([report(other, { ok: 3, okAt: 60, at5xx: [], atGateway: [] })]);
+  t.is(st().consecutive5xx, 0, 'a later success ends them');
+  d2.observe([report(other, { errors5xx: 3, trailing5xx: 3, okAt: 0, at5xx: [55, 56, 57], atGateway: [] })]);
+  t.is(st().consecutive5xx, 0, 'failures reported late, from before that success, do not start a streak');
+  d2.observe([report(other, { errors5xx: 4, trailing5xx: 4, trailingGateway: 4, okAt: 0, at5xx: [61, 62, 63, 64], atGateway: [61, 62, 63, 64] })]);
+  t.deepEqual([st().consecutive5xx, st().consecutiveGateway], [4, 4]);
+  t.deepEqual(e2, []);
+  d2.stop();
+});
+
 test('maxEjectionPercent: at 10 % one of 5 may go; at 50 % two of 5', (t) => {
   for (const [pct, expected] of [[10, 1], [50, 2], [0, 0]] as const) {
     const s = snapshotWith(5, { ...POLICY, maxEjectionPercent: pct });
@@ -115,6 +143,11 @@ test('worker reporter: batches per endpoint, flushes at once when a threshold is
   t.is(sent.length, 1, 'three in a row on endpoint 0: flushed now');
   const byEndpoint = Object.fromEntries(sent[0]!.outcomes.map((o) => [o.endpoint, o]));
   t.like(byEndpoint[endpoints[0]!.id], { ok: 1, errors5xx: 3, trailing5xx: 3, trailingGateway: 2 });
+  const first = byEndpoint[endpoints[0]!.id]!;
+  t.is(first.at5xx?.length, 3, 'a time per trailing failure');
+  t.is(first.atGateway?.length, 2);
+  t.true(first.okAt! > 0 && first.okAt! <= first.at5xx![0]!, 'the success was seen before them');
+  t.true(Math.abs(first.okAt! - Date.now()) < 5_000, 'wall-clock times, comparable across workers');
   t.like(byEndpoint[endpoints[1]!.id], { ok: 0, errors5xx: 1, trailing5xx: 1, trailingGateway: 1 });
   reporter.record(subset, 3, 1, 'ok');
   await new Promise((r) => setTimeout(r, 300));
