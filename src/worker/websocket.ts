@@ -78,8 +78,7 @@ export function handleUpgrade(ctx: WorkerContext, req: IncomingMessage, socket: 
   };
   const admission = breaker.admit(waiter);
   if (admission === 'go') go();
-  else if (admission === 'waiting') socket.once('close', onClose);
-  else overloaded(ctx, socket, target.subset.meter, target.subset.name, admission);
+  else socket.once('close', onClose);
 }
 
 /** A connectionPool limit refused the upgrade: Envoy's 503 with x-envoy-overloaded, never sent upstream. */

@@ -28,8 +28,11 @@ export interface BreakerWaiter {
   refused(limit: OverflowLimit): void;
 }
 
-/** 'go': dispatch now; 'waiting': wait for admitted() or refused(); else the limit that refused it. */
-export type Admission = 'go' | 'waiting' | OverflowLimit;
+/**
+ * 'go': dispatch now; 'waiting': wait for admitted() or refused(). A refusal is never said at
+ * once: only the primary knows that every token of the daemon is in use.
+ */
+export type Admission = 'go' | 'waiting';
 
 /**
  * Worker `slot`'s share of a daemon-wide `limit` among `workers`: limit / workers, the remainder

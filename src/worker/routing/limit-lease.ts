@@ -38,8 +38,6 @@ export class Lease {
 
   get held(): number { return this.#held; }
   get used(): number { return this.#used; }
-  get waiting(): number { return this.#waiting.size; }
-  get contended(): boolean { return this.#contended; }
 
   /** Takes an idle token, if this worker holds one and nobody here waits before. */
   tryTake(): boolean {

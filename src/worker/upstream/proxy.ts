@@ -137,10 +137,7 @@ class Exchange implements AttemptSink, BreakerWaiter {
     const breaker = this.job.subset.breaker;
     const admission = breaker === null ? 'go' : breaker.admit(this);
     if (admission === 'waiting') this.#slot = 'queued';
-    else if (admission !== 'go') {
-      this.#overflow(admission);
-      return;
-    } else {
+    else {
       if (breaker !== null) this.#slot = 'active';
       this.#send();
       this.#sendMirrors();
