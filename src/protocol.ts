@@ -143,13 +143,13 @@ export interface EndpointOutcomes {
   /** consecutive 502/503/504/local failures at the end of this batch */
   readonly trailingGateway: number;
   /**
-   * When (wall-clock ms) the batch's last success and each trailing failure were seen, so the
-   * primary orders them against other workers' reports: a success another worker saw earlier
-   * does not end a streak. Absent: counts only (the primary then takes the batch order).
+   * When (wall-clock ms) the batch's last success (0: none) and each trailing failure were seen,
+   * so the primary orders them against other workers' reports: a success another worker saw
+   * earlier does not end a streak.
    */
-  readonly okAt?: number;
-  readonly at5xx?: readonly number[];
-  readonly atGateway?: readonly number[];
+  readonly okAt: number;
+  readonly at5xx: readonly number[];
+  readonly atGateway: readonly number[];
 }
 /** Batched: every OUTCOME_FLUSH_MS, or at once when a worker alone crosses a threshold. */
 export interface OutcomesMsg { cmd: typeof CMD; act: 'outcomes'; outcomes: readonly EndpointOutcomes[] }

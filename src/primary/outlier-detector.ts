@@ -13,9 +13,7 @@ export const MAX_EJECTION_TIME_MS = 300_000;
 const MAX_TIMES = 1_024;
 
 interface EndpointState {
-  consecutive5xx: number;
-  consecutiveGateway: number;
-  /** the latest success any worker reported (wall-clock ms), and the failures seen after it */
+  /** the latest success any worker reported (wall-clock ms), and the failures seen after it: the streaks */
   lastOkAt: number;
   fails5xx: number[];
   failsGateway: number[];
@@ -76,16 +74,11 @@ export class OutlierDetector {
       const subset = snapshot.subsets[o.subset];
       if (o.epoch !== snapshot.epoch || subset === undefined || !subset.outlier) continue;
       const s = this.#stateOf(o.endpoint);
-      if (o.at5xx !== undefined && o.atGateway !== undefined && o.okAt !== undefined) this.#merge(s, o.ok > 0 ? o.okAt : 0, o.at5xx, o.atGateway);
-      else {
-        // A report without times: a success in the batch ends the streak; what follows it is the new streak.
-        s.consecutive5xx = o.ok > 0 ? o.trailing5xx : s.consecutive5xx + o.trailing5xx;
-        s.consecutiveGateway = o.ok > 0 ? o.trailingGateway : s.consecutiveGateway + o.trailingGateway;
-      }
+      this.#merge(s, o.ok > 0 ? o.okAt : 0, o.at5xx, o.atGateway);
       if (s.ejectedUntil !== 0) continue;
       const p = subset.outlier;
-      if (p.consecutive5xxErrors > 0 && s.consecutive5xx >= p.consecutive5xxErrors) this.#eject(o.endpoint, s, subset, p, `${s.consecutive5xx} consecutive 5xx`);
-      else if (p.consecutiveGatewayErrors > 0 && s.consecutiveGateway >= p.consecutiveGatewayErrors) this.#eject(o.endpoint, s, subset, p, `${s.consecutiveGateway} consecutive gateway errors`);
+      if (p.consecutive5xxErrors > 0 && s.fails5xx.length >= p.consecutive5xxErrors) this.#eject(o.endpoint, s, subset, p, `${s.fails5xx.length} consecutive 5xx`);
+      else if (p.consecutiveGatewayErrors > 0 && s.failsGateway.length >= p.consecutiveGatewayErrors) this.#eject(o.endpoint, s, subset, p, `${s.failsGateway.length} consecutive gateway errors`);
     }
   }
 
@@ -105,8 +98,6 @@ export class OutlierDetector {
     for (const t of atGateway) if (t > after) s.failsGateway.push(t);
     if (s.fails5xx.length > MAX_TIMES) s.fails5xx = s.fails5xx.sort((a, b) => a - b).slice(-MAX_TIMES);
     if (s.failsGateway.length > MAX_TIMES) s.failsGateway = s.failsGateway.sort((a, b) => a - b).slice(-MAX_TIMES);
-    s.consecutive5xx = s.fails5xx.length;
-    s.consecutiveGateway = s.failsGateway.length;
   }
 
   /** Lets back every endpoint whose ejection ran out; decays the multiplier of healthy ones. */
@@ -117,8 +108,6 @@ export class OutlierDetector {
         if (s.ejections > 0) s.ejections--;
       } else if (now >= s.ejectedUntil) {
         s.ejectedUntil = 0;
-        s.consecutive5xx = 0;
-        s.consecutiveGateway = 0;
         // the streak starts over at the return: failures reported late from before it do not count
         s.lastOkAt = Math.max(s.lastOkAt, now);
         s.fails5xx = [];
@@ -144,8 +133,8 @@ export class OutlierDetector {
       id,
       ejectedForMs: s.ejectedUntil === 0 ? 0 : Math.max(0, s.ejectedUntil - now),
       ejections: s.ejections,
-      consecutive5xx: s.consecutive5xx,
-      consecutiveGateway: s.consecutiveGateway,
+      consecutive5xx: s.fails5xx.length,
+      consecutiveGateway: s.failsGateway.length,
     }));
   }
 
@@ -168,7 +157,7 @@ export class OutlierDetector {
   #stateOf(id: string): EndpointState {
     let s = this.#state.get(id);
     if (s === undefined) {
-      s = { consecutive5xx: 0, consecutiveGateway: 0, lastOkAt: 0, fails5xx: [], failsGateway: [], ejectedUntil: 0, ejections: 0, total: 0 };
+      s = { lastOkAt: 0, fails5xx: [], failsGateway: [], ejectedUntil: 0, ejections: 0, total: 0 };
       this.#state.set(id, s);
     }
     return s;

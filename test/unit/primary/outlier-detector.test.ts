@@ -22,8 +22,13 @@ function snapshotWith(n: number, policy: OutlierPolicy): Snapshot {
   return { epoch: 3, configHash: 'x', configPath: '/c', listeners: [], subsets: [subset], settings: DEFAULT_SETTINGS };
 }
 
+/** Reports in the order a test makes them, unless it gives times: each event later than the last (and than the fake clock). */
+let tick = 1e12;
 function report(endpoint: string, o: Partial<EndpointOutcomes>): EndpointOutcomes {
-  return { subset: 0, epoch: 3, endpoint, ok: 0, errors5xx: 0, trailing5xx: 0, trailingGateway: 0, ...o };
+  const okAt = (o.ok ?? 0) > 0 ? ++tick : 0;
+  const at5xx = Array.from({ length: o.trailing5xx ?? 0 }, () => ++tick);
+  const atGateway = at5xx.slice(at5xx.length - (o.trailingGateway ?? 0));
+  return { subset: 0, epoch: 3, endpoint, ok: 0, errors5xx: 0, trailing5xx: 0, trailingGateway: 0, okAt, at5xx, atGateway, ...o };
 }
 
 function detector(snapshot: Snapshot): { d: OutlierDetector; events: string[]; clock: { now: number } } {

@@ -213,7 +213,7 @@ test('outcomes go to onOutcomes, finalStats to onFinalStats with the cluster wor
   const finals: [number, StatsReport][] = [];
   const s = supervisor(f.cluster, { onOutcomes: (m) => outcomes.push(m.outcomes), onFinalStats: (id, st) => finals.push([id, st]) });
   await s.start(snapshot(1));
-  const batch = [{ subset: 0, epoch: 1, endpoint: '10.0.0.1:80', ok: 3, errors5xx: 1, trailing5xx: 1, trailingGateway: 0 }];
+  const batch = [{ subset: 0, epoch: 1, endpoint: '10.0.0.1:80', ok: 3, errors5xx: 1, trailing5xx: 1, trailingGateway: 0, okAt: 1, at5xx: [2], atGateway: [] }];
   f.forked[1]!.emit('message', { cmd: CMD, act: 'outcomes', outcomes: batch });
   f.forked[0]!.emit('message', { cmd: CMD, act: 'finalStats', stats: stats(1001) });
   f.forked[0]!.emit('message', { act: 'outcomes', outcomes: batch }); // not ours
