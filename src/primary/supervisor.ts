@@ -225,7 +225,13 @@ export class Supervisor {
             return;
           }
           if (!isOurs(msg) || msg.act !== act) return;
-          if (msg.act === 'listening') { info.listening = true; info.addresses = msg.addresses; }
+          if (msg.act === 'listening') {
+            // The heartbeat pings listening workers only, so a worker's silence counts from here: one
+            // slow to start on a loaded machine must not begin with most of its timeout spent.
+            info.listening = true;
+            info.lastPong = Date.now();
+            info.addresses = msg.addresses;
+          }
           worker.off('message', onMsg);
           resolve();
         };
