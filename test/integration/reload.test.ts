@@ -112,7 +112,10 @@ spec: { address: 127.0.0.${2 + (i >> 8)}, ports: { http: ${20000 + (i & 255)} },
     await sleep(5);
   }
   const burstMs = Date.now() - t0;
-  t.true(burstMs <= 100, `burst took ${burstMs} ms`);
+  // How fast this process got the signals out is the harness, not the daemon: a loaded machine
+  // stretches the sleeps. What the test needs, signals arriving while a build runs, is what
+  // 'coalesced' below asserts.
+  t.log(`10 SIGHUPs sent in ${burstMs} ms`);
   let s = await status();
   for (let i = 0; i < 200 && !(s.ready && s.lastReload && s.lastReload.covers >= s.reloads.requested && s.reloads.requested > 0 && daemon.lines.slice(from).filter((l) => l.msg === 'reload started').length === daemon.lines.slice(from).filter((l) => l.msg === 'reload applied' || l.msg === 'reload failed').length); i++) {
     maxChildren = Math.max(maxChildren, (await childPids(pid)).length);
