@@ -95,7 +95,7 @@ function config(ports: Record<string, number[]>): string {
   const route = (prefix: string, host: string, extra = ''): string =>
     `  - match: [{uri: {prefix: /${prefix}}}]\n    route: [{destination: {host: ${host}}}]\n${extra}`;
   return `${GATEWAY_YAML}---
-${virtualServiceYaml(['demo.example.com'], `${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}${route('upreset', 'upreset')}`)}---
+${virtualServiceYaml(['demo.example.com'], `${route('timeout', 'slow', '    timeout: 300ms\n')}${route('pertry', 'pertry', '    retries: {attempts: 1, perTryTimeout: 500ms, retryOn: "5xx,reset"}\n')}${route('race', 'race')}${route('reset', 'reset')}${route('status099', 'status099')}${route('garbage', 'garbage')}${route('silent', 'silent')}${route('refused', 'refused', '    retries: {attempts: 0}\n')}${route('post', 'postsvc')}${route('upreset', 'upreset')}`)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: pertry}
@@ -166,8 +166,10 @@ test.serial('per-try timeout: a session on the slow endpoint is retried on its f
   t.deepEqual(answers.map((a) => a.status), new Array(30).fill(200));
   t.true(answers.every((a) => a.body.includes('"fast":true')), 'every answer comes from the fast endpoint');
   const slowHits = servers.hits.pertrySlow ?? 0;
-  const waited = answers.filter((a) => a.ms >= 190).length;
-  t.log(`${slowHits} of 30 sessions lived on the slow endpoint and were retried after 200 ms (${waited} answers took >= 190 ms)`);
+  // 500 ms, not less: the fast endpoint's own answer, 30 at once on a loaded CI machine, must stay
+  // well inside it, or a fast session times out too and is retried onto the slow endpoint (1.5 s)
+  const waited = answers.filter((a) => a.ms >= 490).length;
+  t.log(`${slowHits} of 30 sessions lived on the slow endpoint and were retried after 500 ms (${waited} answers took >= 490 ms)`);
   // load can only make answers slower, so: each slow-endpoint session waited out its per-try timeout
   t.true(slowHits > 0 && slowHits < 30);
   t.true(waited >= slowHits);
