@@ -43,6 +43,8 @@ export class RequestObservation {
   #bytes = -1;
   #upgradeRefused: UpgradeRefusal | null = null;
   #overflow: OverflowLimit | null = null;
+  /** the exchange's own close step (proxy.ts), run after the meters: one listener on 'close', not two */
+  #then: (() => void) | null = null;
 
   /** `log` is null when this request is not logged (log off, or not sampled). */
   constructor(rt: ObservedSnapshot, log: AccessLog | null, req: IncomingMessage, res: ServerResponse, requestId: string) {
@@ -79,6 +81,11 @@ export class RequestObservation {
     this.#overflow = limit;
   }
 
+  /** `fn` runs when the response closes, after this observation has counted it. */
+  onClose(fn: () => void): void {
+    this.#then = fn;
+  }
+
   /** A retry moved the request to another endpoint of the same subset. */
   retarget(index: number): void {
     this.#index = index;
@@ -111,6 +118,7 @@ export class RequestObservation {
     }
     meter.inflight--;
     if (this.#log !== null) this.#writeLine(status, ms);
+    this.#then?.();
   };
 
   #writeLine(status: number, ms: number): void {

@@ -115,6 +115,8 @@ class Exchange implements AttemptSink, BreakerWaiter {
   #slot: 'none' | 'queued' | 'active' = 'none';
   /** holds one of the breaker's outstanding retries (Envoy counts a retry until it completes) */
   #retrySlot = false;
+  /** resumes the attempt on the client's 'drain' */
+  #resume: (() => void) | null = null;
 
   constructor(
     readonly ctx: ProxyContext,
@@ -132,7 +134,10 @@ class Exchange implements AttemptSink, BreakerWaiter {
 
   start(): void {
     this.job.subset.picker.start(this.#index);
-    this.res.on('close', this.#onClientClose);
+    // One 'close' listener per response, not two: the observation runs this after its own (observe.ts)
+    const observation = this.job.observation;
+    if (observation !== undefined) observation.onClose(this.#onClientClose);
+    else this.res.on('close', this.#onClientClose);
     this.req.on('error', this.#onClientError);
     const breaker = this.job.subset.breaker;
     const admission = breaker === null ? 'go' : breaker.admit(this);
@@ -145,7 +150,7 @@ class Exchange implements AttemptSink, BreakerWaiter {
     // Envoy's route timeout runs from the end of the downstream request to the end of the response
     // (a request waiting for a connection included).
     if (this.job.timeoutMs !== null && !this.#done) {
-      if (this.#hasBody && !this.req.readableEnded) this.req.once('end', this.#armRouteTimer);
+      if (this.#hasBody && !this.req.readableEnded) this.req.once('end', () => this.#armRouteTimer());
       else this.#armRouteTimer();
     }
   }
@@ -306,14 +311,15 @@ class Exchange implements AttemptSink, BreakerWaiter {
     attempt.fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', message));
   }
 
-  readonly #armRouteTimer = (): void => {
+  /** A method, not a per-exchange arrow: most routes have no timeout, so no closure is made for them. */
+  #armRouteTimer(): void {
     if (this.#done || this.job.timeoutMs === null) return;
     this.#routeTimer = setTimeout(() => {
       const attempt = this.#attempt;
       if (attempt !== null) this.#cutAttempt(attempt, 'routeTimeout');
       else if (this.#backoffTimer !== null || this.#slot === 'queued') this.#fail(buildError('STICKYD_ERR_UPSTREAM_TIMEOUT', errorText.routeTimeout(this.#endpointId, this.job.timeoutMs ?? 0)));
     }, this.job.timeoutMs);
-  };
+  }
 
   onAttemptHead(attempt: UpstreamAttempt, status: number, rawHeaders: string[]): void {
     if (attempt !== this.#attempt || this.#done) return;
@@ -353,13 +359,10 @@ class Exchange implements AttemptSink, BreakerWaiter {
   onAttemptData(chunk: Buffer): boolean {
     this.job.observation?.addBodyBytes(chunk.length);
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.#resume);
+    // made on the first backpressure only: a small response never needs it
+    this.res.once('drain', (this.#resume ??= () => this.#attempt?.resume()));
     return false;
   }
-
-  readonly #resume = (): void => {
-    this.#attempt?.resume();
-  };
 
   onAttemptEnd(attempt: UpstreamAttempt): void {
     if (attempt !== this.#attempt || this.#done) return;
