@@ -47,7 +47,7 @@ function fields(i: number): AccessFields {
 function ours(name: string, chunk: number | undefined): Variant {
   const file = join(dir, `${name}.log`);
   const fd = openSync(file, 'w');
-  const sink = { writableLength: 0, write(c: Buffer | string): boolean { if (typeof c === 'string') writeSync(fd, c); else writeSync(fd, c); return true; } };
+  const sink = { writableLength: 0, write(c: Buffer | string): boolean { if (typeof c === 'string') writeSync(fd, c, null, 'latin1'); else writeSync(fd, c); return true; } };
   // the third argument (chunk size) exists from the build that batches by chunk; older builds ignore it
   const log = new (AccessLog as unknown as new (s: unknown, k: unknown, c?: number) => AccessLogClass)({ enabled: true, sample: 1 }, sink, chunk);
   return { name, file, write: (f) => log.write(f), end: () => { log.flush(); closeSync(fd); } };

@@ -2,9 +2,10 @@
 // own log lines (which carry a level; these carry "msg":"access"). Built from a fixed template by
 // string concatenation: names from the config arrive JSON-escaped once per snapshot, untrusted
 // strings are escaped here, and the line is pure ASCII so its length is its byte count. Lines are
-// copied into a chunk buffer that is written when the next line would not fit, or FLUSH_MS after
-// its first line: at full load one write carries a dozen lines or more (one write per line, or per
-// event-loop turn, cost more than building the lines: bench/RESULTS.md).
+// appended to one chunk string, written (latin1, one syscall) when the next line would not fit or
+// FLUSH_MS after its first line: at full load one write carries ten lines or more (one write per
+// line, or per event-loop turn, cost more than building the lines; copying each line into a
+// Buffer cost more than V8 flattening the chunk once at its write: bench/RESULTS.md).
 import { fstatSync } from 'node:fs';
 import type { AccessLogSpec, OverflowLimit, UpgradeRefusal } from '../../protocol.js';
 
@@ -68,7 +69,7 @@ export interface AccessFields {
 
 /** Where lines go: process.stdout, or a collector in tests. */
 export interface LineSink {
-  write(chunk: Buffer): unknown;
+  write(chunk: string, encoding: 'latin1'): unknown;
   readonly writableLength: number;
 }
 
@@ -87,8 +88,8 @@ export class AccessLog {
   readonly #chunkSize: number;
   #enabled: boolean;
   #sample: number;
-  /** the chunk being filled and its used bytes; a written chunk is never reused (the sink may hold it) */
-  #chunk: Buffer | null = null;
+  /** the chunk being filled (lines joined, not yet flattened) and its bytes */
+  #text = '';
   #used = 0;
   #timer: NodeJS.Timeout | null = null;
   /** Date.now() - performance.now(), refreshed once per chunk: Date.now() costs ~0.5 us on some VMs */
@@ -122,9 +123,8 @@ export class AccessLog {
       this.dropped++;
       return;
     }
-    if (this.#chunk === null) this.#chunk = Buffer.allocUnsafeSlow(this.#chunkSize);
-    // latin1Write: Buffer.write without its encoding dispatch (present in Node, absent from @types/node)
-    this.#used += (this.#chunk as Buffer & { latin1Write(s: string, offset: number): number }).latin1Write(line, this.#used);
+    this.#text = this.#used === 0 ? line : this.#text + line;
+    this.#used += line.length;
     this.lines++;
     if (this.#timer === null) {
       this.#timer = setTimeout(this.flush, FLUSH_MS);
@@ -133,11 +133,11 @@ export class AccessLog {
   }
 
   #writeChunk(): void {
-    if (this.#used === 0 || this.#chunk === null) return;
-    const chunk = this.#chunk.subarray(0, this.#used);
-    this.#chunk = null;
+    if (this.#used === 0) return;
+    const text = this.#text;
+    this.#text = '';
     this.#used = 0;
-    this.#sink.write(chunk);
+    this.#sink.write(text, 'latin1');
   }
 
   /** Writes everything buffered; runs FLUSH_MS after a chunk's first line, and right before the worker exits. */

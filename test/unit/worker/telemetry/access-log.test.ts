@@ -12,7 +12,7 @@ function fields(over: Partial<AccessFields> = {}): AccessFields {
 class Sink {
   readonly chunks: string[] = [];
   writableLength = 0;
-  write(chunk: Buffer): boolean { this.chunks.push(chunk.toString('latin1')); return true; }
+  write(chunk: string, encoding: 'latin1'): boolean { if (encoding !== 'latin1') throw new Error(encoding); this.chunks.push(chunk); return true; }
 }
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
