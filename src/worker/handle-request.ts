@@ -139,7 +139,7 @@ function forwardRouted(s: Routed): void {
     return;
   }
   const subset = target.subset;
-  s.observation.routed(target, index, key, r.use, r.pin);
+  s.observation.routed(target, index, key, r.use, r.pin, r.keyHash);
   if (index < 0) {
     sendError(res, buildError('STICKYD_ERR_NO_HEALTHY_ENDPOINT', errorText.noHealthy(subset.name)), requestId, close, ctx.stats);
     return;

@@ -39,6 +39,8 @@ export class RequestObservation {
   #index = -1;
   #session: SessionUse = 'none';
   #key: string | null = null;
+  /** hash32 of #key if routing computed it, else null: computed when the line is written */
+  #keyHash: number | null = null;
   /** body bytes forwarded from the upstream; -1 while no upstream body is being counted */
   #bytes = -1;
   #upgradeRefused: UpgradeRefusal | null = null;
@@ -60,12 +62,14 @@ export class RequestObservation {
 
   /**
    * The request was routed: its destination, endpoint (or -1), its session key, what happened to
-   * it (resolve-session.ts) and, on a persistent subset, how its pin fared.
+   * it (resolve-session.ts), on a persistent subset how its pin fared, and the key's hash32 when
+   * routing computed it (the line's sessionKeyHash; null: hashed when the line is written).
    */
-  routed(target: ObservedTarget, index: number, key: string | null, use: SessionUse, pin: PinOutcomeLabel | null = null): void {
+  routed(target: ObservedTarget, index: number, key: string | null, use: SessionUse, pin: PinOutcomeLabel | null = null, keyHash: number | null = null): void {
     this.#target = target;
     this.#index = index;
     this.#key = key;
+    this.#keyHash = keyHash;
     this.#session = use;
     const sent = index >= 0;
     countSession(target.subset.meter, sent && (use === 'minted' || use === 'repinned'), pin, sent && use === 'refreshed');
@@ -137,7 +141,7 @@ export class RequestObservation {
       destinationJson:
         target === null ? UNROUTED_JSON : target.meter.destinationJson[this.#index >= 0 ? this.#index : target.meter.endpointIds.length] ?? UNROUTED_JSON,
       session: this.#session,
-      sessionKeyHash: this.#key === null ? null : this.#hasher.hash32(this.#key),
+      sessionKeyHash: this.#key === null ? null : (this.#keyHash ?? this.#hasher.hash32(this.#key)),
       upgradeRefused: this.#upgradeRefused,
       overflow: this.#overflow,
     });

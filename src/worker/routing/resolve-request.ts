@@ -62,6 +62,8 @@ export interface Resolved {
   readonly index: number;
   /** where copies of the request go (the route's mirror / mirrors, each drawn at its percentage); null for none */
   readonly mirrors: MirrorTarget[] | null;
+  /** hash32 of `key` when routing computed it, else null (resolve-session.ts) */
+  readonly keyHash: number | null;
 }
 
 export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: ResolvableRequest, health: HealthState): Resolution {
@@ -87,7 +89,7 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
   }
   if (route.plans.answer !== null) {
     return {
-      kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, sessionHeader: null, use: 'none', pin: null, down: null, index: -1, mirrors: null,
+      kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, sessionHeader: null, use: 'none', pin: null, down: null, index: -1, mirrors: null, keyHash: null,
     };
   }
   const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
@@ -101,6 +103,6 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
   const s = resolveSession(rt, subset, req, down, undefined, split);
   const mirrors = route.mirrors === null ? null : selectMirrorTargets(rt, route, req, view);
   return {
-    kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors,
+    kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors, keyHash: s.keyHash ?? null,
   };
 }

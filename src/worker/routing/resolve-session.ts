@@ -24,6 +24,8 @@ export interface ResolvedSession {
   readonly use: SessionUse;
   /** a persistent subset's pin outcome, else null (counted by the caller's observation) */
   readonly pin: PinOutcomeLabel | null;
+  /** hash32 of `key` when routing computed it (an existing hash key), so the access log need not; absent otherwise */
+  readonly keyHash?: number;
 }
 
 const NO_SESSION = { setCookie: null, sessionHeader: null, pin: null } as const;
@@ -65,7 +67,11 @@ export function resolveSession(
     return { index, key: null, use: 'none', ...NO_SESSION };
   }
   const key = readRequestHashKey(hashKey, req, rt.settings.maxKeyLength);
-  if (key !== null) return { index: selectEndpoint(rt, subset, key, down), key, use: 'reused', ...NO_SESSION };
+  if (key !== null) {
+    // hashed once: the endpoint table and the access log's sessionKeyHash both take this value
+    const keyHash = rt.hasher.hash32(key);
+    return { index: selectEndpoint(rt, subset, key, down, keyHash), key, keyHash, use: 'reused', ...NO_SESSION };
+  }
   if (!subset.mintsCookie) {
     // keyless traffic of a hash subset: the picker, avoiding what new sessions avoid
     const index = selectKeyless(rt, subset, down);

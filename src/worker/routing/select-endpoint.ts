@@ -8,15 +8,18 @@ import type { RuntimeSnapshot, RuntimeSubset } from './runtime-snapshot.js';
 /** Picker draws tried before scanning for an available endpoint: keeps RR/LR/random behaviour. */
 const PICK_TRIES = 3;
 
-/** Endpoint index for a request, or -1 when no endpoint of the subset is available. */
-export function selectEndpoint(rt: RuntimeSnapshot, subset: RuntimeSubset, key: string | null, down: Uint8Array | null): number {
+/**
+ * Endpoint index for a request, or -1 when no endpoint of the subset is available. `hash`:
+ * rt.hasher.hash32(key) when the caller has it already; absent, it is computed here when needed.
+ */
+export function selectEndpoint(rt: RuntimeSnapshot, subset: RuntimeSubset, key: string | null, down: Uint8Array | null, hash?: number): number {
   if (key === null || subset.table === null) {
     const i = subset.picker.pick();
     return down === null || down[i] === 0 ? i : selectPicked(subset, i, down);
   }
-  const i = rt.sessions.resolve(subset.id, key);
+  const i = rt.sessions.resolve(subset.id, key, hash);
   if (down === null || down[i] === 0) return i;
-  return selectAvailable(subset.table, rt.hasher.hash32(key), down);
+  return selectAvailable(subset.table, hash ?? rt.hasher.hash32(key), down);
 }
 
 /**

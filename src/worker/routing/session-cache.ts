@@ -35,11 +35,11 @@ export class SessionCache {
     this.#counters = counters;
   }
 
-  /** Endpoint index (into subsets[subsetId].endpoints) for `key`. */
-  resolve(subsetId: number, key: string): number {
+  /** Endpoint index (into subsets[subsetId].endpoints) for `key`; `hash`: its hash32, if the caller has it. */
+  resolve(subsetId: number, key: string, hash?: number): number {
     if (this.#max === 0) {
       this.#counters.misses++;
-      return this.#lookup.select(subsetId, this.#hasher.hash32(key));
+      return this.#lookup.select(subsetId, hash ?? this.#hasher.hash32(key));
     }
     const lru = (this.#lrus[subsetId] ??= new LRUCache<string, number>({ max: this.#max }));
     const hit = lru.get(key);
@@ -48,7 +48,7 @@ export class SessionCache {
       return hit;
     }
     this.#counters.misses++;
-    const index = this.#lookup.select(subsetId, this.#hasher.hash32(key));
+    const index = this.#lookup.select(subsetId, hash ?? this.#hasher.hash32(key));
     lru.set(key, index);
     return index;
   }

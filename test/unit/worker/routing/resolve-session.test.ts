@@ -8,6 +8,7 @@ import type { PinOutcomeLabel } from '../../../../src/protocol.js';
 import type { Snapshot } from '../../../../src/snapshot/types.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot, type RuntimeSubset } from '../../../../src/worker/routing/runtime-snapshot.js';
 import { resolveSession } from '../../../../src/worker/routing/resolve-session.js';
+import { selectEndpoint } from '../../../../src/worker/routing/select-endpoint.js';
 import { buildMovedPin } from '../../../../src/worker/routing/persistent-session.js';
 import { GATEWAY_YAML, virtualServiceYaml } from '../../../helpers/istio-yaml.js';
 
@@ -230,4 +231,17 @@ test('bounded load: a new session skips an endpoint over factor x average; exist
   const counts = [0, 0, 0, 0];
   for (let i = 0; i < 400; i++) counts[resolveSession(rt, s, req(), null, NOW).index]!++;
   t.true(counts[0]! > 0, 'an idle endpoint takes new sessions again');
+});
+
+test('an existing hash key is hashed once: keyHash is its hash32, which the table lookup and the access log both take', (t) => {
+  const rt = build({});
+  for (const key of ['abc123', 'k-2', 'Zz9']) {
+    const r = resolveSession(rt, sub(rt), req(`session=${key}`), null);
+    t.like(r, { key, use: 'reused', keyHash: hasher.hash32(key) });
+    t.is(r.index, selectEndpoint(rt, sub(rt), key, null), 'the same endpoint as hashing inside the lookup');
+  }
+  // a minted key, and a keyless request, carry none: the access log hashes a minted key itself
+  const minted = resolveSession(rt, sub(rt), req(), null);
+  t.is(minted.use, 'minted');
+  t.is(minted.keyHash, undefined);
 });
