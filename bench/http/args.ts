@@ -36,6 +36,8 @@ export interface BenchOptions {
   readonly features: boolean;
   /** proxies on CPU 1 with 1 worker, load generator and backends on CPU 0 (less noise for A/B) */
   readonly pin: boolean;
+  /** every subject of a run measured at once, each under its own wrk, so the machine's noise falls on all alike */
+  readonly concurrent: boolean;
   /** RESULTS.md block to write: 'http' (also bench/results.json) or another name for an experiment */
   readonly section: string;
 }
@@ -55,7 +57,7 @@ const HELP = `Usage: npm run bench -- [options]
   --stickyd <l>=<cli> [args]  also measure another stickyd build (cookie sent, its defaults), e.g.
                       --stickyd undici=bench/out/variants/undici/dist/cli.js or
                       --stickyd 'cache=dist/cli.js --session-cache 100000'
-  --cpu-prof          V8 CPU profiles of every stickyd process into bench/out/prof/
+  --cpu-prof          V8 CPU profiles of every stickyd and Node peer process into bench/out/prof/
   --rate <req/s>      the fixed-rate phase's rate (default: half of nginx's median wrk req/s in
                       this run). After the saturation runs, nginx, undici and stickyd get this
                       rate from bench/http/rate-load.c (built with cc): p50/p99/p99.9 measured
@@ -65,6 +67,10 @@ const HELP = `Usage: npm run bench -- [options]
   --pin               A/B mode: each proxy with 1 worker pinned to CPU 1, the load generator, the
                       backends and this script on CPU 0 (taskset); steadier CPU per request when
                       other work shares the machine, but not the issue's 2-worker setup
+  --concurrent        A/B mode: in each run every subject is loaded at the same time, each by its
+                      own wrk, and its CPU per request read over the same window; what slows the
+                      machine then slows all subjects alike. wrk only; with --pin the proxies
+                      share CPU 1. Compare rows with each other, not with other tables
   --section <name>    write RESULTS.md block <name> instead of 'http' (bench/results.json is then
                       left alone): keeps an experiment beside the headline run
   --quick             smoke run: 3 s x 1 run, 1 s warm-up
@@ -77,7 +83,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     options: {
       runs: { type: 'string' }, duration: { type: 'string' }, 'ac-duration': { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
       cookies: { type: 'string' }, tools: { type: 'string' }, only: { type: 'string' }, 'no-install': { type: 'boolean' },
-      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, 'no-rate-phase': { type: 'boolean' }, 'no-features': { type: 'boolean' }, pin: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, 'no-rate-phase': { type: 'boolean' }, 'no-features': { type: 'boolean' }, pin: { type: 'boolean' }, concurrent: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -89,6 +95,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const tools = (values.tools ?? 'wrk,autocannon').split(',').map((t) => t.trim());
   for (const t of tools) if (t !== 'wrk' && t !== 'autocannon') throw new Error(`--tools: unknown tool '${t}'`);
   const durationSec = count(values.duration, '--duration', quick ? 3 : 10);
+  const concurrent = values.concurrent === true;
+  if (concurrent && tools.some((t) => t !== 'wrk')) throw new Error('--concurrent measures with wrk only: add --tools wrk');
   return {
     runs: count(values.runs, '--runs', quick ? 1 : 3),
     durationSec,
@@ -106,6 +114,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     ratePhase: values['no-rate-phase'] !== true,
     features: values['no-features'] !== true,
     pin: values.pin === true,
+    concurrent,
     section: values.section ?? 'http',
   };
 }

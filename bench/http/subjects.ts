@@ -24,7 +24,7 @@ export interface BenchEnv {
   /** the seed's route with persistent sessions, and its key file (stickyd-config.ts) */
   readonly stickydPins: { readonly dir: string; readonly keyFile: string };
   readonly bins: { readonly nginx: string | null; readonly haproxy: string | null };
-  /** write V8 CPU profiles of stickyd into this directory (per subject), or null */
+  /** write V8 CPU profiles of stickyd and the Node peers into this directory (per subject), or null */
   readonly profDir: string | null;
   readonly workers: number;
 }
@@ -46,6 +46,8 @@ export interface Subject {
   readonly mints: boolean;
   /** a reference point, not a sticky proxy: no sticky check */
   readonly reference?: boolean;
+  /** an experiment: measured only when `--only` names it, not in the default run */
+  readonly optIn?: boolean;
   /**
    * The session values this subject is driven with, when the run's shared ones would not do
    * (persistent sessions: only pins the daemon signed are valid): made once it is up.
@@ -64,7 +66,7 @@ function nodePeer(name: string, script: string, what: string): Subject {
     unavailable: () => null,
     async start(env) {
       const port = await freePort();
-      const p = env.group.spawn(name, process.execPath, [join(PEERS_DIR, script)], {
+      const p = env.group.spawn(name, process.execPath, [...(await profileArgs(env, name)), join(PEERS_DIR, script)], {
         env: { PORT: String(port), BACKENDS: env.backends.join(','), WORKERS: String(env.workers) },
         logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy',
       });
@@ -72,6 +74,18 @@ function nodePeer(name: string, script: string, what: string): Subject {
       return { port, pid: p.pid };
     },
   };
+}
+
+/**
+ * Node's flags for a V8 CPU profile of every process of `name` (cluster workers inherit the
+ * primary's execArgv), or none when the run takes no profiles. The Node peers are profiled too,
+ * so stickyd's profile can be set beside the undici floor's from the same run.
+ */
+async function profileArgs(env: BenchEnv, name: string): Promise<string[]> {
+  if (env.profDir === null) return [];
+  const dir = join(env.profDir, name);
+  await mkdir(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** Waits for GET /ping to answer 200, failing at once if the process exits first. */
@@ -108,6 +122,8 @@ function stickyd(
   what: string,
   opts: {
     cli?: string; args?: (env: BenchEnv) => string[]; sendsCookies?: boolean; accessLog?: boolean; config?: (env: BenchEnv) => string;
+    /** stdout on a regular file in the run directory ('file') or on /dev/null ('null') instead of the drained pipe */
+    stdout?: 'file' | 'null';
     sessions?: Subject['sessions'];
   },
 ): Subject {
@@ -118,18 +134,13 @@ function stickyd(
     unavailable: () => (existsSync(cli) ? null : `${cli} not found (run npm run build)`),
     async start(env) {
       const port = await freePort();
-      const node: string[] = [];
-      if (env.profDir !== null) {
-        const dir = join(env.profDir, name);
-        await mkdir(dir, { recursive: true });
-        // cluster workers inherit the primary's execArgv, so every stickyd process writes a profile
-        node.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
-      }
+      const node = await profileArgs(env, name);
       const log = hasAccessLogFlag(cli) ? ['--access-log', opts.accessLog === false ? 'off' : 'on'] : [];
       const args = [...node, cli, 'run', '-c', opts.config?.(env) ?? env.stickydConfig, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--workers', String(env.workers), ...log, ...(opts.args?.(env) ?? [])];
-      const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy', drainStdout: true });
+      const stdoutFile = opts.stdout === 'file' ? join(env.run, 'logs', `${name}.access.log`) : opts.stdout === 'null' ? '/dev/null' : undefined;
+      const p = env.group.spawn(name, process.execPath, args, { logFile: join(env.run, 'logs', `${name}.out`), role: 'proxy', drainStdout: stdoutFile === undefined, ...(stdoutFile === undefined ? {} : { stdoutFile }) });
       await readyOrExit(p, port, name);
-      return { port, pid: p.pid, stdoutBytes: p.stdoutBytes };
+      return { port, pid: p.pid, ...(stdoutFile === undefined ? { stdoutBytes: p.stdoutBytes } : {}) };
     },
   };
 }
@@ -191,6 +202,8 @@ export function buildSubjects(variants: readonly { label: string; cli: string; a
     nodePeer('undici', 'undici-proxy.mjs', 'undici 7 `Pool.stream` proxy'),
     stickyd('stickyd', 'stickyd with its defaults (seed cookie policy; access log on, stdout a pipe read like journald; request ids, metrics)', {}),
     stickyd('stickyd-nolog', 'stickyd defaults but access log off (`--access-log off`), like the peers', { accessLog: false }),
+    { ...stickyd('stickyd-logfile', 'stickyd defaults, stdout (the access log) on a regular file: 64 KiB writes instead of the pipe\'s 4 KiB', { stdout: 'file' }), optIn: true },
+    { ...stickyd('stickyd-lognull', 'stickyd defaults, stdout on /dev/null: the access log\'s lines built and written in 4 KiB chunks that cost the kernel nothing (an experiment: what the pipe\'s writes cost)', { stdout: 'null' }), optIn: true },
     stickyd('stickyd-cache', 'stickyd defaults but the plain-hash session cache on (`--session-cache 100000`, the default before 2026-12-01)', { args: () => ['--session-cache', '100000'] }),
     stickyd('stickyd-mint', 'stickyd defaults, mints a cookie on every request', { sendsCookies: false }),
     stickyd('stickyd-split', 'stickyd defaults, a weighted sticky route (v1 80 / v2 20, both sticky by the cookie: the destination chosen from it)', { config: (env) => env.stickydSplitConfig }),

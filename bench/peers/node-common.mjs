@@ -39,9 +39,14 @@ export function runPrimary({ needsBackends = true } = {}) {
     process.exit(2);
   }
   for (let i = 0; i < WORKERS; i++) cluster.fork();
+  // The harness SIGKILLs the process group once the primary has exited, so the primary waits for
+  // its workers: a worker under `node --cpu-prof` writes its profile as it exits.
   const stop = () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    process.exit(0);
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    if (workers.length === 0) process.exit(0);
+    let left = workers.length;
+    cluster.on('exit', () => { if (--left === 0) process.exit(0); });
+    for (const w of workers) w.process.kill('SIGTERM');
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
