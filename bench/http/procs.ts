@@ -36,15 +36,18 @@ export class ProcessGroup {
    * `drainStdout`: stdout is a pipe this process reads and discards instead (counting bytes), as
    * journald reads a unit's stdout stream: stickyd's access log then writes what it writes there.
    */
-  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; role?: 'proxy' | 'rest'; drainStdout?: boolean }): Started {
+  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; role?: 'proxy' | 'rest'; drainStdout?: boolean; stdoutFile?: string }): Started {
     const fd = openSync(opts.logFile, 'a');
+    // `stdoutFile`: stdout opened on that path instead (a regular file, or /dev/null)
+    const out = opts.stdoutFile === undefined ? null : openSync(opts.stdoutFile, 'w');
     let proc: ChildProcess;
     // taskset execs the command in place, so the pid stays the command's own
     const [file, argv] = this.pin === null ? [cmd, [...args]] : ['taskset', ['-c', opts.role === 'proxy' ? this.pin.proxy : this.pin.rest, cmd, ...args]];
     try {
-      proc = spawn(file, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', opts.drainStdout === true ? 'pipe' : fd, fd], detached: true });
+      proc = spawn(file, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', out ?? (opts.drainStdout === true ? 'pipe' : fd), fd], detached: true });
     } finally {
       closeSync(fd);
+      if (out !== null) closeSync(out);
     }
     if (proc.pid === undefined) throw new Error(`${label}: could not start ${cmd}`);
     let bytes = 0;

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   };
 
   const all = buildSubjects(opts.variants);
-  const wanted = opts.only === null ? all : all.filter((s) => opts.only!.includes(s.name));
+  const wanted = opts.only === null ? all.filter((s) => s.optIn !== true) : all.filter((s) => opts.only!.includes(s.name));
   const skipped: { name: string; reason: string }[] = [];
   // a subject with sessions of its own (stickyd-pins) is driven and checked with those, same count
   const live: { subject: Subject; running: Running; info: SubjectInfo; cookies: readonly string[]; cookieFile: string }[] = [];
@@ -147,12 +147,20 @@ async function main(): Promise<void> {
   for (let r = 1; r <= opts.runs; r++) {
     // Rotate the order each run so no subject always follows the same neighbour.
     const order = live.map((_, i) => live[(i + r - 1) % live.length]!);
+    const report = (sample: Sample): void => {
+      samples.push(sample);
+      const cpu = usPerReq(sample);
+      say(`[${samples.length}/${total}] run ${r} ${sample.subject.padEnd(17)} ${sample.tool.padEnd(10)} ${Math.round(sample.rps).toLocaleString('en').padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  p99 ${sample.p99Ms.toFixed(2)} ms  errors ${sample.errors}/${sample.non2xx}${cpu === null ? '' : `  CPU ${cpu.toFixed(1)} µs/req`}  machine ${(sample.machineBusy * 100).toFixed(0)}% busy`);
+    };
+    if (opts.concurrent) {
+      const together = order.map((l) => ({ subject: l.subject, running: l.running, spec: specFor(l.subject, l.running.port, opts.durationSec) }));
+      for (const sample of await measureTogether(together, r)) report(sample);
+      await sleep(GAP_MS);
+      continue;
+    }
     for (const { subject, running } of order) {
       for (const tool of tools) {
-        const sample = await measure(subject, running, tool, r, specFor(subject, running.port, tool === 'wrk' ? opts.durationSec : acDurationSec));
-        samples.push(sample);
-        const cpu = usPerReq(sample);
-        say(`[${samples.length}/${total}] run ${r} ${subject.name.padEnd(17)} ${tool.padEnd(10)} ${Math.round(sample.rps).toLocaleString('en').padStart(7)} req/s  p50 ${sample.p50Ms.toFixed(2)} ms  p99 ${sample.p99Ms.toFixed(2)} ms  errors ${sample.errors}/${sample.non2xx}${cpu === null ? '' : `  CPU ${cpu.toFixed(1)} µs/req`}  machine ${(sample.machineBusy * 100).toFixed(0)}% busy`);
+        report(await measure(subject, running, tool, r, specFor(subject, running.port, tool === 'wrk' ? opts.durationSec : acDurationSec)));
         await sleep(GAP_MS);
       }
     }
@@ -244,6 +252,30 @@ async function measure(subject: Subject, running: Running, tool: Tool, run: numb
     cpuSec: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
     machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
   };
+}
+
+/**
+ * --concurrent: every subject under its own wrk at once, each proxy's CPU read over the same
+ * window (from before the first load starts to after the last ends), so a slower machine for a
+ * while costs every subject alike and the per-run ratios keep only the subjects' own difference.
+ */
+async function measureTogether(subjects: readonly { subject: Subject; running: Running; spec: LoadSpec }[], run: number): Promise<Sample[]> {
+  const cpu0 = subjects.map((s) => (s.running.pid === null ? null : treeCpuSeconds(s.running.pid)));
+  const out0 = subjects.map((s) => s.running.stdoutBytes?.() ?? 0);
+  const m0 = machineCpu();
+  const loads = await Promise.all(subjects.map((s) => runLoad('wrk', wrkBin, s.spec)));
+  const m1 = machineCpu();
+  return subjects.map((s, i) => {
+    const load = loads[i]!;
+    const c0 = cpu0[i] ?? null;
+    const c1 = s.running.pid === null ? null : treeCpuSeconds(s.running.pid);
+    return {
+      ...load, subject: s.subject.name, run,
+      stdoutBytesPerReq: s.running.stdoutBytes === undefined || load.requests === 0 ? null : ((s.running.stdoutBytes() - out0[i]!) / load.requests),
+      cpuSec: c0 === null || c1 === null ? null : c1 - c0,
+      machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
+    };
+  });
 }
 
 /** Runs bench/features/micro.ts in a child (on the proxies' CPU with --pin) and reads its JSON line. */
