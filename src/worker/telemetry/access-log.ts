@@ -202,8 +202,8 @@ function isoTime(ms: number): string {
  * written, which cost as much as building it (bench/RESULTS.md).
  */
 export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - performance.now()): string {
-  const us = Math.round(f.durationMs * 1000);
-  const whole = us >= 0 && us < 1e15 ? Math.floor(us / 1000) : 0;
+  const us = durationMicros(f.durationMs);
+  const whole = Math.floor(us / 1000);
   const h = f.sessionKeyHash;
   return (
     '{"msg":"access","time":"' + isoTime(Math.round(wallOffset + f.startedAt)) +
@@ -222,6 +222,12 @@ export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - perfo
       ? SESSION_AND_PID[f.session]
       : SESSION_HASH[f.session] + HEX2[(h >>> 24) & 255]! + HEX2[(h >>> 16) & 255]! + HEX2[(h >>> 8) & 255]! + HEX2[h & 255]! + PID_TAIL)
   );
+}
+
+/** The duration in whole microseconds; 0 outside 0 to 31 years (a clock gone wrong), so the field stays one JSON number. */
+function durationMicros(ms: number): number {
+  const us = Math.round(ms * 1000);
+  return us >= 0 && us < 1e15 ? us : 0;
 }
 
 function clip(s: string, max: number): string {
