@@ -1,12 +1,11 @@
 // The access log: one JSON line per request on stdout, so journald keeps it next to the daemon's
-// own log lines (which carry a level; these carry "msg":"access"). A fixed template: names from the
-// config arrive JSON-escaped once per snapshot, untrusted strings are escaped, and the line is pure
-// ASCII so its length is its byte count. The common line (clean short strings, no rare field) is
-// encoded byte by byte straight into the chunk Buffer, with the template's literals pre-encoded:
-// no string is built for it, so nothing is left to flatten or collect. Any other line is built as
-// a string by buildAccessLine, the format's definition, which the encoder matches byte for byte
-// (its unit test). A chunk is written (one syscall) when the next line would not fit or FLUSH_MS
-// after its first line: at full load one write carries ten lines or more (bench/RESULTS.md).
+// own log lines (which carry a level; these carry "msg":"access"). Built from a fixed template by
+// string concatenation: names from the config arrive JSON-escaped once per snapshot, untrusted
+// strings are escaped here, and the line is pure ASCII so its length is its byte count. Lines are
+// appended to one chunk string, written (latin1, one syscall) when the next line would not fit or
+// FLUSH_MS after its first line: at full load one write carries ten lines or more (one write per
+// line, or per event-loop turn, cost more than building the lines; copying each line into a
+// Buffer cost more than V8 flattening the chunk once at its write: bench/RESULTS.md).
 import { fstatSync } from 'node:fs';
 import type { AccessLogSpec, OverflowLimit, UpgradeRefusal } from '../../protocol.js';
 
@@ -68,12 +67,9 @@ export interface AccessFields {
   readonly overflow?: OverflowLimit | null;
 }
 
-/**
- * Where lines go: process.stdout, or a collector in tests. A chunk handed over is reused once
- * writableLength reads 0 again, so a sink must have written or copied it by then.
- */
+/** Where lines go: process.stdout, or a collector in tests. */
 export interface LineSink {
-  write(chunk: Uint8Array): unknown;
+  write(chunk: string, encoding: 'latin1'): unknown;
   readonly writableLength: number;
 }
 
@@ -92,8 +88,8 @@ export class AccessLog {
   readonly #chunkSize: number;
   #enabled: boolean;
   #sample: number;
-  /** the chunk being filled, and its bytes so far */
-  #chunk: Buffer;
+  /** the chunk being filled (lines joined, not yet flattened) and its bytes */
+  #text = '';
   #used = 0;
   #timer: NodeJS.Timeout | null = null;
   /** Date.now() - performance.now(), refreshed once per chunk: Date.now() costs ~0.5 us on some VMs */
@@ -105,7 +101,6 @@ export class AccessLog {
   constructor(spec: AccessLogSpec = DEFAULT_ACCESS_LOG, sink: LineSink = process.stdout, chunkSize = chunkSizeFor(sink)) {
     this.#sink = sink;
     this.#chunkSize = chunkSize;
-    this.#chunk = Buffer.allocUnsafeSlow(chunkSize);
     this.#enabled = spec.enabled;
     this.#sample = spec.sample;
   }
@@ -122,43 +117,16 @@ export class AccessLog {
 
   write(f: AccessFields): void {
     if (this.#used === 0) this.#wallOffset = Date.now() - performance.now();
-    const bound = fastLineBound(f);
-    let end = -1;
-    if (bound !== -1) {
-      if (this.#used + bound > this.#chunkSize) this.#writeChunk();
-      end = encodeAccessLine(f, this.#wallOffset, this.#chunk, this.#used);
-    }
-    if (end === -1) {
-      this.#writeBuilt(buildAccessLine(f, this.#wallOffset));
-      return;
-    }
-    if (this.#used + this.#sink.writableLength + (end - this.#used) > MAX_PENDING_BYTES) {
-      this.dropped++;
-      return;
-    }
-    this.#used = end;
-    this.#counted();
-  }
-
-  /** A line the encoder does not take (escapes, cut strings, a rare field), built as a string. */
-  #writeBuilt(line: string): void {
+    const line = buildAccessLine(f, this.#wallOffset);
     if (this.#used + line.length > this.#chunkSize) this.#writeChunk();
     if (this.#used + this.#sink.writableLength + line.length > MAX_PENDING_BYTES) {
       this.dropped++;
       return;
     }
-    if (line.length > this.#chunkSize) {
-      // longer than a chunk (a hostile path escaped six-fold): its own write
-      this.#sink.write(Buffer.from(line, 'latin1'));
-    } else {
-      this.#used += this.#chunk.write(line, this.#used, 'latin1');
-    }
-    this.#counted();
-  }
-
-  #counted(): void {
+    this.#text = this.#used === 0 ? line : this.#text + line;
+    this.#used += line.length;
     this.lines++;
-    if (this.#timer === null && this.#used > 0) {
+    if (this.#timer === null) {
       this.#timer = setTimeout(this.flush, FLUSH_MS);
       this.#timer.unref();
     }
@@ -166,12 +134,10 @@ export class AccessLog {
 
   #writeChunk(): void {
     if (this.#used === 0) return;
-    const chunk = this.#chunk.subarray(0, this.#used);
+    const text = this.#text;
+    this.#text = '';
     this.#used = 0;
-    this.#sink.write(chunk);
-    // Written at once (stdout's usual case), the chunk is free again; queued, the stream holds it
-    // until it is written, so the next lines go into a fresh one.
-    if (this.#sink.writableLength !== 0) this.#chunk = Buffer.allocUnsafeSlow(this.#chunkSize);
+    this.#sink.write(text, 'latin1');
   }
 
   /** Writes everything buffered; runs FLUSH_MS after a chunk's first line, and right before the worker exits. */
@@ -258,135 +224,7 @@ export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - perfo
   );
 }
 
-/** The template's literals as bytes (pure ASCII), copied into the chunk by the encoder. */
-const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
-const B_TIME = enc('{"msg":"access","time":"');
-const B_REQUEST_ID = enc('","requestId":"');
-const B_CLIENT = enc('","client":"');
-const B_METHOD = enc('","method":"');
-const B_HOST = enc('","host":"');
-const B_PATH = enc('","path":"');
-const B_STATUS = enc('","status":');
-const B_BYTES = enc(',"bytes":');
-const B_DURATION = enc(',"durationMs":');
-const B_SESSION_AND_PID = Object.fromEntries(SESSION_USES.map((u) => [u, enc(SESSION_AND_PID[u])])) as Readonly<Record<SessionUse, Buffer>>;
-const B_SESSION_HASH = Object.fromEntries(SESSION_USES.map((u) => [u, enc(SESSION_HASH[u])])) as Readonly<Record<SessionUse, Buffer>>;
-const B_PID_TAIL = enc(PID_TAIL);
-/** '0'..'9', 'a'..'f' */
-const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-/** The literals' bytes together, and what the numbers and the session tail can add at most. */
-const FIXED_BOUND = [B_TIME, B_REQUEST_ID, B_CLIENT, B_METHOD, B_HOST, B_PATH, B_STATUS, B_BYTES, B_DURATION].reduce((n, b) => n + b.length, 0) +
-  24 /* time */ + 3 * 22 /* status, bytes, duration */ + Math.max(...SESSION_USES.map((u) => B_SESSION_HASH[u].length)) + 8 + B_PID_TAIL.length + 64;
-
-/**
- * destinationJson's bytes: a few strings per snapshot (one per endpoint of each route
- * destination), so a small map; cleared when reloads have left too many behind.
- */
-const destinationBytes = new Map<string, Buffer>();
-const DESTINATION_CACHE_MAX = 4096;
-function destinationOf(json: string): Buffer {
-  let b = destinationBytes.get(json);
-  if (b === undefined) {
-    if (destinationBytes.size >= DESTINATION_CACHE_MAX) destinationBytes.clear();
-    b = enc(json);
-    destinationBytes.set(json, b);
-  }
-  return b;
-}
-
-/** The ISO time's bytes, re-encoded when isoTime's text changes (once per millisecond at most). */
-let isoBytesOf = '';
-const isoBytes = Buffer.alloc(32);
-let isoBytesLength = 0;
-
-/**
- * At most how many bytes encodeAccessLine may write for `f`, or -1 when the line is one it does
- * not take: a string cut to its limit, or the rare tail.
- */
-export function fastLineBound(f: AccessFields): number {
-  if (f.upgradeRefused !== null || f.overflow != null) return -1;
-  if (f.host.length > MAX_HOST_CHARS || f.path.length > MAX_PATH_CHARS) return -1;
-  return FIXED_BOUND + f.requestId.length + f.client.length + f.method.length + f.host.length + f.path.length + f.destinationJson.length;
-}
-
-/**
- * Writes buildAccessLine(f, wallOffset)'s bytes into `buf` at `pos` and returns the end, or -1
- * when a string needs an escape (the caller builds that line instead). The caller has checked
- * fastLineBound and made that much room.
- */
-export function encodeAccessLine(f: AccessFields, wallOffset: number, buf: Buffer, pos: number): number {
-  const time = isoTime(Math.round(wallOffset + f.startedAt));
-  if (time !== isoBytesOf) {
-    isoBytesLength = isoBytes.write(time, 0, 'latin1');
-    isoBytesOf = time;
-  }
-  let p = copy(buf, pos, B_TIME);
-  for (let i = 0; i < isoBytesLength; i++) buf[p + i] = isoBytes[i]!;
-  p += isoBytesLength;
-  p = copy(buf, p, B_REQUEST_ID);
-  if ((p = putClean(buf, p, f.requestId)) === -1) return -1;
-  p = copy(buf, p, B_CLIENT);
-  if ((p = putClean(buf, p, f.client)) === -1) return -1;
-  p = copy(buf, p, B_METHOD);
-  if ((p = putClean(buf, p, f.method)) === -1) return -1;
-  p = copy(buf, p, B_HOST);
-  if ((p = putClean(buf, p, f.host)) === -1) return -1;
-  p = copy(buf, p, B_PATH);
-  if ((p = putClean(buf, p, f.path)) === -1) return -1;
-  p = copy(buf, p, B_STATUS);
-  if ((p = putCount(buf, p, f.status)) === -1) return -1;
-  p = copy(buf, p, B_BYTES);
-  if ((p = putCount(buf, p, f.bytes)) === -1) return -1;
-  p = copy(buf, p, B_DURATION);
-  const us = durationMicros(f.durationMs);
-  const whole = Math.floor(us / 1000);
-  p = putCount(buf, p, whole);
-  buf[p++] = 0x2e; // .
-  const frac = us - whole * 1000;
-  buf[p++] = 0x30 + Math.floor(frac / 100);
-  buf[p++] = 0x30 + (Math.floor(frac / 10) % 10);
-  buf[p++] = 0x30 + (frac % 10);
-  p = copy(buf, p, destinationOf(f.destinationJson));
-  const h = f.sessionKeyHash;
-  if (h === null) return copy(buf, p, B_SESSION_AND_PID[f.session]);
-  p = copy(buf, p, B_SESSION_HASH[f.session]);
-  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_CODES[(h >>> shift) & 15]!;
-  return copy(buf, p, B_PID_TAIL);
-}
-
-/** A byte loop: for these short literals it cost less than TypedArray set()'s call (bench/RESULTS.md). */
-function copy(buf: Buffer, pos: number, bytes: Buffer): number {
-  const n = bytes.length;
-  for (let i = 0; i < n; i++) buf[pos + i] = bytes[i]!;
-  return pos + n;
-}
-
-/** `s` as it is, when it needs no JSON escape and is printable ASCII (as jsonInner leaves it); else -1. */
-function putClean(buf: Buffer, pos: number, s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return -1;
-    buf[pos + i] = c;
-  }
-  return pos + n;
-}
-
-/** A non-negative safe integer in decimal, as String(n) writes it; else -1. */
-function putCount(buf: Buffer, pos: number, n: number): number {
-  if (!(Number.isSafeInteger(n) && n >= 0)) return -1;
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  let x = n;
-  for (let i = pos + digits - 1; i >= pos; i--) {
-    const q = Math.floor(x / 10);
-    buf[i] = 0x30 + (x - q * 10);
-    x = q;
-  }
-  return pos + digits;
-}
-
-/** The duration in whole microseconds; 0 outside 0 to 31 years (a clock gone wrong), so the number stays one JSON number. */
+/** The duration in whole microseconds; 0 outside 0 to 31 years (a clock gone wrong), so the field stays one JSON number. */
 function durationMicros(ms: number): number {
   const us = Math.round(ms * 1000);
   return us >= 0 && us < 1e15 ? us : 0;
