@@ -240,38 +240,28 @@ async function main(): Promise<void> {
 }
 
 async function measure(subject: Subject, running: Running, tool: Tool, run: number, spec: LoadSpec): Promise<Sample> {
-  const cpu0 = running.pid === null ? null : treeCpuSeconds(running.pid);
-  const out0 = running.stdoutBytes?.() ?? 0;
-  const m0 = machineCpu();
-  const load = await runLoad(tool, wrkBin, spec);
-  const m1 = machineCpu();
-  const cpu1 = running.pid === null ? null : treeCpuSeconds(running.pid);
-  return {
-    ...load, subject: subject.name, run,
-    stdoutBytesPerReq: running.stdoutBytes === undefined || load.requests === 0 ? null : ((running.stdoutBytes() - out0) / load.requests),
-    cpuSec: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
-    machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
-  };
+  return (await measureTogether([{ subject, running, spec }], run, tool))[0]!;
 }
 
 /**
- * --concurrent: every subject under its own wrk at once, each proxy's CPU read over the same
- * window (from before the first load starts to after the last ends), so a slower machine for a
- * while costs every subject alike and the per-run ratios keep only the subjects' own difference.
+ * Loads every subject at once, each under its own load generator, and reads each proxy's CPU over
+ * the same window (from before the first load starts to after the last ends). One subject is an
+ * ordinary measurement; several are --concurrent, where a slower machine for a while costs every
+ * subject alike and the per-run ratios keep only the subjects' own difference.
  */
-async function measureTogether(subjects: readonly { subject: Subject; running: Running; spec: LoadSpec }[], run: number): Promise<Sample[]> {
+async function measureTogether(subjects: readonly { subject: Subject; running: Running; spec: LoadSpec }[], run: number, tool: Tool = 'wrk'): Promise<Sample[]> {
   const cpu0 = subjects.map((s) => (s.running.pid === null ? null : treeCpuSeconds(s.running.pid)));
   const out0 = subjects.map((s) => s.running.stdoutBytes?.() ?? 0);
   const m0 = machineCpu();
-  const loads = await Promise.all(subjects.map((s) => runLoad('wrk', wrkBin, s.spec)));
+  const loads = await Promise.all(subjects.map((s) => runLoad(tool, wrkBin, s.spec)));
   const m1 = machineCpu();
-  return subjects.map((s, i) => {
+  return subjects.map(({ subject, running }, i) => {
     const load = loads[i]!;
     const c0 = cpu0[i] ?? null;
-    const c1 = s.running.pid === null ? null : treeCpuSeconds(s.running.pid);
+    const c1 = running.pid === null ? null : treeCpuSeconds(running.pid);
     return {
-      ...load, subject: s.subject.name, run,
-      stdoutBytesPerReq: s.running.stdoutBytes === undefined || load.requests === 0 ? null : ((s.running.stdoutBytes() - out0[i]!) / load.requests),
+      ...load, subject: subject.name, run,
+      stdoutBytesPerReq: running.stdoutBytes === undefined || load.requests === 0 ? null : ((running.stdoutBytes() - out0[i]!) / load.requests),
       cpuSec: c0 === null || c1 === null ? null : c1 - c0,
       machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
     };

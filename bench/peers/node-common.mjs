@@ -41,7 +41,10 @@ export function runPrimary({ needsBackends = true } = {}) {
   for (let i = 0; i < WORKERS; i++) cluster.fork();
   // The harness SIGKILLs the process group once the primary has exited, so the primary waits for
   // its workers: a worker under `node --cpu-prof` writes its profile as it exits.
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
     if (workers.length === 0) process.exit(0);
     let left = workers.length;
