@@ -1,5 +1,5 @@
 import test from 'ava';
-import { AccessLog, buildAccessLine, FLUSH_MS, jsonString, MAX_PATH_CHARS, PIPE_BUF, UNROUTED_JSON, type AccessFields } from '../../../../src/worker/telemetry/access-log.js';
+import { AccessLog, BATCH_LINES, buildAccessLine, FLUSH_MS, jsonString, MAX_PATH_CHARS, PIPE_BUF, UNROUTED_JSON, type AccessFields } from '../../../../src/worker/telemetry/access-log.js';
 
 function fields(over: Partial<AccessFields> = {}): AccessFields {
   return {
@@ -94,6 +94,27 @@ test('lines are batched into full chunks of at most PIPE_BUF bytes; a partial ch
   t.is(sink.chunks.length, before + 1);
   await flushDelay();
   t.is(sink.chunks.length, before + 1);
+});
+
+test('lines are built BATCH_LINES at a time, or FLUSH_MS after the first of a smaller batch, in request order', async (t) => {
+  const sink = new Sink();
+  const log = new AccessLog({ enabled: true, sample: 1 }, sink);
+  for (let i = 0; i < BATCH_LINES - 1; i++) log.write(fields({ requestId: `a-${i}` }));
+  t.is(log.lines, 0, 'fewer than a batch: nothing built yet');
+  log.write(fields({ requestId: `a-${BATCH_LINES - 1}` }));
+  t.is(log.lines, BATCH_LINES, 'a full batch is built at once');
+  log.write(fields({ requestId: 'b-0' }));
+  log.write(fields({ requestId: 'b-1' }));
+  t.is(log.lines, BATCH_LINES);
+  await flushDelay();
+  t.is(log.lines, BATCH_LINES + 2, 'the smaller batch is built by the timer');
+  const ids = sink.chunks.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+  t.deepEqual(ids, [...Array.from({ length: BATCH_LINES }, (_, i) => `a-${i}`), 'b-0', 'b-1']);
+  // flush() (the worker's exit) builds what waits as well
+  log.write(fields({ requestId: 'c-0' }));
+  log.flush();
+  t.is(log.lines, BATCH_LINES + 3);
+  t.true(sink.chunks.at(-1)!.includes('"requestId":"c-0"'));
 });
 
 test('stdout on a regular file takes 64 KiB chunks; anything else PIPE_BUF', (t) => {
