@@ -5,7 +5,7 @@
 // Usage: node --import tsx bench/http/build-variant.ts <name> [--from HEAD|worktree] [--patch <file>]...
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO } from '../stickyd-config.js';
 
@@ -29,7 +29,7 @@ if (values.from === 'worktree') {
   execFileSync('tar', ['-x', '-C', root], { input: tar });
 }
 for (const patch of values.patch ?? []) {
-  execFileSync('patch', ['-p1', '-d', root, '-i', join(REPO, patch)], { stdio: 'inherit' });
+  execFileSync('patch', ['-p1', '-d', root, '-i', resolve(REPO, patch)], { stdio: 'inherit' });
 }
 // The variant's compiler settings are the repo's; only the paths differ.
 writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ extends: join(REPO, 'tsconfig.json'), compilerOptions: { rootDir: 'src', outDir: 'dist', typeRoots: [join(REPO, 'node_modules', '@types')] }, include: ['src/**/*.ts'] }));

@@ -17,6 +17,8 @@ export interface Sample extends LoadSample {
   readonly run: number;
   /** CPU seconds of the proxy's process tree during the measurement; null for direct */
   readonly cpuSec: number | null;
+  /** of cpuSec, the seconds spent in threads other than each process's main thread (cpu.ts treeCpu) */
+  readonly helperCpuSec?: number | null;
   /** share of all cores busy during the measurement (everything on the machine) */
   readonly machineBusy: number;
   /** bytes of stdout (stickyd's access log) per request, when the harness reads the proxy's stdout */

@@ -13,7 +13,7 @@ import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydPin
 import { parseBenchArgs, type Tool } from './args.js';
 import { startBackends } from './backends.js';
 import { checkSticky } from './check.js';
-import { machineCpu, treeCpuSeconds } from './cpu.js';
+import { machineCpu, treeCpu } from './cpu.js';
 import { runLoad, stopLoad, type LoadSpec } from './load.js';
 import { ensureBinaries, prepareRunDir, versionOf } from './peers.js';
 import { ProcessGroup, sleep } from './procs.js';
@@ -250,7 +250,7 @@ async function measure(subject: Subject, running: Running, tool: Tool, run: numb
  * subject alike and the per-run ratios keep only the subjects' own difference.
  */
 async function measureTogether(subjects: readonly { subject: Subject; running: Running; spec: LoadSpec }[], run: number, tool: Tool = 'wrk'): Promise<Sample[]> {
-  const cpu0 = subjects.map((s) => (s.running.pid === null ? null : treeCpuSeconds(s.running.pid)));
+  const cpu0 = subjects.map((s) => (s.running.pid === null ? null : treeCpu(s.running.pid)));
   const out0 = subjects.map((s) => s.running.stdoutBytes?.() ?? 0);
   const m0 = machineCpu();
   const loads = await Promise.all(subjects.map((s) => runLoad(tool, wrkBin, s.spec)));
@@ -258,11 +258,12 @@ async function measureTogether(subjects: readonly { subject: Subject; running: R
   return subjects.map(({ subject, running }, i) => {
     const load = loads[i]!;
     const c0 = cpu0[i] ?? null;
-    const c1 = running.pid === null ? null : treeCpuSeconds(running.pid);
+    const c1 = running.pid === null ? null : treeCpu(running.pid);
     return {
       ...load, subject: subject.name, run,
       stdoutBytesPerReq: running.stdoutBytes === undefined || load.requests === 0 ? null : ((running.stdoutBytes() - out0[i]!) / load.requests),
-      cpuSec: c0 === null || c1 === null ? null : c1 - c0,
+      cpuSec: c0 === null || c1 === null ? null : c1.total - c0.total,
+      helperCpuSec: c0 === null || c1 === null ? null : c1.helpers - c0.helpers,
       machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
     };
   });
