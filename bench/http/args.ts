@@ -5,9 +5,13 @@ import { parseArgs } from 'node:util';
 
 /**
  * saturation tools, and the fixed-rate phases (bench/http/rate-load.c): 'rate' offers every proxy
- * one rate (half of nginx's saturation), 'rate-own' offers each proxy half of its own
+ * one rate (half of nginx's saturation), 'rate-own' offers each proxy half of its own; 'pair': wrk
+ * samples of the pairs phase (stickyd and one of its variants loaded at once)
  */
-export type Tool = 'wrk' | 'autocannon' | 'rate' | 'rate-own';
+export type Tool = 'wrk' | 'autocannon' | 'rate' | 'rate-own' | 'pair';
+
+/** Seconds both of a pair are loaded together before its first run (the first runs read high: JIT warm-up). */
+export const PAIR_WARMUP_SEC = 10;
 
 export interface BenchOptions {
   readonly runs: number;
@@ -36,6 +40,8 @@ export interface BenchOptions {
   readonly features: boolean;
   /** proxies on CPU 1 with 1 worker, load generator and backends on CPU 0 (less noise for A/B) */
   readonly pin: boolean;
+  /** runs of the pairs phase: stickyd and each feature variant loaded at once (0: none) */
+  readonly pairs: number;
   /** every subject of a run measured at once, each under its own wrk, so the machine's noise falls on all alike */
   readonly concurrent: boolean;
   /** RESULTS.md block to write: 'http' (also bench/results.json) or another name for an experiment */
@@ -63,6 +69,11 @@ const HELP = `Usage: npm run bench -- [options]
                       rate from bench/http/rate-load.c (built with cc): p50/p99/p99.9 measured
                       from when each request was due, CPU per request at equal load
   --no-rate-phase     skip the fixed-rate phase
+  --pairs <n>         runs of the pairs phase (default 9; 0 skips it; not with --concurrent): after
+                      the saturation runs, stickyd and each of stickyd-nolog, stickyd-cache and
+                      stickyd-mint, started afresh for every run, are loaded at the same time,
+                      each by its own wrk, so each feature's cost is a difference within one
+                      window; 9 runs is the fewest whose median interval is not [min, max]
   --no-features       skip the in-process cost of each default feature (bench/features/micro.ts)
   --pin               A/B mode: each proxy with 1 worker pinned to CPU 1, the load generator, the
                       backends and this script on CPU 0 (taskset); steadier CPU per request when
@@ -83,7 +94,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     options: {
       runs: { type: 'string' }, duration: { type: 'string' }, 'ac-duration': { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
       cookies: { type: 'string' }, tools: { type: 'string' }, only: { type: 'string' }, 'no-install': { type: 'boolean' },
-      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, 'no-rate-phase': { type: 'boolean' }, 'no-features': { type: 'boolean' }, pin: { type: 'boolean' }, concurrent: { type: 'boolean' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      stickyd: { type: 'string', multiple: true }, 'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, rate: { type: 'string' }, 'no-rate-phase': { type: 'boolean' }, 'no-features': { type: 'boolean' }, pin: { type: 'boolean' }, concurrent: { type: 'boolean' }, pairs: { type: 'string' }, section: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -114,6 +125,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     ratePhase: values['no-rate-phase'] !== true,
     features: values['no-features'] !== true,
     pin: values.pin === true,
+    pairs: concurrent ? 0 : count(values.pairs, '--pairs', quick ? 0 : 9, true),
     concurrent,
     section: values.section ?? 'http',
   };

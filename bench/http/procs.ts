@@ -71,6 +71,12 @@ export class ProcessGroup {
   async stop(started: Started): Promise<void> {
     await stopOne(started);
   }
+
+  /** Stop the process this group started as `pid` (and its group); nothing if it is not one of them. */
+  async stopPid(pid: number): Promise<void> {
+    const s = this.#started.find((x) => x.pid === pid);
+    if (s !== undefined) await stopOne(s);
+  }
 }
 
 async function stopOne(s: Started): Promise<void> {

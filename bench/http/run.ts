@@ -10,7 +10,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { describeMachine, packageVersion } from '../machine.js';
 import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydPinsConfig, writeStickydSplitConfig } from '../stickyd-config.js';
-import { parseBenchArgs, type Tool } from './args.js';
+import { PAIR_WARMUP_SEC, parseBenchArgs, type Tool } from './args.js';
 import { startBackends } from './backends.js';
 import { checkSticky } from './check.js';
 import { machineCpu, treeCpu } from './cpu.js';
@@ -29,6 +29,8 @@ const PIN = { proxy: '1', rest: '0' } as const;
 const GAP_MS = 300;
 /** The fixed-rate phase measures these (the issue's comparison: stickyd beside nginx and the bare undici proxy). */
 const RATE_SUBJECTS = ['nginx', 'undici', 'stickyd'];
+/** Variants the pairs phase loads beside stickyd, each with one default feature changed. */
+const PAIR_VARIANTS = ['stickyd-nolog', 'stickyd-cache', 'stickyd-mint'];
 
 const started = Date.now();
 const say = (line: string): void => { process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
@@ -163,6 +165,45 @@ async function main(): Promise<void> {
         report(await measure(subject, running, tool, r, specFor(subject, running.port, tool === 'wrk' ? opts.durationSec : acDurationSec)));
         await sleep(GAP_MS);
       }
+    }
+  }
+
+  // Each default feature's cost as a difference within one window: stickyd and its variant loaded
+  // at once, so the machine's changes between runs, which the sequential rows above carry, fall
+  // on both alike. Each run starts both afresh: V8 makes its optimisation choices once per
+  // process, and two processes of one build differed by up to 15 % for as long as they ran
+  // (bench/RESULTS.md), so runs of one pair of processes are not independent samples.
+  // The pair is pinned like --pin (1 worker each, both on CPU 1, their wrk on CPU 0): the
+  // difference then resolves a few µs, where 2 workers beside the load generator on both cores
+  // moved it by tens (bench/RESULTS.md).
+  const stickyd = live.find((l) => l.subject.name === 'stickyd');
+  const pairPin = os.availableParallelism() >= 2;
+  const pairLive = stickyd === undefined || opts.pairs === 0 || bins.wrk === null ? [] : live.filter((l) => PAIR_VARIANTS.includes(l.subject.name));
+  const pairEnv: BenchEnv = { ...env, workers: pairPin ? 1 : env.workers };
+  const pairSpec = (x: { subject: Subject; running: Running }, sec: number): LoadSpec =>
+    ({ ...specFor(x.subject, x.running.port, sec), cpus: pairPin ? PIN.rest : null });
+  for (const v of pairLive) {
+    say(`pair stickyd + ${v.subject.name}: ${opts.pairs} runs, each on two fresh processes${pairPin ? ` (1 worker each, pinned to CPU ${PIN.proxy})` : ''} warmed up together for ${PAIR_WARMUP_SEC} s`);
+    for (let r = 1; r <= opts.pairs; r++) {
+      // alternate which starts first, so neither always has the head start
+      const order = r % 2 === 0 ? [stickyd!, v] : [v, stickyd!];
+      const fresh: { subject: Subject; running: Running }[] = [];
+      const pinBefore = group.pin;
+      try {
+        if (pairPin) group.pin = PIN;
+        for (const l of order) fresh.push({ subject: l.subject, running: await l.subject.start(pairEnv) });
+        group.pin = pinBefore;
+        await Promise.all(fresh.map((x) => runLoad('wrk', bins.wrk, pairSpec(x, PAIR_WARMUP_SEC))));
+        const got = await measureTogether(fresh.map((x) => ({ ...x, spec: pairSpec(x, opts.durationSec) })), r);
+        const [a, b] = got.map((x) => ({ ...x, tool: 'pair' as const, pair: v.subject.name }));
+        samples.push(a!, b!);
+        const us = (x: Sample): string => usPerReq(x)?.toFixed(1) ?? '-';
+        say(`pair run ${r} ${a!.subject} ${us(a!)} µs/req, ${b!.subject} ${us(b!)} µs/req`);
+      } finally {
+        group.pin = pinBefore;
+        await Promise.all(fresh.map((x) => (x.running.pid === null ? undefined : group.stopPid(x.running.pid))));
+      }
+      await sleep(GAP_MS);
     }
   }
 
