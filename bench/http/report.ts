@@ -148,7 +148,7 @@ function paired(samples: readonly Sample[], tool: Tool, a: string, b: string): n
   return out;
 }
 
-function targets(rows: readonly Summary[], samples: readonly Sample[], tool: Tool): string[] {
+function targets(rows: readonly Summary[], samples: readonly Sample[], tool: Tool, concurrent = false): string[] {
   const get = (n: string): Summary | undefined => rows.find((r) => r.subject === n);
   const s = get('stickyd');
   const lines: string[] = [];
@@ -184,7 +184,7 @@ function targets(rows: readonly Summary[], samples: readonly Sample[], tool: Too
   if (pair !== null) lines.push(logVerdict(pair.diffs, pair.stickyd, 'the pairs phase below'));
   else if (nolog != null && s?.cpuUsPerReq != null) {
     const diffs = paired(samples, tool, 'stickyd', 'stickyd-nolog');
-    lines.push(logVerdict(diffs.length > 0 ? diffs : [s.cpuUsPerReq - nolog], s.cpuUsPerReq, 'the sequential runs above'));
+    lines.push(logVerdict(diffs.length > 0 ? diffs : [s.cpuUsPerReq - nolog], s.cpuUsPerReq, concurrent ? 'the concurrent runs above' : 'the sequential runs above'));
   }
   return lines;
 }
@@ -286,7 +286,7 @@ export function renderMarkdown(r: Report): string {
   for (const tool of tools) {
     out.push('', `### ${tool}${tool === primary && tools.length > 1 ? ' (headline)' : ''}`, '', summaryTable(summarise(r.samples, r.subjects, tool), r.subjects, o.pin ? 1 : 2));
   }
-  if (primary !== undefined) out.push('', `### Targets and feature costs (${primary}, same run)`, '', ...targets(summarise(r.samples, r.subjects, primary), r.samples, primary));
+  if (primary !== undefined) out.push('', `### Targets and feature costs (${primary}, same run)`, '', ...targets(summarise(r.samples, r.subjects, primary), r.samples, primary, o.concurrent === true));
   const pairs = pairTable(r.samples);
   if (pairs !== null) {
     out.push('', '### Each default feature\'s cost: stickyd and its variant loaded at once (the pairs phase)', '',
