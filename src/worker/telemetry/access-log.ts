@@ -28,7 +28,7 @@ export const FILE_CHUNK = 65_536;
 export const BATCH_LINES = 10;
 /** A partly filled chunk waits at most this long (ms) before it is written. */
 export const FLUSH_MS = 50;
-/** Unwritten bytes a worker may hold (its own buffer plus stdout's); past it lines are dropped and counted. */
+/** Unwritten bytes a worker may hold (its own buffer plus stdout's, and one batch of lines being built); past it lines are dropped and counted. */
 export const MAX_PENDING_BYTES = 1 << 20;
 /** Untrusted fields are cut to this many characters, so a line stays one atomic write. */
 export const MAX_PATH_CHARS = 2048;
@@ -99,7 +99,7 @@ export class AccessLog {
   #timer: NodeJS.Timeout | null = null;
   /** fields of requests whose lines are not built yet */
   #pending: AccessFields[] = [];
-  /** lines written and lines dropped because output could not keep up */
+  /** lines taken (written, or in the batch or chunk about to be) and lines dropped because output could not keep up */
   lines = 0;
   dropped = 0;
 
@@ -108,6 +108,11 @@ export class AccessLog {
     this.#chunkSize = chunkSize;
     this.#enabled = spec.enabled;
     this.#sample = spec.sample;
+  }
+
+  /** Requests taken whose lines are not built yet (at most BATCH_LINES - 1 between calls). */
+  get waiting(): number {
+    return this.#pending.length;
   }
 
   configure(spec: AccessLogSpec): void {
@@ -126,6 +131,13 @@ export class AccessLog {
    * times slower than in a loop, its code and tables cold (bench/RESULTS.md).
    */
   write(f: AccessFields): void {
+    // decided when the line is taken, so the counters are current at any scrape; the batch
+    // still waiting adds at most BATCH_LINES lines past the bound
+    if (this.#used + this.#sink.writableLength >= MAX_PENDING_BYTES) {
+      this.dropped++;
+      return;
+    }
+    this.lines++;
     const n = this.#pending.push(f);
     if (n >= BATCH_LINES) this.#buildPending();
     else if (this.#timer === null) {
@@ -142,13 +154,8 @@ export class AccessLog {
     for (let i = 0; i < batch.length; i++) {
       const line = buildAccessLine(batch[i]!, offset);
       if (this.#used + line.length > this.#chunkSize) this.#writeChunk();
-      if (this.#used + this.#sink.writableLength + line.length > MAX_PENDING_BYTES) {
-        this.dropped++;
-        continue;
-      }
       this.#text = this.#used === 0 ? line : this.#text + line;
       this.#used += line.length;
-      this.lines++;
     }
     if (this.#used > 0 && this.#timer === null) {
       this.#timer = setTimeout(this.flush, FLUSH_MS);

@@ -99,20 +99,23 @@ test('lines are batched into full chunks of at most PIPE_BUF bytes; a partial ch
 test('lines are built BATCH_LINES at a time, or FLUSH_MS after the first of a smaller batch, in request order', async (t) => {
   const sink = new Sink();
   const log = new AccessLog({ enabled: true, sample: 1 }, sink);
+  const built = (): number => log.lines - log.waiting;
   for (let i = 0; i < BATCH_LINES - 1; i++) log.write(fields({ requestId: `a-${i}` }));
-  t.is(log.lines, 0, 'fewer than a batch: nothing built yet');
+  t.is(built(), 0, 'fewer than a batch: nothing built yet');
+  t.is(log.lines, BATCH_LINES - 1, 'but every line is counted when taken');
   log.write(fields({ requestId: `a-${BATCH_LINES - 1}` }));
-  t.is(log.lines, BATCH_LINES, 'a full batch is built at once');
+  t.is(built(), BATCH_LINES, 'a full batch is built at once');
   log.write(fields({ requestId: 'b-0' }));
   log.write(fields({ requestId: 'b-1' }));
-  t.is(log.lines, BATCH_LINES);
+  t.is(built(), BATCH_LINES);
   await flushDelay();
-  t.is(log.lines, BATCH_LINES + 2, 'the smaller batch is built by the timer');
+  t.is(built(), BATCH_LINES + 2, 'the smaller batch is built by the timer');
   const ids = sink.chunks.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
   t.deepEqual(ids, [...Array.from({ length: BATCH_LINES }, (_, i) => `a-${i}`), 'b-0', 'b-1']);
   // flush() (the worker's exit) builds what waits as well
   log.write(fields({ requestId: 'c-0' }));
   log.flush();
+  t.is(built(), BATCH_LINES + 3);
   t.is(log.lines, BATCH_LINES + 3);
   t.true(sink.chunks.at(-1)!.includes('"requestId":"c-0"'));
 });
