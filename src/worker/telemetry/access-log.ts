@@ -125,11 +125,7 @@ export class AccessLog {
     return this.#enabled && (this.#sample >= 1 || Math.random() < this.#sample);
   }
 
-  /**
-   * Takes a finished request's fields; its line is built with the next BATCH_LINES - 1 requests'
-   * (or FLUSH_MS later), in one pass: built one at a time between requests, a line ran several
-   * times slower than in a loop, its code and tables cold (bench/RESULTS.md).
-   */
+  /** Takes a finished request's fields; its line is built with its batch (see the top of this file). */
   write(f: AccessFields): void {
     // decided when the line is taken, so the counters are current at any scrape; the batch
     // still waiting adds at most BATCH_LINES lines past the bound
@@ -138,12 +134,12 @@ export class AccessLog {
       return;
     }
     this.lines++;
-    const n = this.#pending.push(f);
-    if (n >= BATCH_LINES) this.#buildPending();
-    else if (this.#timer === null) {
+    // one timer for the waiting batch and the chunk alike: flush() builds the one, writes the other
+    if (this.#timer === null) {
       this.#timer = setTimeout(this.flush, FLUSH_MS);
       this.#timer.unref();
     }
+    if (this.#pending.push(f) >= BATCH_LINES) this.#buildPending();
   }
 
   #buildPending(): void {
@@ -156,10 +152,6 @@ export class AccessLog {
       if (this.#used + line.length > this.#chunkSize) this.#writeChunk();
       this.#text = this.#used === 0 ? line : this.#text + line;
       this.#used += line.length;
-    }
-    if (this.#used > 0 && this.#timer === null) {
-      this.#timer = setTimeout(this.flush, FLUSH_MS);
-      this.#timer.unref();
     }
   }
 
