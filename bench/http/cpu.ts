@@ -31,9 +31,14 @@ function readStat(pid: number): ProcStat | null {
   } catch {
     return null;
   }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const n = (i: number): number => Number(f[i - 3]);
+  const n = statFields(text);
   return { pid, ppid: n(4), ticks: n(14) + n(15) + n(16) + n(17) };
+}
+
+/** Field `i` (1-based, as proc(5) numbers them) of a stat line; the fields after "(comm)" start at 3. */
+function statFields(text: string): (i: number) => number {
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (i) => Number(f[i - 3]);
 }
 
 /** Seconds of CPU used so far by `root` and all its live descendants. */
@@ -91,8 +96,8 @@ function helperTicks(pid: number): number {
     } catch {
       continue;
     }
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(f[14 - 3]) + Number(f[15 - 3]);
+    const n = statFields(text);
+    ticks += n(14) + n(15);
   }
   return ticks;
 }

@@ -135,12 +135,13 @@ function summaryTable(rows: readonly Summary[], subjects: readonly SubjectInfo[]
   );
 }
 
-/** Per-run differences `a - b` of CPU per request (same run, same tool: interleaved neighbours). */
-function paired(samples: readonly Sample[], tool: Tool, a: string, b: string): number[] {
+/** Per-run differences `a - b` of CPU per request (same run, same tool: interleaved neighbours); with `pair`, only that pair of the pairs phase. */
+function paired(samples: readonly Sample[], tool: Tool, a: string, b: string, pair?: string): number[] {
   const out: number[] = [];
-  for (const x of samples) {
+  const mine = pair === undefined ? samples : samples.filter((s) => s.pair === pair);
+  for (const x of mine) {
     if (x.subject !== a || x.tool !== tool) continue;
-    const y = samples.find((s) => s.subject === b && s.tool === tool && s.run === x.run);
+    const y = mine.find((s) => s.subject === b && s.tool === tool && s.run === x.run);
     const ux = usPerReq(x);
     const uy = y === undefined ? null : usPerReq(y);
     if (ux !== null && uy !== null) out.push(ux - uy);
@@ -221,17 +222,8 @@ const PAIR_FEATURES: readonly PairFeature[] = [
 
 /** A pair's per-run differences (the feature's cost) and stickyd's CPU per request in it; null: the pair did not run. */
 function pairCost(samples: readonly Sample[], p: PairFeature): { diffs: number[]; stickyd: number; runs: number } | null {
-  const diffs: number[] = [];
-  const base: number[] = [];
-  for (const x of samples) {
-    if (x.tool !== 'pair' || x.pair !== p.variant || x.subject !== 'stickyd') continue;
-    const y = samples.find((v) => v.tool === 'pair' && v.pair === p.variant && v.subject === p.variant && v.run === x.run);
-    const a = usPerReq(x);
-    const b = y === undefined ? null : usPerReq(y);
-    if (a === null || b === null) continue;
-    diffs.push(p.sign * (a - b));
-    base.push(a);
-  }
+  const diffs = paired(samples, 'pair', 'stickyd', p.variant, p.variant).map((d) => p.sign * d);
+  const base = samples.filter((x) => x.tool === 'pair' && x.pair === p.variant && x.subject === 'stickyd').map(usPerReq).filter((x): x is number => x !== null);
   return diffs.length === 0 ? null : { diffs, stickyd: median(base), runs: diffs.length };
 }
 

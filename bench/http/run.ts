@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   // Each default feature's cost as a difference within one window: stickyd and its variant loaded
   // at once, so the machine's changes between runs, which the sequential rows above carry, fall
   // on both alike. Each run starts both afresh: V8 makes its optimisation choices once per
-  // process, and two processes of one build differed by up to 15 % for as long as they ran
+  // process, and two processes of one build differed by up to 16 % for as long as they ran
   // (bench/RESULTS.md), so runs of one pair of processes are not independent samples.
   // The pair is pinned like --pin (1 worker each, both on CPU 1, their wrk on CPU 0): the
   // difference then resolves a few µs, where 2 workers beside the load generator on both cores
@@ -192,7 +192,6 @@ async function main(): Promise<void> {
       try {
         if (pairPin) group.pin = PIN;
         for (const l of order) fresh.push({ subject: l.subject, running: await l.subject.start(pairEnv) });
-        group.pin = pinBefore;
         await Promise.all(fresh.map((x) => runLoad('wrk', bins.wrk, pairSpec(x, PAIR_WARMUP_SEC))));
         const got = await measureTogether(fresh.map((x) => ({ ...x, spec: pairSpec(x, opts.durationSec) })), r);
         const [a, b] = got.map((x) => ({ ...x, tool: 'pair' as const, pair: v.subject.name }));
