@@ -67,3 +67,14 @@ export function medianInterval(values: readonly number[]): { low: number; high: 
   const s = values.slice().sort((x, y) => x - y);
   return { low: s[k - 1]!, high: s[n - k]! };
 }
+
+/**
+ * A target's verdict from paired runs: met when the median's 95 % interval (medianInterval) lies
+ * wholly at or below `limit`, missed when wholly above it, otherwise not shown: a run that cannot
+ * tell says so instead of reading its median as a verdict.
+ */
+export function intervalVerdict(values: readonly number[], limit: number): 'met' | 'missed' | 'spans' | 'too few' {
+  const ci = medianInterval(values);
+  if (ci === null) return 'too few';
+  return ci.high <= limit ? 'met' : ci.low > limit ? 'missed' : 'spans';
+}

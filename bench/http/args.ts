@@ -40,7 +40,7 @@ export interface BenchOptions {
   readonly features: boolean;
   /** proxies on CPU 1 with 1 worker, load generator and backends on CPU 0 (less noise for A/B) */
   readonly pin: boolean;
-  /** runs of the pairs phase: stickyd and each feature variant loaded at once (0: none) */
+  /** runs of the pairs phase: stickyd and each feature variant, undici and each --stickyd build loaded at once (0: none) */
   readonly pairs: number;
   /** every subject of a run measured at once, each under its own wrk, so the machine's noise falls on all alike */
   readonly concurrent: boolean;
@@ -70,10 +70,12 @@ const HELP = `Usage: npm run bench -- [options]
                       from when each request was due, CPU per request at equal load
   --no-rate-phase     skip the fixed-rate phase
   --pairs <n>         runs of the pairs phase (default 9; 0 skips it; not with --concurrent): after
-                      the saturation runs, stickyd and each of stickyd-nolog, stickyd-cache and
-                      stickyd-mint, started afresh for every run, are loaded at the same time,
-                      each by its own wrk, so each feature's cost is a difference within one
-                      window; 9 runs is the fewest whose median interval is not [min, max]
+                      the saturation runs, stickyd and each of stickyd-nolog, stickyd-cache,
+                      stickyd-mint, undici, every --stickyd build and every opt-in subject,
+                      started afresh for every run, are loaded at the same time, each by its
+                      own wrk, so each feature's cost (and stickyd's ratio to the other) is
+                      read within one window; 9 runs is the fewest whose median interval is
+                      not [min, max]
   --no-features       skip the in-process cost of each default feature (bench/features/micro.ts)
   --pin               A/B mode: each proxy with 1 worker pinned to CPU 1, the load generator, the
                       backends and this script on CPU 0 (taskset); steadier CPU per request when

@@ -21,6 +21,8 @@ interface ProcStat {
   readonly ppid: number;
   /** utime + stime + cutime + cstime: reaped children count once, through their parent */
   readonly ticks: number;
+  /** utime + stime of the process itself (all its threads), without its reaped children */
+  readonly ownTicks: number;
 }
 
 /** proc(5): fields after "(comm)" start at field 3 (state); ppid is 4, utime..cstime are 14..17. */
@@ -32,7 +34,7 @@ function readStat(pid: number): ProcStat | null {
     return null;
   }
   const n = statFields(text);
-  return { pid, ppid: n(4), ticks: n(14) + n(15) + n(16) + n(17) };
+  return { pid, ppid: n(4), ticks: n(14) + n(15) + n(16) + n(17), ownTicks: n(14) + n(15) };
 }
 
 /** Field `i` (1-based, as proc(5) numbers them) of a stat line; the fields after "(comm)" start at 3. */
@@ -49,9 +51,11 @@ export function treeCpuSeconds(root: number): number {
 /**
  * CPU seconds so far of `root`'s tree: in all, and in threads other than each process's main
  * thread (V8's garbage-collector and compiler helpers, libuv's pool). What a change costs off the
- * event loop shows here and not in a wall-clock profile of the main thread.
+ * event loop shows here and not in a wall-clock profile of the main thread. `root` is the root
+ * process's own CPU: for node:cluster proxies the primary, which proxies nothing (nginx's and
+ * HAProxy's masters likewise), so what it spends per request is supervision, not the request path.
  */
-export function treeCpu(root: number): { total: number; helpers: number } {
+export function treeCpu(root: number): { total: number; helpers: number; root: number } {
   const all: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
@@ -76,7 +80,7 @@ export function treeCpu(root: number): { total: number; helpers: number } {
     helpers += helperTicks(s.pid);
     stack.push(...(children.get(s.pid) ?? []));
   }
-  return { total: ticks / CLOCK_TICKS, helpers: helpers / CLOCK_TICKS };
+  return { total: ticks / CLOCK_TICKS, helpers: helpers / CLOCK_TICKS, root: top.ownTicks / CLOCK_TICKS };
 }
 
 /** utime + stime of a process's live threads other than its main one (tid = pid). */

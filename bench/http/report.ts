@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PAIR_WARMUP_SEC, type BenchOptions, type Tool } from './args.js';
 import type { LoadSample } from './load.js';
 import { machineLine, type Machine } from '../machine.js';
-import { median, medianInterval, replaceSection, table } from '../results-md.js';
+import { intervalVerdict, median, medianInterval, replaceSection, table } from '../results-md.js';
 
 export const OUT_DIR = fileURLToPath(new URL('../out/', import.meta.url));
 const SUMMARY_JSON = fileURLToPath(new URL('../results.json', import.meta.url));
@@ -19,6 +19,8 @@ export interface Sample extends LoadSample {
   readonly cpuSec: number | null;
   /** of cpuSec, the seconds spent in threads other than each process's main thread (cpu.ts treeCpu) */
   readonly helperCpuSec?: number | null;
+  /** of cpuSec, the seconds spent by the root process itself (cpu.ts treeCpu: the primary of a node:cluster proxy, nginx's master) */
+  readonly rootCpuSec?: number | null;
   /** share of all cores busy during the measurement (everything on the machine) */
   readonly machineBusy: number;
   /** the pairs phase (tool 'pair'): the variant this sample was loaded beside stickyd with, on both of the pair's samples */
@@ -137,6 +139,15 @@ function summaryTable(rows: readonly Summary[], subjects: readonly SubjectInfo[]
 
 /** Per-run differences `a - b` of CPU per request (same run, same tool: interleaved neighbours); with `pair`, only that pair of the pairs phase. */
 function paired(samples: readonly Sample[], tool: Tool, a: string, b: string, pair?: string): number[] {
+  return pairedBy(samples, tool, a, b, pair, (x, y) => x - y);
+}
+
+/** Per-run ratios `a / b` of CPU per request, as paired() pairs them. */
+function pairedRatios(samples: readonly Sample[], tool: Tool, a: string, b: string, pair?: string): number[] {
+  return pairedBy(samples, tool, a, b, pair, (x, y) => x / y);
+}
+
+function pairedBy(samples: readonly Sample[], tool: Tool, a: string, b: string, pair: string | undefined, combine: (a: number, b: number) => number): number[] {
   const out: number[] = [];
   const mine = pair === undefined ? samples : samples.filter((s) => s.pair === pair);
   for (const x of mine) {
@@ -144,7 +155,7 @@ function paired(samples: readonly Sample[], tool: Tool, a: string, b: string, pa
     const y = mine.find((s) => s.subject === b && s.tool === tool && s.run === x.run);
     const ux = usPerReq(x);
     const uy = y === undefined ? null : usPerReq(y);
-    if (ux !== null && uy !== null) out.push(ux - uy);
+    if (ux !== null && uy !== null) out.push(combine(ux, uy));
   }
   return out;
 }
@@ -164,6 +175,22 @@ function targets(rows: readonly Summary[], samples: readonly Sample[], tool: Too
       return a !== null && b !== null ? a / b : null;
     }).filter((x): x is number => x !== null);
     lines.push(`- stickyd (defaults) CPU per request <= 1.05x the bare undici proxy: ${f(s.cpuUsPerReq)} µs vs ${f(undici.cpuUsPerReq)} µs = ${f(s.cpuXUndici, 3)}x (per run ${perRun.map((x) => f(x, 2)).join(', ')}): ${verdict(s.cpuXUndici <= 1.05)}`);
+  }
+  const floor = pairedRatios(samples, 'pair', 'stickyd', 'undici', 'undici');
+  if (floor.length > 0) {
+    const ci = medianInterval(floor);
+    lines.push(`- the same, from the pairs phase below (both loaded at once, fresh processes every run): ${f(median(floor), 3)}x${ci === null ? '' : ` (95 % interval of the median ${f(ci.low, 3)} to ${f(ci.high, 3)}x)`}: ${verdictText(floor, 1.05, '1.05x')}`);
+  }
+  const root = (subject: string): number | null => {
+    const xs = samples
+      .filter((x) => x.subject === subject && x.tool === tool && x.rootCpuSec != null && x.requests > 0)
+      .map((x) => (x.rootCpuSec! * 1e6) / x.requests);
+    return xs.length === 0 ? null : median(xs);
+  };
+  const rootStickyd = root('stickyd');
+  const rootUndici = root('undici');
+  if (rootStickyd !== null && s?.cpuUsPerReq != null) {
+    lines.push(`- of it, stickyd's primary process (supervision, stats, no proxying): ${f(rootStickyd)} µs per request${rootUndici === null ? '' : `; the undici proxy's node:cluster primary ${f(rootUndici)} µs`}`);
   }
   if (s?.cpuXNginx != null) lines.push(`- stickyd CPU per request vs nginx: ${f(s.cpuUsPerReq)} µs vs ${f(get('nginx')?.cpuUsPerReq)} µs = ${f(s.cpuXNginx, 2)}x`);
   if (s?.xNodeHttpProxy != null) lines.push(`- stickyd throughput vs node-http-proxy: ${f(s.xNodeHttpProxy, 2)}x`);
@@ -199,12 +226,16 @@ function logVerdict(diffs: readonly number[], stickydUs: number, from: string): 
   const pct = (x: number): number => (x / stickydUs) * 100;
   const ci = medianInterval(diffs);
   const range = ci === null ? '' : ` (95 % interval of the median ${f(pct(ci.low))} to ${f(pct(ci.high))} %)`;
-  const shown = ci === null
-    ? `**not shown**: ${diffs.length} paired runs, 6 are needed for an interval of the median`
-    : pct(ci.high) <= 3 ? '**met**'
-    : pct(ci.low) > 3 ? '**missed**'
-    : '**not shown**: the interval spans 3 %, so this run cannot tell';
-  return `- access log <= 3 % of stickyd's CPU per request at full load, from ${from}: ${f(pct(median(diffs)))} %${range}: ${shown}`;
+  return `- access log <= 3 % of stickyd's CPU per request at full load, from ${from}: ${f(pct(median(diffs)))} %${range}: ${verdictText(diffs.map(pct), 3, '3 %')}`;
+}
+
+function verdictText(values: readonly number[], limit: number, limitText: string): string {
+  switch (intervalVerdict(values, limit)) {
+    case 'met': return '**met**';
+    case 'missed': return '**missed**';
+    case 'spans': return `**not shown**: the interval spans ${limitText}, so this run cannot tell`;
+    case 'too few': return `**not shown**: ${values.length} paired runs, 6 are needed for an interval of the median`;
+  }
 }
 
 /** The pairs phase's variants, each stickyd with one default feature changed. */
@@ -238,6 +269,21 @@ function pairTable(samples: readonly Sample[]): string | null {
   });
   if (rows.length === 0) return null;
   return table(['feature', 'stickyd µs/req in the pair', 'cost µs/req (median of per-run differences)', '% of stickyd', '95 % interval of the median, µs', 'runs with a positive cost', 'per run'], rows);
+}
+
+/** stickyd beside a whole other proxy or build in the pairs phase (undici, --stickyd builds): per-run ratios. */
+function pairRatioTable(samples: readonly Sample[]): string | null {
+  const features = new Set(PAIR_FEATURES.map((p) => p.variant));
+  const others = [...new Set(samples.filter((x) => x.tool === 'pair' && x.pair !== undefined && !features.has(x.pair)).map((x) => x.pair!))];
+  const rows = others.flatMap((other) => {
+    const ratios = pairedRatios(samples, 'pair', 'stickyd', other, other);
+    if (ratios.length === 0) return [];
+    const mine = (subject: string): number => median(samples.filter((x) => x.tool === 'pair' && x.pair === other && x.subject === subject).map(usPerReq).filter((x): x is number => x !== null));
+    const ci = medianInterval(ratios);
+    return [[`stickyd / ${other}`, f(mine('stickyd')), f(mine(other)), f(median(ratios), 3), ci === null ? '-' : `${f(ci.low, 3)} to ${f(ci.high, 3)}`, `${ratios.filter((x) => x > 1).length} of ${ratios.length}`, ratios.map((x) => f(x, 2)).join(', ')]];
+  });
+  if (rows.length === 0) return null;
+  return table(['pair', 'stickyd µs/req in the pair', 'the other µs/req', 'ratio (median of per-run ratios)', '95 % interval of the median', 'runs where stickyd cost more', 'per run'], rows);
 }
 
 function rateTable(r: Report, tool: 'rate' | 'rate-own' = 'rate'): string {
@@ -284,6 +330,12 @@ export function renderMarkdown(r: Report): string {
     out.push('', '### Each default feature\'s cost: stickyd and its variant loaded at once (the pairs phase)', '',
       `After the saturation runs, stickyd and one variant at a time were loaded at the same time, each by its own wrk (${o.connections} connections), ${o.durationSec} s per run, each one's CPU per request read over the same window. Pinned as with --pin: 1 worker each, both on CPU 1, backends and load generators on CPU 0. Every run started both afresh and warmed them up together for ${PAIR_WARMUP_SEC} s, so a process's own JIT choices do not stay in every run. A run's difference is the feature's cost with the machine's changes between runs taken out (the sequential rows above carry them). Both shared the cores, so their absolute figures are not the table's above. The interval is the sign test's 95 % interval of the median difference, which assumes nothing of the noise's shape.`,
       '', pairs);
+  }
+  const ratios = pairRatioTable(r.samples);
+  if (ratios !== null) {
+    out.push('', '### stickyd beside another proxy or build, loaded at once (the pairs phase)', '',
+      `Run like every pair of this phase (${o.durationSec} s per run, both afresh for every run, 1 worker each on CPU 1, warmed up together for ${PAIR_WARMUP_SEC} s), with a whole other proxy or build beside stickyd instead of a variant of one feature (undici: the floor of the 1.05x target). A run's ratio is stickyd's CPU per request over the other's in the same window; the interval is the sign test's, as above.`,
+      '', ratios);
   }
   if (r.ratePhase !== null && r.samples.some((s) => s.tool === 'rate')) {
     out.push('', `### Fixed rate: ${r.ratePhase.rate.toLocaleString('en')} req/s (${r.ratePhase.why})`, '',

@@ -29,8 +29,12 @@ const PIN = { proxy: '1', rest: '0' } as const;
 const GAP_MS = 300;
 /** The fixed-rate phase measures these (the issue's comparison: stickyd beside nginx and the bare undici proxy). */
 const RATE_SUBJECTS = ['nginx', 'undici', 'stickyd'];
-/** Variants the pairs phase loads beside stickyd, each with one default feature changed. */
-const PAIR_VARIANTS = ['stickyd-nolog', 'stickyd-cache', 'stickyd-mint'];
+/**
+ * What the pairs phase loads beside stickyd: each variant with one default feature changed, the
+ * bare undici proxy (the 1.05x target's floor, measured the same way); also every --stickyd build
+ * and opt-in subject (experiments, which run only when --only names them).
+ */
+const PAIR_VARIANTS = ['stickyd-nolog', 'stickyd-cache', 'stickyd-mint', 'undici'];
 
 const started = Date.now();
 const say = (line: string): void => { process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
@@ -177,8 +181,9 @@ async function main(): Promise<void> {
   // difference then resolves a few µs, where 2 workers beside the load generator on both cores
   // moved it by tens (bench/RESULTS.md).
   const stickyd = live.find((l) => l.subject.name === 'stickyd');
-  const pairPin = os.availableParallelism() >= 2;
-  const pairLive = stickyd === undefined || opts.pairs === 0 || bins.wrk === null ? [] : live.filter((l) => PAIR_VARIANTS.includes(l.subject.name));
+  // with --pin this script already runs on CPU 0 alone, where availableParallelism() reads 1
+  const pairPin = opts.pin || os.availableParallelism() >= 2;
+  const pairLive = stickyd === undefined || opts.pairs === 0 || bins.wrk === null ? [] : live.filter((l) => PAIR_VARIANTS.includes(l.subject.name) || l.subject.optIn === true || opts.variants.some((b) => l.subject.name === `stickyd-${b.label}`));
   const pairEnv: BenchEnv = { ...env, workers: pairPin ? 1 : env.workers };
   const pairSpec = (x: { subject: Subject; running: Running }, sec: number): LoadSpec =>
     ({ ...specFor(x.subject, x.running.port, sec), cpus: pairPin ? PIN.rest : null });
@@ -304,6 +309,7 @@ async function measureTogether(subjects: readonly { subject: Subject; running: R
       stdoutBytesPerReq: running.stdoutBytes === undefined || load.requests === 0 ? null : ((running.stdoutBytes() - out0[i]!) / load.requests),
       cpuSec: c0 === null || c1 === null ? null : c1.total - c0.total,
       helperCpuSec: c0 === null || c1 === null ? null : c1.helpers - c0.helpers,
+      rootCpuSec: c0 === null || c1 === null ? null : c1.root - c0.root,
       machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total),
     };
   });

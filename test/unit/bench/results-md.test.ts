@@ -1,5 +1,5 @@
 import test from 'ava';
-import { median, medianInterval } from '../../../bench/results-md.js';
+import { intervalVerdict, median, medianInterval } from '../../../bench/results-md.js';
 
 test('the median interval is the sign test\'s order statistics, and null below 6 values', (t) => {
   t.is(medianInterval([1, 2, 3, 4, 5]), null);
@@ -17,4 +17,17 @@ test('the median interval holds the median and ignores a long tail', (t) => {
   const ci = medianInterval(xs)!;
   t.true(ci.low <= median(xs) && median(xs) <= ci.high);
   t.true(ci.high < 400 && ci.low > -300);
+});
+
+test('a verdict needs the whole interval on one side of the limit', (t) => {
+  const around = (c: number): number[] => [c - 2, c - 1, c, c, c + 1, c + 2, c, c - 1, c + 1];
+  t.is(intervalVerdict(around(0), 3), 'met');
+  t.is(intervalVerdict(around(10), 3), 'missed');
+  // the median (3.5) is above the limit, but the interval reaches below it
+  t.is(intervalVerdict(around(3.5), 3), 'spans');
+  t.is(intervalVerdict([0, 0, 0, 0, 0], 3), 'too few');
+  // at the limit counts as met, as "at most 3 %" reads
+  t.is(intervalVerdict([1, 2, 3, 3, 3, 3], 3), 'met');
+  // ratios alike: 1.05x
+  t.is(intervalVerdict([1.2, 1.3, 1.25, 1.28, 1.31, 1.22, 1.27], 1.05), 'missed');
 });
