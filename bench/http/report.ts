@@ -254,8 +254,7 @@ const PAIR_FEATURES: readonly PairFeature[] = [
 /** A pair's per-run differences (the feature's cost) and stickyd's CPU per request in it; null: the pair did not run. */
 function pairCost(samples: readonly Sample[], p: PairFeature): { diffs: number[]; stickyd: number; runs: number } | null {
   const diffs = paired(samples, 'pair', 'stickyd', p.variant, p.variant).map((d) => p.sign * d);
-  const base = samples.filter((x) => x.tool === 'pair' && x.pair === p.variant && x.subject === 'stickyd').map(usPerReq).filter((x): x is number => x !== null);
-  return diffs.length === 0 ? null : { diffs, stickyd: median(base), runs: diffs.length };
+  return diffs.length === 0 ? null : { diffs, stickyd: pairMedian(samples, p.variant, 'stickyd'), runs: diffs.length };
 }
 
 function pairTable(samples: readonly Sample[]): string | null {
@@ -271,6 +270,11 @@ function pairTable(samples: readonly Sample[]): string | null {
   return table(['feature', 'stickyd µs/req in the pair', 'cost µs/req (median of per-run differences)', '% of stickyd', '95 % interval of the median, µs', 'runs with a positive cost', 'per run'], rows);
 }
 
+/** Median CPU per request of `subject`'s samples in the pairs phase beside `pair`. */
+function pairMedian(samples: readonly Sample[], pair: string, subject: string): number {
+  return median(samples.filter((x) => x.tool === 'pair' && x.pair === pair && x.subject === subject).map(usPerReq).filter((x): x is number => x !== null));
+}
+
 /** stickyd beside a whole other proxy or build in the pairs phase (undici, --stickyd builds): per-run ratios. */
 function pairRatioTable(samples: readonly Sample[]): string | null {
   const features = new Set(PAIR_FEATURES.map((p) => p.variant));
@@ -278,9 +282,8 @@ function pairRatioTable(samples: readonly Sample[]): string | null {
   const rows = others.flatMap((other) => {
     const ratios = pairedRatios(samples, 'pair', 'stickyd', other, other);
     if (ratios.length === 0) return [];
-    const mine = (subject: string): number => median(samples.filter((x) => x.tool === 'pair' && x.pair === other && x.subject === subject).map(usPerReq).filter((x): x is number => x !== null));
     const ci = medianInterval(ratios);
-    return [[`stickyd / ${other}`, f(mine('stickyd')), f(mine(other)), f(median(ratios), 3), ci === null ? '-' : `${f(ci.low, 3)} to ${f(ci.high, 3)}`, `${ratios.filter((x) => x > 1).length} of ${ratios.length}`, ratios.map((x) => f(x, 2)).join(', ')]];
+    return [[`stickyd / ${other}`, f(pairMedian(samples, other, 'stickyd')), f(pairMedian(samples, other, other)), f(median(ratios), 3), ci === null ? '-' : `${f(ci.low, 3)} to ${f(ci.high, 3)}`, `${ratios.filter((x) => x > 1).length} of ${ratios.length}`, ratios.map((x) => f(x, 2)).join(', ')]];
   });
   if (rows.length === 0) return null;
   return table(['pair', 'stickyd µs/req in the pair', 'the other µs/req', 'ratio (median of per-run ratios)', '95 % interval of the median', 'runs where stickyd cost more', 'per run'], rows);
