@@ -56,6 +56,23 @@ export function treeCpuSeconds(root: number): number {
  * HAProxy's masters likewise), so what it spends per request is supervision, not the request path.
  */
 export function treeCpu(root: number): { total: number; helpers: number; root: number } {
+  const tree = treeStats(root);
+  let ticks = 0;
+  let helpers = 0;
+  for (const s of tree) {
+    ticks += s.ticks;
+    helpers += helperTicks(s.pid);
+  }
+  return { total: ticks / CLOCK_TICKS, helpers: helpers / CLOCK_TICKS, root: tree[0]!.ownTicks / CLOCK_TICKS };
+}
+
+/** The pids of `root` and its live descendants, `root` first (what a profiler attaches to). */
+export function treePids(root: number): number[] {
+  return treeStats(root).map((s) => s.pid);
+}
+
+/** `root`'s stat line and its live descendants', `root` first. */
+function treeStats(root: number): ProcStat[] {
   const all: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
@@ -71,16 +88,14 @@ export function treeCpu(root: number): { total: number; helpers: number; root: n
   }
   const top = all.find((s) => s.pid === root);
   if (top === undefined) throw new Error(`process ${root} is gone`);
-  let ticks = 0;
-  let helpers = 0;
+  const out: ProcStat[] = [];
   const stack = [top];
   while (stack.length > 0) {
     const s = stack.pop()!;
-    ticks += s.ticks;
-    helpers += helperTicks(s.pid);
+    out.push(s);
     stack.push(...(children.get(s.pid) ?? []));
   }
-  return { total: ticks / CLOCK_TICKS, helpers: helpers / CLOCK_TICKS, root: top.ownTicks / CLOCK_TICKS };
+  return out;
 }
 
 /** utime + stime of a process's live threads other than its main one (tid = pid). */
