@@ -35,3 +35,18 @@ export function symbolKey(dso: string, sym: string): string {
   if (/^0x[0-9a-f]+$/.test(name)) return `${dso.startsWith('[JIT]') ? 'JIT' : dso} (unnamed)`;
   return name.length > 120 ? `${name.slice(0, 117)}...` : name;
 }
+
+export const TIERS = ['interpreted', 'baseline', 'optimised'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/**
+ * The V8 tier of a JIT row's JavaScript function, from its perf-map mark (`JS:~` Ignition's
+ * bytecode, `JS:^` Sparkplug, `JS:*` TurboFan; `JS:+`, Maglev on Node 22 and later, counts as
+ * optimised), or null for a row that is not a named JavaScript function. Code below TurboFan runs
+ * its property loads through the LoadIC builtins instead of inline.
+ */
+export function jitTier(sym: string): Tier | null {
+  const m = /^(?:\[\.\]\s*)?JS:([~^*+])/.exec(sym);
+  if (m === null) return null;
+  return m[1] === '~' ? 'interpreted' : m[1] === '^' ? 'baseline' : 'optimised';
+}

@@ -31,7 +31,7 @@ import { runLoad, stopLoad } from './load.js';
 import { ensureBinaries, prepareRunDir } from './peers.js';
 import { ProcessGroup, sleep } from './procs.js';
 import { OUT_DIR } from './report.js';
-import { LAYERS, layerOf, symbolKey, type Layer } from './perf-layers.js';
+import { jitTier, LAYERS, layerOf, symbolKey, TIERS, type Layer, type Tier } from './perf-layers.js';
 import { buildSubjects, type BenchEnv, type Running, type Subject } from './subjects.js';
 
 const PIN = { proxy: '1', rest: '0' } as const;
@@ -49,6 +49,10 @@ interface Sample {
   readonly layers: Record<Layer, number>;
   /** µs per request by symbol (symbolKey), every symbol with a sample */
   readonly symbols: Record<string, number>;
+  /** µs per request of the proxy's own JavaScript and of all JavaScript, by V8 tier */
+  readonly tiers: { readonly proxy: Record<Tier, number>; readonly all: Record<Tier, number> };
+  /** µs per request of the proxy's own functions, keyed `<tier> <symbol>` */
+  readonly proxySymbols: Record<string, number>;
 }
 
 const { values } = parseArgs({
@@ -182,14 +186,27 @@ async function measure(subject: Subject, env: BenchEnv, r: number, cookieFile: s
     if (total === 0) throw new Error(`${subject.name}: perf recorded no samples`);
     const layers = Object.fromEntries(LAYERS.map((l) => [l, 0])) as Record<Layer, number>;
     const symbols: Record<string, number> = {};
+    const zero = (): Record<Tier, number> => ({ interpreted: 0, baseline: 0, optimised: 0 });
+    const tiers = { proxy: zero(), all: zero() };
+    const proxySymbols: Record<string, number> = {};
     for (const row of rows) {
       const us = (row.samples / total) * usPerReq;
-      layers[layerOf(row.dso, row.sym)] += us;
+      const layer = layerOf(row.dso, row.sym);
+      layers[layer] += us;
+      const tier = jitTier(row.sym);
+      if (tier !== null) {
+        tiers.all[tier] += us;
+        if (layer === 'JS the proxy') {
+          tiers.proxy[tier] += us;
+          const k = `${tier} ${symbolKey(row.dso, row.sym)}`;
+          proxySymbols[k] = (proxySymbols[k] ?? 0) + us;
+        }
+      }
       const key = symbolKey(row.dso, row.sym);
       symbols[key] = (symbols[key] ?? 0) + us;
     }
     say(`  ${load.requests} requests, ${load.rps.toFixed(0)} req/s, ${usPerReq.toFixed(1)} µs CPU per request, ${total} samples`);
-    return { subject: subject.name, run: r, requests: load.requests, rps: load.rps, usPerReq, samples: total, layers, symbols };
+    return { subject: subject.name, run: r, requests: load.requests, rps: load.rps, usPerReq, samples: total, layers, symbols, tiers, proxySymbols };
   } finally {
     await group.stopPid(root);
     for (const f of perfMaps) rmSync(f, { force: true });
@@ -233,6 +250,16 @@ export function render(samples: readonly Sample[], names: readonly string[], cpu
   for (const layer of LAYERS) lines.push(row(layer, (s) => s.layers[layer]));
   lines.push(row('**total (the tree\'s CPU per request)**', (s) => s.usPerReq));
   lines.push(`| req/s | ${names.map((n) => median(of(n).map((s) => s.rps)).toFixed(0)).join(' | ')} |${names.slice(1).map(() => ' |').join('')}`);
+  lines.push('', 'JavaScript by V8 tier, µs per request (medians): the proxy\'s own / all JavaScript', '', `| tier | ${names.join(' | ')} |`, `| --- |${names.map(() => ' ---: |').join('')}`);
+  for (const tier of TIERS) lines.push(`| ${tier} | ${names.map((n) => `${f1(median(of(n).map((s) => s.tiers.proxy[tier])))} / ${f1(median(of(n).map((s) => s.tiers.all[tier])))}`).join(' | ')} |`);
+  for (const n of names) {
+    const keys = new Set(of(n).flatMap((s) => Object.keys(s.proxySymbols)));
+    const top = [...keys].map((k) => [k, median(of(n).map((s) => s.proxySymbols[k] ?? 0))] as const)
+      .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, TOP);
+    if (top.length === 0) continue;
+    lines.push('', `${n}: the proxy's own functions by tier, µs per request (median)`, '');
+    for (const [k, v] of top) lines.push(`    ${v.toFixed(2).padStart(6)}  ${k}`);
+  }
   const sym = (s: Sample, k: string): number => s.symbols[k] ?? 0;
   for (const n of names) {
     const keys = new Set(of(n).flatMap((s) => Object.keys(s.symbols)));

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { layerOf, symbolKey } from '../../../bench/http/perf-layers.js';
+import { jitTier, layerOf, symbolKey } from '../../../bench/http/perf-layers.js';
 
 // rows as `perf report -F sample,dso,sym` prints them for a Node process run with --perf-basic-prof
 const JIT = '[JIT] tid 4242';
@@ -37,4 +37,14 @@ test('symbol keys drop the JIT tier and the checkout\'s path, so subjects and ru
   t.is(symbolKey('[kernel.kallsyms]', '[k] tcp_ack'), 'tcp_ack');
   t.is(symbolKey(JIT, '[.] 0x00007f9ce77c6063'), 'JIT (unnamed)');
   t.true(symbolKey('node', `[.] ${'v8::internal::X'.repeat(20)}`).length <= 120);
+});
+
+test('the JIT tier is read from the perf-map mark, and only for JavaScript functions', (t) => {
+  t.is(jitTier('[.] JS:~onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'interpreted');
+  t.is(jitTier('[.] JS:^onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'baseline');
+  t.is(jitTier('[.] JS:*onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'optimised');
+  t.is(jitTier('JS:+onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'optimised');
+  t.is(jitTier('[.] JS:wasm-function[20]-20-turbofan'), null);
+  t.is(jitTier('[.] RegExp:a+b'), null);
+  t.is(jitTier('[.] Builtins_LoadIC'), null);
 });
