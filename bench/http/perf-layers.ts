@@ -27,10 +27,13 @@ export function layerOf(dso: string, sym: string): Layer {
   return 'libraries';
 }
 
-/** One symbol's name for comparing subjects: JIT names lose their tier mark (`~` interpreted, `*` optimised, ...). */
+/**
+ * One symbol's name for comparing subjects: JIT names lose their tier mark (`~` interpreted, `*`
+ * optimised, ...) and the `'` newer V8 (Node 24) adds after it for context-specialised code.
+ */
 export function symbolKey(dso: string, sym: string): string {
   const name = sym.replace(/^\[[.k]\]\s*/, '');
-  const js = /^JS:[~*^+]?(.*)$/.exec(name);
+  const js = /^JS:[~*^+]?'?(.*)$/.exec(name);
   if (js !== null) return `JS ${js[1]!.replace(/(?:file:\/\/)?\/\S*?\/(dist|node_modules|bench)\//, '$1/')}`;
   if (/^0x[0-9a-f]+$/.test(name)) return `${dso.startsWith('[JIT]') ? 'JIT' : dso} (unnamed)`;
   return name.length > 120 ? `${name.slice(0, 117)}...` : name;

@@ -33,6 +33,9 @@ test('symbol keys drop the JIT tier and the checkout\'s path, so subjects and ru
   const interpreted = symbolKey('[JIT] tid 99', '[.] JS:~onHeaders file:///tmp/ci-3/dist/worker/upstream/attempt.js:57:14');
   t.is(optimised, 'JS onHeaders dist/worker/upstream/attempt.js:57:14');
   t.is(interpreted, optimised);
+  // Node 24's V8 marks context-specialised code with a quote after the tier
+  t.is(symbolKey(JIT, "[.] JS:*'onHeaders file:///work/main/dist/worker/upstream/attempt.js:57:14"), optimised);
+  t.is(layerOf(JIT, "[.] JS:*'onHeaders file:///work/main/dist/worker/upstream/attempt.js:57:14"), 'JS the proxy');
   t.is(symbolKey(JIT, '[.] JS:*_resume /work/main/node_modules/undici/lib/dispatcher/client.js:589:18'), 'JS _resume node_modules/undici/lib/dispatcher/client.js:589:18');
   t.is(symbolKey('[kernel.kallsyms]', '[k] tcp_ack'), 'tcp_ack');
   t.is(symbolKey(JIT, '[.] 0x00007f9ce77c6063'), 'JIT (unnamed)');
@@ -44,6 +47,7 @@ test('the JIT tier is read from the perf-map mark, and only for JavaScript funct
   t.is(jitTier('[.] JS:^onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'baseline');
   t.is(jitTier('[.] JS:*onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'optimised');
   t.is(jitTier('JS:+onHeaders file:///w/dist/worker/upstream/attempt.js:57:14'), 'optimised');
+  t.is(jitTier("[.] JS:*'onHeaders file:///w/dist/worker/upstream/attempt.js:57:14"), 'optimised');
   t.is(jitTier('[.] JS:wasm-function[20]-20-turbofan'), null);
   t.is(jitTier('[.] RegExp:a+b'), null);
   t.is(jitTier('[.] Builtins_LoadIC'), null);
