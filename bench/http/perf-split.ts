@@ -55,32 +55,54 @@ interface Sample {
   readonly proxySymbols: Record<string, number>;
 }
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' }, seconds: { type: 'string', default: '8' }, top: { type: 'string', default: '15' },
-    only: { type: 'string', default: 'stickyd,stickyd-nolog,undici' }, stickyd: { type: 'string', multiple: true, default: [] },
-    help: { type: 'boolean', default: false },
-  },
-  strict: true,
-});
-if (values.help) {
-  process.stdout.write('Usage: node --import tsx bench/http/perf-split.ts [--runs 5] [--seconds 8] [--top 15] [--only a,b,c] [--stickyd NAME=cli.js]\n');
-  process.exit(0);
+const USAGE = 'Usage: node --import tsx bench/http/perf-split.ts [--runs 5] [--seconds 8] [--top 15] [--only a,b,c] [--stickyd NAME=cli.js]\n';
+
+/** The command line, or a one-line reason it is wrong (exit 2, before anything starts). */
+interface Options {
+  readonly runs: number;
+  readonly seconds: number;
+  readonly top: number;
+  readonly only: string[];
+  readonly variants: { label: string; cli: string; args: string[] }[];
 }
-const count = (v: string, what: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number >= 1, not ${JSON.stringify(v)}`);
-  return n;
-};
-const RUNS = count(values.runs, '--runs');
-const SECONDS = count(values.seconds, '--seconds');
-const TOP = count(values.top, '--top');
-const ONLY = values.only.split(',').map((s) => s.trim()).filter((s) => s !== '');
-const VARIANTS = values.stickyd.map((v) => {
-  const eq = v.indexOf('=');
-  if (eq < 1) throw new Error(`--stickyd takes NAME=path/to/cli.js, not ${JSON.stringify(v)}`);
-  return { label: v.slice(0, eq), cli: resolve(v.slice(eq + 1)), args: [] as string[] };
-});
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string', default: '5' }, seconds: { type: 'string', default: '8' }, top: { type: 'string', default: '15' },
+      only: { type: 'string', default: 'stickyd,stickyd-nolog,undici' }, stickyd: { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const count = (v: string, what: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number >= 1, not ${JSON.stringify(v)}`);
+    return n;
+  };
+  const variants = values.stickyd.map((v) => {
+    const eq = v.indexOf('=');
+    if (eq < 1) throw new Error(`--stickyd takes NAME=path/to/cli.js, not ${JSON.stringify(v)}`);
+    return { label: v.slice(0, eq), cli: resolve(v.slice(eq + 1)), args: [] as string[] };
+  });
+  const only = values.only.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (only.length === 0) throw new Error('--only names no subject');
+  return { runs: count(values.runs, '--runs'), seconds: count(values.seconds, '--seconds'), top: count(values.top, '--top'), only, variants };
+}
+
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`perf-split: ${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { runs: RUNS, seconds: SECONDS, top: TOP, only: ONLY, variants: VARIANTS } = options;
 
 const t0 = Date.now();
 const say = (line: string): void => { process.stderr.write(`[perf-split ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`); };
@@ -97,6 +119,14 @@ async function cleanup(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { say(`${signal}: stopping`); void cleanup().finally(() => process.exit(130)); });
 
 async function main(): Promise<void> {
+  // the names first, so a typo fails before anything starts
+  const all = buildSubjects(VARIANTS);
+  const subjects = ONLY.map((name) => {
+    const s = all.find((x) => x.name === name);
+    if (s === undefined) throw new Error(`--only: no subject ${JSON.stringify(name)}; there are ${all.map((x) => x.name).join(', ')}`);
+    if (s.reference === true || s.sessions !== undefined) throw new Error(`--only: ${name} is not measured by perf-split (a reference point, or sessions of its own)`);
+    return s;
+  });
   if (os.availableParallelism() < 2) throw new Error('perf-split pins the proxy to CPU 1 and the rest to CPU 0: it needs 2 CPUs');
   try {
     execFileSync('perf', ['--version'], { stdio: 'ignore' });
@@ -124,15 +154,10 @@ async function main(): Promise<void> {
     stickydSplitConfig: await writeStickydSplitConfig(join(run, 'stickyd-split'), v1),
     stickydPins: await writeStickydPinsConfig(join(run, 'stickyd-pins'), v1),
   };
-  const all = buildSubjects(VARIANTS);
-  const subjects = ONLY.map((name) => {
-    const s = all.find((x) => x.name === name);
-    if (s === undefined) throw new Error(`--only: no subject ${JSON.stringify(name)}; there are ${all.map((x) => x.name).join(', ')}`);
-    if (s.reference === true || s.sessions !== undefined) throw new Error(`--only: ${name} is not measured by perf-split (a reference point, or sessions of its own)`);
+  for (const s of subjects) {
     const why = s.unavailable(env);
-    if (why !== null) throw new Error(`${name}: ${why}`);
-    return s;
-  });
+    if (why !== null) throw new Error(`${s.name}: ${why}`);
+  }
   const samples: Sample[] = [];
   for (let r = 1; r <= RUNS; r++) {
     for (const subject of subjects) {
@@ -229,7 +254,7 @@ function perfReport(data: string): { dso: string; sym: string; samples: number }
 const f1 = (x: number): string => x.toFixed(1);
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
 
-export function render(samples: readonly Sample[], names: readonly string[], cpu: string): string {
+function render(samples: readonly Sample[], names: readonly string[], cpu: string): string {
   const of = (name: string): Sample[] => samples.filter((s) => s.subject === name);
   const runs = Math.max(...names.map((n) => of(n).length));
   const lines = [
