@@ -45,6 +45,21 @@ export interface LoadSample {
 const WRK_SCRIPT = fileURLToPath(new URL('./wrk-sticky.lua', import.meta.url));
 const running = new Set<ChildProcess>();
 
+/** Session values shaped like stickyd's minted ones (32 hex digits), fixed so runs are comparable. */
+export function buildCookies(n: number): string[] {
+  const out: string[] = [];
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    let v = '';
+    for (let w = 0; w < 4; w++) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; // xorshift32
+      v += x.toString(16).padStart(8, '0');
+    }
+    out.push(v);
+  }
+  return out;
+}
+
 export function assertLoopback(url: string): void {
   if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) throw new Error(`benchmarks target 127.0.0.1 only, not ${url}`);
 }

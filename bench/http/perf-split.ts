@@ -27,7 +27,7 @@ import { median } from '../results-md.js';
 import { DEMO_HOST, writeStickydConfig, writeStickydEditsConfig, writeStickydPinsConfig, writeStickydSplitConfig } from '../stickyd-config.js';
 import { startBackends } from './backends.js';
 import { treeCpu, treePids } from './cpu.js';
-import { runLoad, stopLoad } from './load.js';
+import { buildCookies, runLoad, stopLoad } from './load.js';
 import { ensureBinaries, prepareRunDir } from './peers.js';
 import { ProcessGroup, sleep } from './procs.js';
 import { OUT_DIR } from './report.js';
@@ -57,7 +57,6 @@ interface Sample {
 
 const USAGE = 'Usage: node --import tsx bench/http/perf-split.ts [--runs 5] [--seconds 8] [--top 15] [--only a,b,c] [--stickyd NAME=cli.js]\n';
 
-/** The command line, or a one-line reason it is wrong (exit 2, before anything starts). */
 interface Options {
   readonly runs: number;
   readonly seconds: number;
@@ -66,6 +65,7 @@ interface Options {
   readonly variants: { label: string; cli: string; args: string[] }[];
 }
 
+/** The command line, or a one-line reason it is wrong (exit 2, before anything starts). */
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   execFileSync('taskset', ['-p', '-c', PIN.rest, String(process.pid)], { stdio: 'ignore' });
   run = await mkdtemp(join(os.tmpdir(), 'stickyd-perf-split-'));
   await prepareRunDir(run);
-  const cookies = Array.from({ length: COOKIES }, (_, i) => (0x9e3779b9 * (i + 1) >>> 0).toString(16).padStart(8, '0').repeat(4));
+  const cookies = buildCookies(COOKIES);
   const cookieFile = join(run, 'cookies.txt');
   await writeFile(cookieFile, cookies.join('\n') + '\n');
   const backends = await startBackends(group, run, bins.nginx);
@@ -217,18 +217,17 @@ async function measure(subject: Subject, env: BenchEnv, r: number, cookieFile: s
     for (const row of rows) {
       const us = (row.samples / total) * usPerReq;
       const layer = layerOf(row.dso, row.sym);
+      const key = symbolKey(row.dso, row.sym);
       layers[layer] += us;
+      symbols[key] = (symbols[key] ?? 0) + us;
       const tier = jitTier(row.sym);
       if (tier !== null) {
         tiers.all[tier] += us;
         if (layer === 'JS the proxy') {
           tiers.proxy[tier] += us;
-          const k = `${tier} ${symbolKey(row.dso, row.sym)}`;
-          proxySymbols[k] = (proxySymbols[k] ?? 0) + us;
+          proxySymbols[`${tier} ${key}`] = (proxySymbols[`${tier} ${key}`] ?? 0) + us;
         }
       }
-      const key = symbolKey(row.dso, row.sym);
-      symbols[key] = (symbols[key] ?? 0) + us;
     }
     say(`  ${load.requests} requests, ${load.rps.toFixed(0)} req/s, ${usPerReq.toFixed(1)} µs CPU per request, ${total} samples`);
     return { subject: subject.name, run: r, requests: load.requests, rps: load.rps, usPerReq, samples: total, layers, symbols, tiers, proxySymbols };
@@ -277,21 +276,21 @@ function render(samples: readonly Sample[], names: readonly string[], cpu: strin
   lines.push(`| req/s | ${names.map((n) => median(of(n).map((s) => s.rps)).toFixed(0)).join(' | ')} |${names.slice(1).map(() => ' |').join('')}`);
   lines.push('', 'JavaScript by V8 tier, µs per request (medians): the proxy\'s own / all JavaScript', '', `| tier | ${names.join(' | ')} |`, `| --- |${names.map(() => ' ---: |').join('')}`);
   for (const tier of TIERS) lines.push(`| ${tier} | ${names.map((n) => `${f1(median(of(n).map((s) => s.tiers.proxy[tier])))} / ${f1(median(of(n).map((s) => s.tiers.all[tier])))}`).join(' | ')} |`);
-  for (const n of names) {
-    const keys = new Set(of(n).flatMap((s) => Object.keys(s.proxySymbols)));
-    const top = [...keys].map((k) => [k, median(of(n).map((s) => s.proxySymbols[k] ?? 0))] as const)
-      .filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, TOP);
-    if (top.length === 0) continue;
-    lines.push('', `${n}: the proxy's own functions by tier, µs per request (median)`, '');
+  // a subject's TOP entries of one of its per-sample records, by their median over its runs (0 where a run has none)
+  const topOf = (n: string, record: (s: Sample) => Record<string, number>): (readonly [string, number])[] => {
+    const keys = new Set(of(n).flatMap((s) => Object.keys(record(s))));
+    return [...keys].map((k) => [k, median(of(n).map((s) => record(s)[k] ?? 0))] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, TOP);
+  };
+  const list = (title: string, top: readonly (readonly [string, number])[]): void => {
+    lines.push('', title, '');
     for (const [k, v] of top) lines.push(`    ${v.toFixed(2).padStart(6)}  ${k}`);
+  };
+  for (const n of names) {
+    const top = topOf(n, (s) => s.proxySymbols);
+    if (top.length > 0) list(`${n}: the proxy's own functions by tier, µs per request (median)`, top);
   }
+  for (const n of names) list(`${n}: top ${TOP} symbols, µs per request (median)`, topOf(n, (s) => s.symbols));
   const sym = (s: Sample, k: string): number => s.symbols[k] ?? 0;
-  for (const n of names) {
-    const keys = new Set(of(n).flatMap((s) => Object.keys(s.symbols)));
-    const top = [...keys].map((k) => [k, median(of(n).map((s) => sym(s, k)))] as const).sort((a, b) => b[1] - a[1]).slice(0, TOP);
-    lines.push('', `${n}: top ${TOP} symbols, µs per request (median)`, '');
-    for (const [k, v] of top) lines.push(`    ${v.toFixed(2).padStart(6)}  ${k}`);
-  }
   for (const n of names.slice(1)) {
     const keys = new Set([...of(names[0]!), ...of(n)].flatMap((s) => Object.keys(s.symbols)));
     const d = [...keys].map((k) => [k, diff(names[0]!, n, (s) => sym(s, k))] as const).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, TOP);

@@ -14,7 +14,7 @@ import { PAIR_WARMUP_SEC, parseBenchArgs, type Tool } from './args.js';
 import { startBackends } from './backends.js';
 import { checkSticky } from './check.js';
 import { machineCpu, treeCpu } from './cpu.js';
-import { runLoad, stopLoad, type LoadSpec } from './load.js';
+import { buildCookies, runLoad, stopLoad, type LoadSpec } from './load.js';
 import { ensureBinaries, prepareRunDir, versionOf } from './peers.js';
 import { ProcessGroup, sleep } from './procs.js';
 import { median } from '../results-md.js';
@@ -326,21 +326,6 @@ async function featureCosts(cpu: string | null): Promise<FeatureCost[]> {
   const line = out.split('\n').find((l) => l.startsWith('FEATURES_JSON '));
   if (code !== 0 || line === undefined) throw new Error(`bench/features/micro.ts exited ${code}: ${out.trim()}`);
   return JSON.parse(line.slice('FEATURES_JSON '.length)) as FeatureCost[];
-}
-
-/** Session values shaped like stickyd's minted ones (32 hex digits), fixed so runs are comparable. */
-function buildCookies(n: number): string[] {
-  const out: string[] = [];
-  let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    let v = '';
-    for (let w = 0; w < 4; w++) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; // xorshift32
-      v += x.toString(16).padStart(8, '0');
-    }
-    out.push(v);
-  }
-  return out;
 }
 
 function versions(b: ReturnType<typeof ensureBinaries>): Record<string, string | null> {
