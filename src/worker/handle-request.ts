@@ -60,7 +60,8 @@ export function handleRequest(ctx: WorkerContext, req: IncomingMessage, res: Ser
     observation.upgradeRefused(reason);
   }
   const r = resolveRequest(rt, listenerPort, req, ctx.health);
-  if (r.kind !== 'routed') {
+  if (r.kind === 'routed') observation.sawHost(r.host);
+  else {
     if (r.kind === 'refused') {
       // Hostile or ambiguous input: answer and close; nothing of it, or after it, reaches a backend.
       if (r.hostile) markClientFaulted(req.socket);

@@ -45,6 +45,8 @@ export class RequestObservation {
   #bytes = -1;
   #upgradeRefused: UpgradeRefusal | null = null;
   #overflow: OverflowLimit | null = null;
+  /** the request host as routing read it; null: read from the request when the line is written */
+  #host: string | null = null;
   /** the exchange's own close step (proxy.ts), run after the meters: one listener on 'close', not two */
   #then: (() => void) | null = null;
 
@@ -73,6 +75,11 @@ export class RequestObservation {
     this.#session = use;
     const sent = index >= 0;
     countSession(target.subset.meter, sent && (use === 'minted' || use === 'repinned'), pin, sent && use === 'refreshed');
+  }
+
+  /** Routing read the request's host (readRequestHost): the line takes it instead of reading it again. */
+  sawHost(host: string): void {
+    this.#host = host;
   }
 
   /** The request's Upgrade header is stripped for `reason` (counted by the caller). */
@@ -132,7 +139,7 @@ export class RequestObservation {
       requestId: this.#requestId,
       client: normaliseAddress(req.socket.remoteAddress ?? ''),
       method: req.method ?? '',
-      host: readRequestHost(req.headers),
+      host: this.#host ?? readRequestHost(req.headers),
       path: readRequestPath(req.url ?? '/'),
       status,
       bytes: this.#bytes >= 0 ? this.#bytes : localBodyBytes(this.#res),

@@ -64,6 +64,8 @@ export interface Resolved {
   readonly mirrors: MirrorTarget[] | null;
   /** hash32 of `key` when routing computed it, else null (resolve-session.ts) */
   readonly keyHash: number | null;
+  /** the request host as routing read it (readRequestHost), so the access line need not read it again */
+  readonly host: string;
 }
 
 export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: ResolvableRequest, health: HealthState): Resolution {
@@ -72,24 +74,24 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
   const url = req.url ?? '/';
   // checkRequest let only OPTIONS through with it
   if (url === '*') return { kind: 'server-options' };
+  const host = readRequestHost(req.headers);
   const listener = rt.listeners.get(listenerPort);
   if (listener !== undefined) {
-    const verdict = checkGatewayServer(listener, readRequestHost(req.headers), url, readConnectionKey(req));
+    const verdict = checkGatewayServer(listener, host, url, readConnectionKey(req));
     if (verdict !== null) {
       if (verdict.kind === 'redirect') return { kind: 'https-redirect', location: verdict.location };
-      return { kind: 'refused', code: 'STICKYD_ERR_MISDIRECTED', message: errorText.misdirected(readRequestHost(req.headers), verdict.server), hostile: false };
+      return { kind: 'refused', code: 'STICKYD_ERR_MISDIRECTED', message: errorText.misdirected(host, verdict.server), hostile: false };
     }
   }
   const rawPath = readRequestPath(url);
   const path = normalizePath(rawPath);
-  const route = selectRoute(rt, listenerPort, req, path);
+  const route = selectRoute(rt, listenerPort, req, path, host);
   if (typeof route === 'string') {
-    const host = readRequestHost(req.headers);
     return { kind: 'refused', code: route, message: route === 'STICKYD_ERR_NO_HOST' ? errorText.noHost(host) : errorText.noRoute(host, path), hostile: false };
   }
   if (route.plans.answer !== null) {
     return {
-      kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, sessionHeader: null, use: 'none', pin: null, down: null, index: -1, mirrors: null, keyHash: null,
+      kind: 'routed', route, rawPath, path, upstreamPath: null, target: null, key: null, setCookie: null, sessionHeader: null, use: 'none', pin: null, down: null, index: -1, mirrors: null, keyHash: null, host,
     };
   }
   const upstreamPath = buildUpstreamPath(route, req, rawPath, path);
@@ -103,6 +105,6 @@ export function resolveRequest(rt: RuntimeSnapshot, listenerPort: number, req: R
   const s = resolveSession(rt, subset, req, down, undefined, split);
   const mirrors = route.mirrors === null ? null : selectMirrorTargets(rt, route, req, view);
   return {
-    kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors, keyHash: s.keyHash ?? null,
+    kind: 'routed', route, rawPath, path, upstreamPath, target, key: s.key, setCookie: s.setCookie, sessionHeader: s.sessionHeader, use: s.use, pin: s.pin, down, index: s.index, mirrors, keyHash: s.keyHash ?? null, host,
   };
 }

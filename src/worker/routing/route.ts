@@ -10,12 +10,18 @@ export type RouteFailure = 'STICKYD_ERR_NO_HOST' | 'STICKYD_ERR_NO_ROUTE';
 /**
  * The first route whose matches accept the request. `path` is the request's path without query,
  * normalised (normalize-path.ts). A forwarding route then takes a destination (selectDestination);
- * one with an answer (redirect, direct response) is answered by the caller.
+ * one with an answer (redirect, direct response) is answered by the caller. `host`: the request's
+ * (readRequestHost), when the caller has read it already.
  */
-export function selectRoute(rt: RuntimeSnapshot, listenerPort: number, req: RequestHead, path: string): RuntimeRoute | RouteFailure {
+export function selectRoute(
+  rt: RuntimeSnapshot,
+  listenerPort: number,
+  req: RequestHead,
+  path: string,
+  host = readRequestHost(req.headers),
+): RuntimeRoute | RouteFailure {
   const listener = rt.listeners.get(listenerPort);
   if (listener === undefined) return 'STICKYD_ERR_NO_HOST';
-  const host = readRequestHost(req.headers);
   if (lookupHost(listener.gatewayHosts, host) === null) return 'STICKYD_ERR_NO_HOST';
   const vhost = lookupHost(listener.virtualHosts, host);
   if (vhost === null) return 'STICKYD_ERR_NO_HOST';

@@ -95,6 +95,12 @@ test('host is lower-cased and its port stripped, IPv6 literals included', (t) =>
   t.is(readRequestHost({ host: '[2001:DB8::1]' }), '[2001:db8::1]');
   t.is(readRequestHost({ host: 'a.test:' }), 'a.test');
   t.is(readRequestHost({}), '');
+  // the port is cut at the last ':', as lastIndexOf would (the scan is by hand: request-head.ts)
+  t.is(readRequestHost({ host: 'A.Test:8080' }), 'a.test');
+  t.is(readRequestHost({ host: 'a.test' }), 'a.test');
+  t.is(readRequestHost({ host: 'a:b:80' }), 'a:b');
+  t.is(readRequestHost({ host: ':80' }), '');
+  t.is(readRequestHost({ host: '[::1]:8080' }), '[::1]');
 });
 
 test('Gateway hosts filter before VirtualService hosts; no match is NO_HOST', (t) => {
