@@ -93,7 +93,11 @@ export interface ForwardFacts {
 
 /**
  * Upstream request headers as a flat [name, value, ...] list: end-to-end headers as received
- * (Host untouched), then X-Forwarded-For/Proto/Host and X-Request-Id.
+ * (Host untouched), then X-Forwarded-For/Proto/Host and X-Request-Id. stickyd's own names are
+ * lower-case, as Envoy sends every name on HTTP/1.1: undici's table of known header names
+ * (node_modules/undici/lib/core/constants.js) has none of these four, so for a mixed-case name it
+ * lower-cases a fresh copy and looks that up in V8's string table, on every request
+ * (bench/RESULTS.md, Attempts).
  */
 export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts): string[] {
   const headers: IncomingHttpHeaders = req.headers;
@@ -104,11 +108,11 @@ export function buildUpstreamHeaders(req: IncomingMessage, facts: ForwardFacts):
   // A chunked request body is framed on our hop by the upstream client itself: undici sends
   // Transfer-Encoding: chunked for a body of unknown length and refuses the header from callers.
   const priorFor = trusted ? headers['x-forwarded-for'] : undefined;
-  out.push('X-Forwarded-For', priorFor === undefined || priorFor === '' ? facts.clientAddress : `${priorFor}, ${facts.clientAddress}`);
-  if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('X-Forwarded-Proto', facts.encrypted === true ? 'https' : 'http');
-  if (headers.host !== undefined && (!trusted || headers['x-forwarded-host'] === undefined)) out.push('X-Forwarded-Host', headers.host);
-  out.push('X-Request-Id', facts.requestId);
-  if (facts.clientCert !== undefined && facts.clientCert !== null) out.push('X-Forwarded-Client-Cert', facts.clientCert);
+  out.push('x-forwarded-for', priorFor === undefined || priorFor === '' ? facts.clientAddress : `${priorFor}, ${facts.clientAddress}`);
+  if (!trusted || headers['x-forwarded-proto'] === undefined) out.push('x-forwarded-proto', facts.encrypted === true ? 'https' : 'http');
+  if (headers.host !== undefined && (!trusted || headers['x-forwarded-host'] === undefined)) out.push('x-forwarded-host', headers.host);
+  out.push('x-request-id', facts.requestId);
+  if (facts.clientCert !== undefined && facts.clientCert !== null) out.push('x-forwarded-client-cert', facts.clientCert);
   return out;
 }
 
