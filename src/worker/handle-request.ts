@@ -8,7 +8,7 @@ import type { AccessLog } from './telemetry/access-log.js';
 import type { HealthState } from './routing/health-state.js';
 import { RequestObservation } from './downstream/observe.js';
 import { proxyRequest, type ProxyContext } from './upstream/proxy.js';
-import { readRequestId } from './downstream/request-head.js';
+import { readRequestId } from './downstream/request-id.js';
 import { buildError, errorText, sendError, sendHttpsRedirect, sendServerOptions } from './downstream/responses.js';
 import { resolveRequest, type Resolved } from './routing/resolve-request.js';
 import { readMatchCut } from './routing/route.js';

@@ -13,7 +13,7 @@ import type { WorkerContext } from './handle-request.js';
 import { buildEndpointRequestHeaders } from './upstream/request-headers.js';
 import { resolveRequest } from './routing/resolve-request.js';
 import { errorText } from './downstream/responses.js';
-import { readRequestId } from './downstream/request-head.js';
+import { readRequestId } from './downstream/request-id.js';
 import type { RouteTarget, RuntimeSnapshot } from './routing/runtime-snapshot.js';
 import { countOverflow, countSession, countStatus, type SubsetMeter } from './telemetry/stats.js';
 import type { BreakerWaiter } from './routing/circuit-breaker.js';

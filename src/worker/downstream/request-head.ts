@@ -1,7 +1,6 @@
 // The few facts routing and key extraction read from a request, behind a minimal interface that an
 // IncomingMessage satisfies and a plain object can fake, so route.ts and sticky.ts are testable
 // without a socket.
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface RequestHead {
@@ -13,14 +12,6 @@ export interface RequestHead {
   /** name/value pairs as received; consulted only to find the first of several header lines */
   readonly rawHeaders?: readonly string[] | undefined;
   readonly socket?: { readonly remoteAddress?: string | undefined } | undefined;
-}
-
-/** A client X-Request-Id longer than this is replaced: it is echoed and logged, so keep it bounded. */
-export const MAX_REQUEST_ID_LENGTH = 128;
-
-/** The client's X-Request-Id when it is one value of sane length, else a fresh UUID. */
-export function readRequestId(value: string | string[] | undefined): string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : randomUUID();
 }
 
 /**
