@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { initHasher } from '../../../../src/balancing/hash.js';
 import { DEFAULT_SETTINGS } from '../../../../src/config/settings.js';
 import { loadKernel } from '../../../../src/kernel/index.js';
-import { buildUpstreamHeaders } from '../../../../src/worker/downstream/forward-headers.js';
+import { buildClientHeaders, buildUpstreamHeaders } from '../../../../src/worker/downstream/forward-headers.js';
 import { buildRuntimeSnapshot } from '../../../../src/worker/routing/runtime-snapshot.js';
 
 function fakeRequest(raw: string[]): IncomingMessage {
@@ -67,4 +67,26 @@ test('Upgrade and HTTP2-Settings never travel on a plain request, named in Conne
     t.is(h.connection, undefined);
     t.deepEqual(h.accept, ['*/*']);
   }
+});
+
+test('hop-by-hop and owned names are dropped in any letter case; names of the same length are kept', (t) => {
+  const raw = ['HOST', 'app.test', 'CONNECTION', 'close', 'Keep-Alive', 'timeout=5', 'tE', 'trailers', 'TRANSFER-encoding', 'chunked', 'X-REQUEST-ID', 'theirs',
+    'x-Forwarded-FOR', '9.9.9.9', 'Content-Type', 'text/plain', 'Accept-Charset', 'utf-8', 'Te-Extra', '1', 'Expect', '100-continue', 'Cookie', 'a=1'];
+  const out = buildUpstreamHeaders(fakeRequest(raw), { clientAddress: '198.51.100.9', requestId: 'rid', fallbackHost: 'svc', trustedPeer: false });
+  const h = pairs(out);
+  for (const gone of ['connection', 'keep-alive', 'te', 'transfer-encoding', 'expect']) t.is(h[gone], undefined, gone);
+  t.deepEqual(h['x-request-id'], ['rid']);
+  t.deepEqual(h['x-forwarded-for'], ['198.51.100.9']);
+  t.deepEqual(h['content-type'], ['text/plain'], 'as long as x-request-id, kept');
+  t.deepEqual(h['accept-charset'], ['utf-8'], 'as long as http2-settings, kept');
+  t.deepEqual(h['te-extra'], ['1']);
+  t.deepEqual(h.cookie, ['a=1'], 'as long as expect, kept');
+  t.is(out.filter((x) => x.toLowerCase() === 'host').length, 1, 'an upper-case HOST counts as the Host: no fallback added');
+  t.deepEqual(h.host, ['app.test']);
+});
+
+test('the client response drops hop-by-hop lines in any case, and a CONNECTION header\'s named fields', (t) => {
+  const raw = ['CONNECTION', 'X-Debug', 'x-debug', '1', 'Keep-Alive', 'timeout=5', 'Server', 'nginx', 'x-request-id', 'backend', 'Content-Length', '2', 'Set-Cookie', 'a=1'];
+  const out = buildClientHeaders(raw, 'id', null, false);
+  t.deepEqual(out, ['Server', 'nginx', 'Content-Length', '2', 'Set-Cookie', 'a=1', 'X-Request-Id', 'id']);
 });
