@@ -14,7 +14,10 @@ export function readRequestId(value: string | string[] | undefined): string {
   return typeof value === 'string' && value !== '' && value.length <= MAX_REQUEST_ID_LENGTH ? value : newRequestId();
 }
 
-/** Ids per randomFillSync: one call into the CSPRNG per 128 requests, as randomUUID's own cache does. */
+/**
+ * Ids per randomFillSync: one call into the CSPRNG per 128 requests, as randomUUID's own cache
+ * does. Request ids are echoed to clients and logged, not secrets, so the batch is an ordinary Buffer.
+ */
 const BATCH = 128;
 const random = Buffer.alloc(16 * BATCH);
 let next = BATCH;
