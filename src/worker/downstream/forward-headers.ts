@@ -45,6 +45,20 @@ const DROP_REQUEST = new Set([...HOP_BY_HOP, ...REQUEST_OWNED]);
 const DROP_REQUEST_TRUSTED = new Set([...HOP_BY_HOP, ...REQUEST_OWNED_TRUSTED]);
 const DROP_RESPONSE = new Set([...HOP_BY_HOP, ...RESPONSE_OWNED]);
 
+/**
+ * Bit (c & 31) of MAY_DROP[n] is set when some dropped name has length n and first character c;
+ * `& 31` folds a letter's case. A header line whose name sets no bit (Host, Cookie, Content-Type,
+ * Content-Length, Server, Date...) is copied without a lower-cased copy of its name or a Set lookup,
+ * both of which showed in the profile (bench/RESULTS.md, Attempts); a false positive only costs
+ * the full check. DROP_REQUEST holds every name the other two sets do.
+ */
+const MAY_DROP = new Uint32Array(32);
+for (const n of DROP_REQUEST) MAY_DROP[n.length]! |= 1 << (n.charCodeAt(0) & 31);
+
+function mayDrop(name: string): boolean {
+  return name.length < 32 && (MAY_DROP[name.length]! & (1 << (name.charCodeAt(0) & 31))) !== 0;
+}
+
 /** Lower-case names listed in a Connection header; null when there are none beyond hop-by-hop ones. */
 function parseConnectionTokens(connection: string | undefined): string[] | null {
   // the common values, without splitting: every keep-alive response carries one of them
@@ -68,11 +82,10 @@ function copyEndToEnd(raw: readonly string[], connection: string | undefined, dr
   let sawHost = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (drop.has(lower)) continue;
-    if (dropUnderscores && lower.indexOf('_') !== -1) continue;
-    if (nominated !== null && nominated.includes(lower)) continue;
-    if (lower === 'host') sawHost = true;
+    if (mayDrop(name) && drop.has(name.toLowerCase())) continue;
+    if (dropUnderscores && name.indexOf('_') !== -1) continue;
+    if (nominated !== null && nominated.includes(name.toLowerCase())) continue;
+    if (name.length === 4 && (name.charCodeAt(0) | 0x20) === 0x68 /* h */ && name.toLowerCase() === 'host') sawHost = true;
     out.push(name, raw[i + 1]!);
   }
   return sawHost;
@@ -148,7 +161,7 @@ export function buildClientHeaders(raw: readonly string[], requestId: string, se
   let connection: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1]! : `${connection}, ${raw[i + 1]!}`;
+    if (name.length === 10 && (name.charCodeAt(0) | 0x20) === 0x63 /* c */ && name.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1]! : `${connection}, ${raw[i + 1]!}`;
   }
   const out: string[] = [];
   copyEndToEnd(raw, connection, DROP_RESPONSE, out);

@@ -71,7 +71,8 @@ test('Upgrade and HTTP2-Settings never travel on a plain request, named in Conne
 
 test('hop-by-hop and owned names are dropped in any letter case; names of the same length are kept', (t) => {
   const raw = ['HOST', 'app.test', 'CONNECTION', 'close', 'Keep-Alive', 'timeout=5', 'tE', 'trailers', 'TRANSFER-encoding', 'chunked', 'X-REQUEST-ID', 'theirs',
-    'x-Forwarded-FOR', '9.9.9.9', 'Content-Type', 'text/plain', 'Accept-Charset', 'utf-8', 'Te-Extra', '1', 'Expect', '100-continue', 'Cookie', 'a=1'];
+    'x-Forwarded-FOR', '9.9.9.9', 'Content-Type', 'text/plain', 'Accept-Charset', 'utf-8', 'Te-Extra', '1', 'Expect', '100-continue', 'Cookie', 'a=1',
+    'Keep-Alivx', 'k', 'X-Request-Ix', 'x'];
   const out = buildUpstreamHeaders(fakeRequest(raw), { clientAddress: '198.51.100.9', requestId: 'rid', fallbackHost: 'svc', trustedPeer: false });
   const h = pairs(out);
   for (const gone of ['connection', 'keep-alive', 'te', 'transfer-encoding', 'expect']) t.is(h[gone], undefined, gone);
@@ -81,6 +82,8 @@ test('hop-by-hop and owned names are dropped in any letter case; names of the sa
   t.deepEqual(h['accept-charset'], ['utf-8'], 'as long as http2-settings, kept');
   t.deepEqual(h['te-extra'], ['1']);
   t.deepEqual(h.cookie, ['a=1'], 'as long as expect, kept');
+  t.deepEqual(h['keep-alivx'], ['k'], 'the length and first letter of keep-alive, kept');
+  t.deepEqual(h['x-request-ix'], ['x'], 'the length and first letter of x-request-id, kept');
   t.is(out.filter((x) => x.toLowerCase() === 'host').length, 1, 'an upper-case HOST counts as the Host: no fallback added');
   t.deepEqual(h.host, ['app.test']);
 });
