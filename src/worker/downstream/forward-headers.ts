@@ -50,13 +50,15 @@ const DROP_RESPONSE = new Set([...HOP_BY_HOP, ...RESPONSE_OWNED]);
  * `& 31` folds a letter's case. A header line whose name sets no bit (Host, Cookie, Content-Type,
  * Content-Length, Server, Date...) is copied without a lower-cased copy of its name or a Set lookup,
  * both of which showed in the profile (bench/RESULTS.md, Attempts); a false positive only costs
- * the full check. DROP_REQUEST holds every name the other two sets do.
+ * the full check. Built from all three sets and sized by their longest name, so a name added to
+ * any of them is dropped without touching this.
  */
-const MAY_DROP = new Uint32Array(32);
-for (const n of DROP_REQUEST) MAY_DROP[n.length]! |= 1 << (n.charCodeAt(0) & 31);
+const DROPPED = [...DROP_REQUEST, ...DROP_REQUEST_TRUSTED, ...DROP_RESPONSE];
+const MAY_DROP = new Uint32Array(Math.max(...DROPPED.map((n) => n.length)) + 1);
+for (const n of DROPPED) MAY_DROP[n.length]! |= 1 << (n.charCodeAt(0) & 31);
 
 function mayDrop(name: string): boolean {
-  return name.length < 32 && (MAY_DROP[name.length]! & (1 << (name.charCodeAt(0) & 31))) !== 0;
+  return name.length < MAY_DROP.length && (MAY_DROP[name.length]! & (1 << (name.charCodeAt(0) & 31))) !== 0;
 }
 
 /** Lower-case names listed in a Connection header; null when there are none beyond hop-by-hop ones. */
