@@ -220,10 +220,21 @@ function isoTime(ms: number): string {
   return isoText;
 }
 
+/** `","status":N,"bytes":` for every status Node can send (100-999) and 0 (no response written). */
+const STATUS_BYTES: readonly string[] = Array.from({ length: 1000 }, (_, s) => flatString('","status":' + s + ',"bytes":'));
+/** The run between client and host for the commonest method, so a GET line has no method piece of its own. */
+const GET_HOST = flatString('","method":"GET","host":"');
+/** `,"durationMs":N.` for durations under MAX_TABLED_MS whole milliseconds; longer ones are built. */
+const MAX_TABLED_MS = 100;
+const DURATION_MS: readonly string[] = Array.from({ length: MAX_TABLED_MS }, (_, ms) => flatString(',"durationMs":' + ms + '.'));
+
 /**
  * One line, newline included. `time` is when the request started (wall clock = offset + monotonic
  * start). Few pieces on purpose: each `+` of a value is a node V8 walks again when the line is
- * written, which cost as much as building it (bench/RESULTS.md).
+ * written, which cost as much as building it (bench/RESULTS.md). Constant runs between two values
+ * come from tables (status, whole milliseconds), and values shorter than V8's smallest tree node
+ * (13 characters: the key hash's eight hex digits) are joined first, so V8 copies them into one
+ * flat piece instead of linking them into the line's tree.
  */
 export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - performance.now()): string {
   const us = durationMicros(f.durationMs);
@@ -233,18 +244,16 @@ export function buildAccessLine(f: AccessFields, wallOffset = Date.now() - perfo
     '{"msg":"access","time":"' + isoTime(Math.round(wallOffset + f.startedAt)) +
     '","requestId":"' + jsonInner(f.requestId) +
     '","client":"' + jsonInner(f.client) +
-    '","method":"' + jsonInner(f.method) +
-    '","host":"' + jsonInner(clip(f.host, MAX_HOST_CHARS)) +
+    (f.method === 'GET' ? GET_HOST : '","method":"' + jsonInner(f.method) + '","host":"') + jsonInner(clip(f.host, MAX_HOST_CHARS)) +
     '","path":"' + jsonInner(clip(f.path, MAX_PATH_CHARS)) +
-    '","status":' + f.status +
-    ',"bytes":' + f.bytes +
-    ',"durationMs":' + whole + '.' + DIGITS3[us - whole * 1000]! +
+    (STATUS_BYTES[f.status] ?? '","status":' + f.status + ',"bytes":') + f.bytes +
+    (whole < MAX_TABLED_MS ? DURATION_MS[whole]! : ',"durationMs":' + whole + '.') + DIGITS3[us - whole * 1000]! +
     f.destinationJson +
     (f.upgradeRefused !== null || f.overflow != null
       ? rareTail(f, h)
       : h === null
       ? SESSION_AND_PID[f.session]
-      : SESSION_HASH[f.session] + HEX2[(h >>> 24) & 255]! + HEX2[(h >>> 16) & 255]! + HEX2[(h >>> 8) & 255]! + HEX2[h & 255]! + PID_TAIL)
+      : SESSION_HASH[f.session] + (HEX2[(h >>> 24) & 255]! + HEX2[(h >>> 16) & 255]! + HEX2[(h >>> 8) & 255]! + HEX2[h & 255]!) + PID_TAIL)
   );
 }
 
