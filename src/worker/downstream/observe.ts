@@ -47,6 +47,8 @@ export class RequestObservation {
   #overflow: OverflowLimit | null = null;
   /** the request host as routing read it; null: read from the request when the line is written */
   #host: string | null = null;
+  /** the client's address as the upstream head took it; null: read from the socket when the line is written */
+  #client: string | null = null;
   /** the exchange's own close step (proxy.ts), run after the meters: one listener on 'close', not two */
   #then: (() => void) | null = null;
 
@@ -80,6 +82,11 @@ export class RequestObservation {
   /** Routing read the request's host (readRequestHost): the line takes it instead of reading it again. */
   sawHost(host: string): void {
     this.#host = host;
+  }
+
+  /** The upstream head read the client's address (normalised): the line takes it instead of asking the socket again. */
+  sawClient(address: string): void {
+    this.#client = address;
   }
 
   /** The request's Upgrade header is stripped for `reason` (counted by the caller). */
@@ -137,7 +144,7 @@ export class RequestObservation {
     const target = this.#target;
     this.#log!.write({
       requestId: this.#requestId,
-      client: normaliseAddress(req.socket.remoteAddress ?? ''),
+      client: this.#client ?? normaliseAddress(req.socket.remoteAddress ?? ''),
       method: req.method ?? '',
       host: this.#host ?? readRequestHost(req.headers),
       path: readRequestPath(req.url ?? '/'),

@@ -14,7 +14,7 @@ import type { HeaderOp, RetryPolicy } from '../../snapshot/types.js';
 import { applyHeaderEdits } from '../downstream/header-edits.js';
 import { computeBackoffMs } from './backoff.js';
 import { buildClientHeaders } from '../downstream/forward-headers.js';
-import { buildEndpointRequestHeaders } from './request-headers.js';
+import { buildEndpointRequestHeaders, readClientAddress } from './request-headers.js';
 import { classifyOutcome, type Outcome, type OutcomeReporter } from './outlier-report.js';
 import { buildError, errorText, sendError } from '../downstream/responses.js';
 import { isIdempotent, shouldRetryFailure, shouldRetryStatus } from './retry-policy.js';
@@ -265,7 +265,10 @@ class Exchange implements AttemptSink, BreakerWaiter {
   }
 
   #buildHeaders(): string[] {
-    return buildEndpointRequestHeaders(this.req, this.job.rt, this.job.requestId, this.job.subset.host, this.job.edits ?? null);
+    // built once per exchange (retries reuse the head); the access line takes the address too
+    const client = readClientAddress(this.req);
+    this.job.observation?.sawClient(client);
+    return buildEndpointRequestHeaders(this.req, this.job.rt, this.job.requestId, this.job.subset.host, this.job.edits ?? null, client);
   }
 
   #clientHeaders(rawHeaders: string[]): string[] {

@@ -22,15 +22,23 @@ export function isTrustedPeer(peers: BlockList | null, address: string): boolean
   return peers !== null && address !== '' && peers.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
 }
 
-/** `fallbackHost`: the subset's host, for a client that sent none (HTTP/1.0). */
+/** The client's address as the forwarded headers and the access line give it (IPv4-mapped IPv6 as IPv4). */
+export function readClientAddress(req: IncomingMessage): string {
+  return normaliseAddress(req.socket.remoteAddress ?? '');
+}
+
+/**
+ * `fallbackHost`: the subset's host, for a client that sent none (HTTP/1.0); `address`: the
+ * client's, as readClientAddress reads it.
+ */
 export function buildEndpointRequestHeaders(
   req: IncomingMessage,
   rt: RuntimeSnapshot,
   requestId: string,
   fallbackHost: string,
   edits: RequestEdits | null,
+  address = readClientAddress(req),
 ): string[] {
-  const address = normaliseAddress(req.socket.remoteAddress ?? '');
   let headers = buildUpstreamHeaders(req, {
     clientAddress: address,
     requestId,
