@@ -112,15 +112,16 @@ export function findCookie(header: string, name: string, maxKeyLength?: number):
   return null;
 }
 
-/** RFC 6265 cookie-octet: printable ASCII 0x21-0x7E except `"` `,` `;` `\`; non-empty and within the bound. */
+/**
+ * RFC 6265 cookie-octet: printable ASCII 0x21-0x7E except `"` `,` `;` `\`. A regular expression,
+ * not a charCodeAt loop: the value is a slice of the Cookie header, and V8's regular-expression
+ * code reads it in about half the time the loop takes (bench/RESULTS.md, Attempts).
+ */
+const COOKIE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
+
+/** A value made only of cookie-octets, non-empty and within the bound. */
 export function isValidCookieValue(value: string, maxKeyLength: number): boolean {
-  const n = value.length;
-  if (n === 0 || n > maxKeyLength) return false;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c) return false;
-  }
-  return true;
+  return value.length !== 0 && value.length <= maxKeyLength && COOKIE_OCTETS.test(value);
 }
 
 /**

@@ -54,6 +54,19 @@ test('non-ASCII, control, space and separator bytes make a value absent', (t) =>
   t.true(isValidCookieValue('!#$%&\'()*+-./0-9:<=>?@A-Z[]^_`a-z{|}~', MAX));
 });
 
+test('a cookie-octet is exactly RFC 6265\'s: every code unit 0-255 alone and inside a value', (t) => {
+  for (let c = 0; c < 256; c++) {
+    const octet = c >= 0x21 && c <= 0x7e && c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c;
+    const ch = String.fromCharCode(c);
+    t.is(isValidCookieValue(ch, MAX), octet, `0x${c.toString(16)}`);
+    t.is(isValidCookieValue(`ab${ch}cd`, MAX), octet, `0x${c.toString(16)} inside`);
+  }
+  // past Latin-1, and a line break before the end (a `$` that matched before a final newline would pass it)
+  for (const bad of ['a\u0100', 'a\u2028b', 'ab\n', '\nab', 'a\r\nb', '']) t.false(isValidCookieValue(bad, MAX), JSON.stringify(bad));
+  t.true(isValidCookieValue('a'.repeat(MAX), MAX));
+  t.false(isValidCookieValue('a'.repeat(MAX + 1), MAX));
+});
+
 test('header keys: the first line\'s value; empty or oversized is absent', (t) => {
   const key: HashKey = { kind: 'header', name: 'x-user' };
   t.is(readRequestHashKey(key, { headers: { 'x-user': 'alice' } }, MAX), 'alice');
